@@ -1,0 +1,7 @@
+"""The sub-commands of the `archsim` CLI, one module each."""
+
+from __future__ import annotations
+
+import click
+
+ALL: list[click.Command] = []

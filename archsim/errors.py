@@ -1,0 +1,7 @@
+"""The error types that mean "bad user input" across the layers; the CLI turns them into exit 2."""
+
+from framework.errors import FrameworkError
+from hw.errors import HwError
+from isa.errors import IsaError
+
+USER_ERRORS: tuple[type[Exception], ...] = (FrameworkError, IsaError, HwError)

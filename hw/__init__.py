@@ -1,0 +1,1 @@
+"""hw: hardware configurations, presets and the discrete-event engines that run isa programs."""

@@ -1,0 +1,1 @@
+"""reports: renders RunResults as roofline, utilisation, traffic and timeline reports."""

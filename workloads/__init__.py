@@ -1,0 +1,1 @@
+"""workloads: the model zoo and microbenchmarks, written with the framework."""
