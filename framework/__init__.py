@@ -1,2 +1,23 @@
 """framework: tensors, nn modules, tracing to a static Graph, autodiff, ONNX import and the
-NumPy reference interpreter (the golden model for every numeric test)."""
+NumPy reference interpreter (the golden model for every numeric test).
+
+Core IR: `OpCode`, `TensorType`, `Node`, `Graph`, built with `GraphBuilder`, checked by
+`verify_graph`, run by `interpret`.
+"""
+
+from .builder import GraphBuilder
+from .errors import FrameworkError
+from .ir import Graph, Node, TensorType, topological
+from .ops import OpCode
+from .verify import verify_graph
+
+__all__ = [
+    "FrameworkError",
+    "Graph",
+    "GraphBuilder",
+    "Node",
+    "OpCode",
+    "TensorType",
+    "topological",
+    "verify_graph",
+]
