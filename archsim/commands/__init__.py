@@ -5,3 +5,7 @@ from __future__ import annotations
 import click
 
 ALL: list[click.Command] = []
+
+from archsim.commands.presets import presets  # noqa: E402
+
+ALL.append(presets)
