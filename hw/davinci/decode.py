@@ -1,0 +1,240 @@
+"""Static decode of an instruction stream into timing records, and the cost rules.
+
+Everything about an instruction's cost that does not depend on run-time state is computed once
+here, in program order (the vector mask is scalar state set in program order, so counter-mode
+repeat counts are known statically too). The engine adds the dynamic parts: whether a pipe was
+idle (the Cube/Vector head), flag waits, queue stalls and HBM contention.
+
+Cost rules (facts/davinci.md):
+- Cube: ``head`` (only when the M pipe was idle) + one cycle per 16 x 16 x K0 fractal step, two
+  for fp32 inputs [PTO cce_costmodel_cube, §1.1].
+- Vector: ``startup`` (only when the V pipe was idle, as PTO charges heads) + ``slope x
+  repeats`` from the preset's per-op table [PTO cce_cycle_profiles, §1.2], at least one cycle.
+- DMA: fixed latency + ceil(bytes / bandwidth of the path) [ASC-CUBEPERF, PTO, §3.2]; GM
+  transfers also share the chip's HBM bandwidth with every other core (see engine).
+- img2col: the L1->L0 bandwidth when stride_w == 1, else floor(512 / (2 * stride_w + 1)) B/cycle
+  (the one-row load3dv2 figure, §3.2; an estimate for other row counts).
+- Flags cost ``flag_cycles``; ``barrier`` on a busy pipe costs ``barrier_drain_cycles`` [PTO
+  sync model, §4].
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+
+from isa.davinci import (
+    Barrier,
+    Copy,
+    CopyL0cToUb,
+    CopyNd2Nz,
+    CrossCoreSetFlag,
+    CrossCoreWaitFlag,
+    DType,
+    Fixpipe,
+    Img2Col,
+    Instruction,
+    Load2D,
+    Mmad,
+    Pipe,
+    Region,
+    SetFlag,
+    SetMask,
+    SetMaskMode,
+    Space,
+    VConv,
+    VectorInstruction,
+    WaitFlag,
+)
+from isa.davinci.sync import FULL_MASK
+from isa.davinci.types import REPEAT_BYTES
+
+
+class Kind(IntEnum):
+    """How the engine treats a decoded instruction."""
+
+    WORK = 0  # occupies its pipe for its cost
+    SET_FLAG = 1
+    WAIT_FLAG = 2
+    BARRIER = 3  # barrier on one pipe
+    BARRIER_ALL = 4  # stops issue until every pipe drains
+    SCALAR = 5  # executes in the scalar unit at issue (mask set-up)
+    CROSS_SET = 6
+    CROSS_WAIT = 7
+
+
+@dataclass(frozen=True, slots=True)
+class MaskState:
+    """The vector mask as the scalar unit holds it when a vector instruction issues."""
+
+    counter: bool = False
+    hi: int = FULL_MASK
+    lo: int = FULL_MASK
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """One instruction with its static timing: ``cycles`` is the cost on an already-busy pipe,
+    ``head_cycles`` is added when the pipe was idle, ``latency_cycles`` is a fixed DMA latency
+    and ``gm_bytes`` are bytes that cross the shared HBM (contention is added at run time)."""
+
+    index: int
+    instr: Instruction
+    kind: Kind
+    pipe: Pipe
+    cycles: int
+    head_cycles: int = 0
+    latency_cycles: int = 0
+    gm_bytes: int = 0
+    mask: MaskState | None = None
+    flag: tuple[int, ...] = ()
+    path: str = ""
+    path_bytes: int = 0
+    reads: tuple[Region, ...] = ()
+    writes: tuple[Region, ...] = ()
+    flops: int = 0
+
+
+def vector_repeats(instr: VectorInstruction, mask: MaskState) -> int:
+    """Repeats a vector instruction really runs: ``repeat`` in normal mode, or enough repeats
+    for ``mask.lo`` elements in counter mode."""
+    if mask.counter:
+        lanes = REPEAT_BYTES // instr.element_bytes
+        return -(-mask.lo // lanes)
+    return instr.repeat  # type: ignore[attr-defined,no-any-return]
+
+
+def _space(space: Space) -> str:
+    return space.name.lower()
+
+
+def _dma(cfg, index: int, instr: Instruction, src: Space, dst: Space, nbytes: int) -> Decoded:
+    bandwidth = cfg.path_bytes_per_cycle(_space(src), _space(dst))
+    touches_gm = Space.GM in (src, dst)
+    latency = cfg.gm_latency_cycles if touches_gm else cfg.local_latency_cycles
+    return Decoded(
+        index, instr, Kind.WORK, instr.pipe, math.ceil(nbytes / bandwidth),
+        latency_cycles=latency, gm_bytes=nbytes if touches_gm else 0,
+        path=f"{_space(src)}->{_space(dst)}", path_bytes=nbytes,
+        reads=instr.reads(), writes=instr.writes(),
+    )
+
+
+def _copy(cfg, index: int, instr: Copy, mask: MaskState) -> Decoded:
+    return _dma(cfg, index, instr, instr.src.space, instr.dst.space, instr.nbytes)
+
+
+def _nd2nz(cfg, index: int, instr: CopyNd2Nz, mask: MaskState) -> Decoded:
+    return _dma(cfg, index, instr, Space.GM, Space.L1, instr.nbytes)
+
+
+def _load2d(cfg, index: int, instr: Load2D, mask: MaskState) -> Decoded:
+    return _dma(cfg, index, instr, Space.L1, instr.dst.space, instr.nbytes)
+
+
+def _img2col(cfg, index: int, instr: Img2Col, mask: MaskState) -> Decoded:
+    dst = _space(instr.dst.space)
+    bandwidth = cfg.path_bytes_per_cycle("l1", dst)
+    if instr.stride_w > 1:
+        bandwidth = min(bandwidth, max(32, 512 // (2 * instr.stride_w + 1)))
+    return Decoded(
+        index, instr, Kind.WORK, Pipe.MTE1, math.ceil(instr.nbytes / bandwidth),
+        latency_cycles=cfg.local_latency_cycles, path=f"l1->{dst}", path_bytes=instr.nbytes,
+        reads=instr.reads(), writes=instr.writes(),
+    )
+
+
+def _l0c_to_ub(cfg, index: int, instr: CopyL0cToUb, mask: MaskState) -> Decoded:
+    return _dma(cfg, index, instr, Space.L0C, Space.UB, instr.nbytes)
+
+
+def _fixpipe(cfg, index: int, instr: Fixpipe, mask: MaskState) -> Decoded:
+    return _dma(cfg, index, instr, Space.L0C, instr.dst.space, instr.nbytes)
+
+
+def _mmad(cfg, index: int, instr: Mmad, mask: MaskState) -> Decoded:
+    per_step = cfg.cube_fp32_cycles_per_step if instr.dtype is DType.FP32 else 1
+    return Decoded(
+        index, instr, Kind.WORK, Pipe.M, instr.fractal_steps * per_step,
+        head_cycles=cfg.cube_head_cycles, reads=instr.reads(), writes=instr.writes(),
+        flops=instr.flops,
+    )
+
+
+def _vector(cfg, index: int, instr: VectorInstruction, mask: MaskState) -> Decoded:
+    repeats = vector_repeats(instr, mask)
+    b32 = instr.element_bytes == 4
+    op = "vconv" if isinstance(instr, VConv) else instr.mnemonic
+    startup, slope = cfg.vector_cost(op, b32)
+    busy = max(1, math.ceil(slope * repeats))
+    head = max(0, math.ceil(startup + slope * repeats) - busy)
+    return Decoded(
+        index, instr, Kind.WORK, Pipe.V, busy, head_cycles=head, mask=mask,
+        reads=instr.reads(), writes=instr.writes(),
+        flops=repeats * REPEAT_BYTES // instr.element_bytes,
+    )
+
+
+def _set_flag(cfg, index: int, instr: SetFlag, mask: MaskState) -> Decoded:
+    flag = (int(instr.src), int(instr.dst), instr.event)
+    return Decoded(index, instr, Kind.SET_FLAG, instr.src, cfg.flag_cycles, flag=flag)
+
+
+def _wait_flag(cfg, index: int, instr: WaitFlag, mask: MaskState) -> Decoded:
+    flag = (int(instr.src), int(instr.dst), instr.event)
+    return Decoded(index, instr, Kind.WAIT_FLAG, instr.dst, cfg.flag_cycles, flag=flag)
+
+
+def _barrier(cfg, index: int, instr: Barrier, mask: MaskState) -> Decoded:
+    if instr.target is Pipe.ALL:
+        return Decoded(index, instr, Kind.BARRIER_ALL, Pipe.S, cfg.scalar_issue_cycles)
+    return Decoded(index, instr, Kind.BARRIER, instr.target, cfg.barrier_drain_cycles)
+
+
+def _cross_set(cfg, index: int, instr: CrossCoreSetFlag, mask: MaskState) -> Decoded:
+    flag = (instr.flag,)
+    return Decoded(index, instr, Kind.CROSS_SET, instr.src, cfg.flag_cycles, flag=flag)
+
+
+def _cross_wait(cfg, index: int, instr: CrossCoreWaitFlag, mask: MaskState) -> Decoded:
+    flag = (instr.flag,)
+    return Decoded(index, instr, Kind.CROSS_WAIT, instr.dst, cfg.flag_cycles, flag=flag)
+
+
+def _scalar(cfg, index: int, instr: Instruction, mask: MaskState) -> Decoded:
+    return Decoded(index, instr, Kind.SCALAR, Pipe.S, cfg.scalar_issue_cycles)
+
+
+DECODE_RULES: dict[type, Callable[..., Decoded]] = {
+    Copy: _copy,
+    CopyNd2Nz: _nd2nz,
+    Load2D: _load2d,
+    Img2Col: _img2col,
+    CopyL0cToUb: _l0c_to_ub,
+    Fixpipe: _fixpipe,
+    Mmad: _mmad,
+    SetFlag: _set_flag,
+    WaitFlag: _wait_flag,
+    Barrier: _barrier,
+    CrossCoreSetFlag: _cross_set,
+    CrossCoreWaitFlag: _cross_wait,
+    SetMask: _scalar,
+    SetMaskMode: _scalar,
+}
+"""Cost rule per instruction class (vector classes share `_vector`)."""
+
+
+def decode_stream(instructions: Sequence[Instruction], cfg) -> tuple[Decoded, ...]:
+    """Decode a stream in program order, tracking the vector mask the scalar unit holds."""
+    mask = MaskState()
+    out = []
+    for index, instr in enumerate(instructions):
+        if isinstance(instr, SetMask):
+            mask = MaskState(mask.counter, instr.hi, instr.lo)
+        elif isinstance(instr, SetMaskMode):
+            mask = MaskState(instr.counter, mask.hi, mask.lo)
+        rule = _vector if isinstance(instr, VectorInstruction) else DECODE_RULES[type(instr)]
+        out.append(rule(cfg, index, instr, mask))
+    return tuple(out)

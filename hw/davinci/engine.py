@@ -1,0 +1,358 @@
+"""The discrete-event DaVinci engine (simpy): scalar issue into bounded per-pipe queues, pipes
+executing in order and in parallel, flags and barriers, and the chip's shared HBM.
+
+Each core unit (a coupled AI Core, or the AIC / AIV units of a separated core) is an
+``_Unit`` with one issue process and one process per pipe. Time is integer cycles.
+
+- Issue: the scalar unit issues one instruction per ``scalar_issue_cycles`` in program order.
+  Scalar instructions (mask set-up) execute in place; the rest are pushed into their pipe's
+  queue of depth ``queue_depth``. A full queue stalls issue (head-of-line blocking, counted as
+  ``queue_full_cycles`` of that pipe). ``barrier ALL`` stops issue until every pipe drains.
+- Pipes: in order, one instruction at a time; costs come from ``decode``. ``wait_flag`` blocks
+  its pipe until the flag is set (``flag_wait_cycles``), then clears it; ``set_flag`` sets it
+  once every earlier instruction of its pipe has completed.
+- HBM: every GM transfer of every core reserves ``bytes / hbm_bytes_per_cycle`` on one shared
+  timeline, so cores streaming at once see contention; a single core is limited by its path.
+
+At the end, a pipe still blocked on a flag or an instruction never issued is a deadlock,
+reported with the waiting instruction.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import simpy
+
+from hw.davinci.decode import Decoded, Kind
+from hw.davinci.races import RaceDetector
+from hw.davinci.stats import PIPE_NAMES, PipeStats, TimelineEvent
+from hw.errors import SimulationError
+from isa.davinci import EXEC_PIPES, Pipe, Space, Unit
+
+Executor = Callable[[Decoded, Any], None]
+
+
+@dataclass(frozen=True, slots=True)
+class EngineOptions:
+    """What the engine records besides timing."""
+
+    check_races: bool = True
+    trace: bool = False
+    max_events: int = 200_000
+
+
+class _Chip:
+    """State shared by every unit: the environment, HBM timeline and trace buffer."""
+
+    def __init__(self, cfg: Any, options: EngineOptions) -> None:
+        self.env = simpy.Environment()
+        self.cfg = cfg
+        self.options = options
+        self.hbm_bytes_per_cycle = float(cfg.hbm_bytes_per_cycle)
+        self.hbm_free = 0.0
+        self.events: list[TimelineEvent] = []
+        self.events_dropped = 0
+        self.units: dict[tuple[int, str], _Unit] = {}
+
+    def hbm_cycles(self, now: int, nbytes: int) -> float:
+        """Reserve ``nbytes`` on the shared HBM; return when the transfer can have finished."""
+        start = max(float(now), self.hbm_free)
+        self.hbm_free = start + nbytes / self.hbm_bytes_per_cycle
+        return self.hbm_free
+
+
+class _Unit:
+    """One instruction stream with its issue process, queues and pipes."""
+
+    def __init__(self, chip: _Chip, core: int, name: str, decoded: tuple[Decoded, ...],
+                 lines: tuple[int, ...], describe: Callable[[int], str],
+                 execute: Executor | None, memory: Any) -> None:
+        self.chip, self.core, self.name = chip, core, name
+        self.env = chip.env
+        self.decoded, self.lines, self.describe = decoded, lines, describe
+        self.execute, self.memory = execute, memory
+        cfg = chip.cfg
+        self.depth = cfg.queue_depth
+        self.issue_cycles = cfg.scalar_issue_cycles
+        self.queues: dict[Pipe, deque] = {pipe: deque() for pipe in EXEC_PIPES}
+        self.pipe_waiter: dict[Pipe, simpy.Event | None] = dict.fromkeys(EXEC_PIPES)
+        self.space_waiter: dict[Pipe, simpy.Event | None] = dict.fromkeys(EXEC_PIPES)
+        self.drain_waiter: simpy.Event | None = None
+        self.running: dict[Pipe, bool] = dict.fromkeys(EXEC_PIPES, False)
+        self.flags: dict[tuple[int, ...], tuple[int, ...]] = {}
+        self.flag_waiters: dict[tuple[int, ...], simpy.Event] = {}
+        self.cross_counts: Counter = Counter()
+        self.cross_waiters: dict[int, simpy.Event] = {}
+        self.blocked: dict[Pipe, Decoded] = {}
+        self.last_work_end: dict[Pipe, int] = dict.fromkeys(EXEC_PIPES, -1)
+        self.end = 0
+        self.issued = 0
+        self.issue_done = False
+        self.stall_at: tuple[Pipe, Decoded] | None = None
+        self.busy: Counter = Counter()
+        self.flag_wait: Counter = Counter()
+        self.queue_full: Counter = Counter()
+        self.count: Counter = Counter()
+        self.mnemonics: Counter = Counter()
+        self.bytes_by_path: Counter = Counter()
+        self.bytes_read: Counter = Counter()
+        self.bytes_written: Counter = Counter()
+        self.flops = 0
+        self.races = RaceDetector(describe) if chip.options.check_races else None
+        self.env.process(self._issue())
+        for pipe in EXEC_PIPES:
+            self.env.process(self._pipe(pipe))
+
+    # ------------------------------------------------------------------ issue
+
+    def _issue(self):  # noqa: C901 - one loop, one branch per instruction kind
+        env = self.env
+        t = 0
+        for d in self.decoded:
+            issue_at, t = t, t + self.issue_cycles
+            kind = d.kind
+            if kind is Kind.SCALAR:
+                self.count[Pipe.S] += 1
+                self.busy[Pipe.S] += self.issue_cycles
+                continue
+            if kind is Kind.BARRIER_ALL or (kind is Kind.CROSS_WAIT and d.pipe is Pipe.S):
+                if issue_at > env.now:
+                    yield env.timeout(issue_at - env.now)
+                if kind is Kind.BARRIER_ALL:
+                    while not self._drained():
+                        self.drain_waiter = env.event()
+                        yield self.drain_waiter
+                    if self.races:
+                        self.races.join_all()
+                else:
+                    yield from self._cross_wait(Pipe.S, d)
+                self.count[Pipe.S] += 1
+                self.busy[Pipe.S] += self.issue_cycles
+                t = env.now + self.issue_cycles
+                continue
+            queue = self.queues[d.pipe]
+            if len(queue) >= self.depth:
+                if issue_at > env.now:
+                    yield env.timeout(issue_at - env.now)
+                while len(queue) >= self.depth:
+                    self.stall_at = (d.pipe, d)
+                    waiter = self.space_waiter[d.pipe] = env.event()
+                    yield waiter
+                self.stall_at = None
+                if env.now > issue_at:
+                    self.queue_full[d.pipe] += env.now - issue_at
+                    issue_at, t = env.now, env.now + self.issue_cycles
+            queue.append((issue_at, d))
+            self.issued += 1
+            waiter = self.pipe_waiter[d.pipe]
+            if waiter is not None:
+                self.pipe_waiter[d.pipe] = None
+                waiter.succeed()
+        self.issue_done = True
+        self.end = max(self.end, t - self.issue_cycles if self.decoded else 0)
+        for pipe, waiter in self.pipe_waiter.items():
+            if waiter is not None:
+                self.pipe_waiter[pipe] = None
+                waiter.succeed()
+
+    def _drained(self) -> bool:
+        return not any(self.queues.values()) and not any(self.running.values())
+
+    # ------------------------------------------------------------------ pipes
+
+    def _pipe(self, pipe: Pipe):  # noqa: C901 - one branch per instruction kind
+        env = self.env
+        queue = self.queues[pipe]
+        chip = self.chip
+        trace = chip.options.trace
+        while True:
+            if not queue:
+                if self.issue_done:
+                    return
+                waiter = self.pipe_waiter[pipe] = env.event()
+                yield waiter
+                continue
+            issue_at, d = queue[0]
+            if issue_at > env.now:
+                yield env.timeout(issue_at - env.now)
+            queue.popleft()
+            self.running[pipe] = True
+            waiter = self.space_waiter[pipe]
+            if waiter is not None:
+                self.space_waiter[pipe] = None
+                waiter.succeed()
+            start = env.now
+            kind = d.kind
+            waited_from = None
+            cost = d.cycles
+            if kind is Kind.WORK:
+                if d.head_cycles and self.last_work_end[pipe] < start:
+                    cost += d.head_cycles
+                if d.gm_bytes:
+                    hbm_done = chip.hbm_cycles(start, d.gm_bytes)
+                    cost = max(cost, math.ceil(hbm_done - start))
+                cost += d.latency_cycles
+                if self.races is not None:
+                    self.races.access(pipe, d.index, d.reads, d.writes)
+                if self.execute is not None:
+                    self.execute(d, self.memory)
+                self._account(d)
+            elif kind is Kind.WAIT_FLAG:
+                if d.flag not in self.flags:
+                    waited_from = start
+                    self.blocked[pipe] = d
+                    waiter = self.flag_waiters[d.flag] = env.event()
+                    yield waiter
+                    del self.blocked[pipe]
+                    self.flag_wait[pipe] += env.now - start
+                snapshot = self.flags.pop(d.flag)
+                if self.races is not None:
+                    self.races.join(pipe, snapshot)
+            elif kind is Kind.CROSS_WAIT:
+                waited_from = start
+                yield from self._cross_wait(pipe, d)
+                if env.now == start:
+                    waited_from = None
+            elif kind is Kind.BARRIER:
+                if self.last_work_end[pipe] != start:
+                    cost = 0  # nothing outstanding to drain
+            begin = env.now
+            if cost:
+                yield env.timeout(cost)
+            end = env.now
+            if kind is Kind.SET_FLAG:
+                self._set_flag(d)
+            elif kind is Kind.CROSS_SET:
+                self._cross_set(d)
+            elif kind is Kind.WORK:
+                self.last_work_end[pipe] = end
+            self.busy[pipe] += end - begin
+            self.count[pipe] += 1
+            self.mnemonics[d.instr.mnemonic] += 1
+            self.end = max(self.end, end)
+            self.running[pipe] = False
+            if self.drain_waiter is not None and self._drained():
+                drain, self.drain_waiter = self.drain_waiter, None
+                drain.succeed()
+            if trace:
+                self._trace(pipe, d, begin, end, waited_from)
+
+    def _account(self, d: Decoded) -> None:
+        if d.path:
+            self.bytes_by_path[d.path] += d.path_bytes
+            src, dst = d.path.split("->")
+            self.bytes_read[src] += d.path_bytes
+            self.bytes_written[dst] += d.path_bytes
+        else:
+            for region in d.reads:
+                self.bytes_read[region.space.name.lower()] += region.nbytes
+            for region in d.writes:
+                self.bytes_written[region.space.name.lower()] += region.nbytes
+        self.flops += d.flops
+
+    def _set_flag(self, d: Decoded) -> None:
+        if d.flag in self.flags:
+            raise SimulationError(
+                f"core {self.core} {self.name}: {self.describe(d.index)} sets a flag that is "
+                f"already set (each set_flag needs a wait_flag before the next set)"
+            )
+        self.flags[d.flag] = self.races.snapshot(d.pipe) if self.races is not None else ()
+        waiter = self.flag_waiters.pop(d.flag, None)
+        if waiter is not None:
+            waiter.succeed()
+
+    def _cross_set(self, d: Decoded) -> None:
+        target = self.chip.units.get((self.core, d.instr.target.value))
+        if target is None:
+            raise SimulationError(
+                f"core {self.core} {self.name}: {self.describe(d.index)} targets unit "
+                f"{d.instr.target.value}, which has no stream on this core"
+            )
+        flag = d.flag[0]
+        target.cross_counts[flag] += 1
+        if target.cross_counts[flag] > 15:  # at most 15 pending sets [ASC-2201] facts §4
+            raise SimulationError(
+                f"core {self.core} {self.name}: {self.describe(d.index)} leaves more than 15 "
+                f"pending sets on cross-core flag {flag}"
+            )
+        waiter = target.cross_waiters.pop(flag, None)
+        if waiter is not None:
+            waiter.succeed()
+
+    def _cross_wait(self, pipe: Pipe, d: Decoded):
+        flag = d.flag[0]
+        start = self.env.now
+        while self.cross_counts[flag] == 0:
+            self.blocked[pipe] = d
+            waiter = self.cross_waiters[flag] = self.env.event()
+            yield waiter
+        self.blocked.pop(pipe, None)
+        self.cross_counts[flag] -= 1
+        self.flag_wait[pipe] += self.env.now - start
+
+    def _trace(self, pipe: Pipe, d: Decoded, start: int, end: int,
+               waited_from: int | None) -> None:
+        chip = self.chip
+        if len(chip.events) >= chip.options.max_events:
+            chip.events_dropped += 1
+            return
+        chip.events.append(TimelineEvent(
+            self.core, self.name, pipe.name, d.instr.mnemonic, self.lines[d.index]
+            if self.lines else d.index + 1, start, end, d.path_bytes, waited_from,
+        ))
+
+    # ------------------------------------------------------------------ results
+
+    def deadlock_report(self) -> str | None:
+        """Why this unit cannot finish, or None if it finished."""
+        problems = []
+        for pipe, d in sorted(self.blocked.items()):
+            if d.kind is Kind.WAIT_FLAG:
+                src, dst, event = d.flag
+                problems.append(
+                    f"{pipe.name} is blocked at {self.describe(d.index)}: flag "
+                    f"({Pipe(src).name} -> {Pipe(dst).name}, event {event}) is never set"
+                )
+            else:
+                problems.append(
+                    f"{pipe.name} is blocked at {self.describe(d.index)}: cross-core flag "
+                    f"{d.flag[0]} is never set"
+                )
+        if self.stall_at is not None:
+            pipe, d = self.stall_at
+            problems.append(
+                f"issue is stalled at {self.describe(d.index)} because the {pipe.name} queue "
+                f"is full"
+            )
+        if not problems and not self.issue_done:
+            problems.append("issue never finished")
+        if not problems:
+            return None
+        return f"core {self.core} {self.name}: " + "; ".join(problems)
+
+    def pipe_stats(self) -> dict[str, PipeStats]:
+        stats = {}
+        for pipe in (Pipe.S, *EXEC_PIPES):
+            stats[pipe.name] = PipeStats(
+                self.busy[pipe], self.flag_wait[pipe], self.queue_full[pipe], self.count[pipe]
+            )
+        return stats
+
+    def pipes_present(self) -> set[str]:
+        present = {"S"}
+        for d in self.decoded:
+            if d.kind is Kind.WORK:
+                present.add(d.pipe.name)
+        return present
+
+
+def _space_of(name: str) -> Space:
+    return Space[name.upper()]
+
+
+__all__ = ["EngineOptions", "PIPE_NAMES", "Unit"]

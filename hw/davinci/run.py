@@ -1,0 +1,235 @@
+"""Run one kernel on a DaVinci chip model: decode, simulate, check for deadlock, and collect
+a `KernelRun` (plus output tensors in functional mode)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from hw.davinci.decode import Decoded, decode_stream
+from hw.davinci.engine import EngineOptions, _Chip, _Unit
+from hw.davinci.stats import KernelRun, PipeStats
+from hw.errors import DeadlockError, SimulationError
+from isa.davinci import Kernel, Space, Stream
+from isa.davinci.asm_print import format_instruction
+
+Mode = Literal["timing", "functional"]
+
+
+@dataclass(frozen=True, slots=True)
+class SimOptions:
+    """How to run: ``mode`` functional moves real bytes, timing skips data with the same
+    cycles; ``check_races`` enables the cross-pipe race detector; ``trace`` records timeline
+    events (at most ``max_events``); ``seed`` seeds random example inputs."""
+
+    mode: Mode = "timing"
+    check_races: bool = True
+    trace: bool = False
+    max_events: int = 200_000
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("timing", "functional"):
+            raise SimulationError(f"mode: unknown mode {self.mode!r} (timing or functional)")
+
+
+def _describer(stream: Stream) -> Any:
+    def describe(index: int) -> str:
+        return f"line {stream.line(index)} `{format_instruction(stream.instructions[index])}`"
+
+    return describe
+
+
+def _gm_extent(kernel: Kernel) -> int:
+    extent = 0
+    for decl in (*kernel.inputs, *kernel.outputs):
+        if decl.addr.space is Space.GM:
+            nbytes = int(np.prod(_stored_shape(decl))) * decl.dtype.itemsize
+            extent = max(extent, decl.addr.offset + nbytes)
+    for core in kernel.cores:
+        for stream in core.values():
+            for instr in stream.instructions:
+                for region in (*instr.reads(), *instr.writes()):
+                    if region.space is Space.GM:
+                        extent = max(extent, region.stop)
+    return extent
+
+
+def _stored_shape(decl: Any) -> tuple[int, ...]:
+    from isa.davinci.layouts import layout_shape
+
+    return tuple(layout_shape(decl.shape, decl.layout, decl.dtype.itemsize))
+
+
+def run_kernel(
+    kernel: Kernel,
+    cfg: Any,
+    options: SimOptions = SimOptions(),
+    *,
+    gm: np.ndarray | None = None,
+    inputs: Mapping[str, np.ndarray] | None = None,
+) -> KernelRun:
+    """Simulate ``kernel`` on the chip ``cfg`` and return its `KernelRun`.
+
+    In functional mode ``gm`` (a uint8 array) is the global memory, created from the kernel's
+    declarations when omitted; declared inputs are written in their layouts (``inputs`` maps a
+    name to the logical array, otherwise seeded random data) and declared outputs are read back
+    into ``KernelRun.outputs``, together with the inputs under their own names.
+    """
+    if kernel.block_dim > cfg.cores:
+        raise SimulationError(
+            f"{kernel.name}: block_dim {kernel.block_dim} exceeds the {cfg.cores} cores of {cfg.name}"
+        )
+    functional = options.mode == "functional"
+    chip = _Chip(cfg, EngineOptions(options.check_races, options.trace, options.max_events))
+    memories: dict[tuple[int, str], Any] = {}
+    execute = None
+    logical: dict[str, np.ndarray] = {}
+    if functional:
+        from hw.davinci.functional import CoreMemory, execute_decoded
+
+        execute = execute_decoded
+        if gm is None:
+            gm = np.zeros(max(_gm_extent(kernel), 1), dtype=np.uint8)
+        for core_index, core in enumerate(kernel.cores):
+            for unit in core:
+                memories[core_index, unit] = CoreMemory(cfg, gm)
+        logical = _place_inputs(kernel, memories, gm, inputs or {}, options.seed)
+
+    decoded_cache: dict[int, tuple[Decoded, ...]] = {}
+    for core_index, core in enumerate(kernel.cores):
+        for unit, stream in core.items():
+            decoded = decoded_cache.get(id(stream))
+            if decoded is None:
+                decoded = decoded_cache[id(stream)] = decode_stream(stream.instructions, cfg)
+            chip.units[core_index, unit] = _Unit(
+                chip, core_index, unit, decoded, stream.lines, _describer(stream), execute,
+                memories.get((core_index, unit)),
+            )
+    chip.env.run()
+    reports = [r for r in (u.deadlock_report() for u in chip.units.values()) if r]
+    if reports:
+        raise DeadlockError(f"{kernel.name}: deadlock: " + " | ".join(reports))
+
+    outputs: dict[str, np.ndarray] = {}
+    if functional:
+        outputs.update(logical)
+        outputs.update(_read_outputs(kernel, memories, gm))
+    return _collect(kernel, cfg, chip, outputs)
+
+
+def _memory_for(decl: Any, memories: Mapping[tuple[int, str], Any], kernel: Kernel) -> Any:
+    units = kernel.cores[decl.core] if decl.core < kernel.block_dim else {}
+    if not units:
+        raise SimulationError(f"{kernel.name}: {decl.name} is declared on core {decl.core}, "
+                              f"which has no stream")
+    unit = next(iter(units))
+    return memories[decl.core, unit]
+
+
+def _buffer(decl: Any, memories: Any, gm: np.ndarray, kernel: Kernel) -> np.ndarray:
+    if decl.addr.space is Space.GM:
+        return gm
+    return _memory_for(decl, memories, kernel).buffer(decl.addr.space)
+
+
+def _place_inputs(kernel: Kernel, memories: Any, gm: np.ndarray,
+                  given: Mapping[str, np.ndarray], seed: int) -> dict[str, np.ndarray]:
+    from isa.davinci.layouts import to_layout
+
+    rng = np.random.default_rng(seed)
+    placed = {}
+    for decl in kernel.inputs:
+        if decl.name in given:
+            value = np.asarray(given[decl.name])
+        elif decl.init == "zeros":
+            value = np.zeros(decl.shape)
+        elif decl.init == "ones":
+            value = np.ones(decl.shape)
+        elif decl.init == "arange":
+            value = np.arange(int(np.prod(decl.shape))).reshape(decl.shape)
+        elif decl.dtype.is_float:
+            value = rng.uniform(-1.0, 1.0, size=decl.shape)
+        else:
+            value = rng.integers(-8, 8, size=decl.shape)
+        if tuple(value.shape) != tuple(decl.shape):
+            raise SimulationError(f"{kernel.name}: input {decl.name} has shape {value.shape}, "
+                                  f"declared {decl.shape}")
+        typed = _to_storage(value, decl.dtype)
+        stored = to_layout(typed, decl.layout, decl.dtype.itemsize)
+        raw = np.ascontiguousarray(stored).view(np.uint8).reshape(-1)
+        buffer = _buffer(decl, memories, gm, kernel)
+        start = decl.addr.offset
+        if start + raw.size > buffer.size:
+            raise SimulationError(f"{kernel.name}: input {decl.name} ({raw.size} B at "
+                                  f"{decl.addr}) does not fit {decl.addr.space.name}")
+        buffer[start:start + raw.size] = raw
+        placed[decl.name] = _from_storage(typed, decl.dtype)
+    return placed
+
+
+def _to_storage(value: np.ndarray, dtype: Any) -> np.ndarray:
+    if dtype.text == "bf16":
+        bits = value.astype(np.float32).view(np.uint32)
+        return ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16).astype(np.uint16)
+    return value.astype(dtype.np_dtype)
+
+
+def _from_storage(stored: np.ndarray, dtype: Any) -> np.ndarray:
+    if dtype.text == "bf16":
+        return (stored.astype(np.uint32) << 16).view(np.float32)
+    return stored
+
+
+def _read_outputs(kernel: Kernel, memories: Any, gm: np.ndarray) -> dict[str, np.ndarray]:
+    from isa.davinci.layouts import from_layout
+
+    outputs = {}
+    for decl in kernel.outputs:
+        shape = _stored_shape(decl)
+        nbytes = int(np.prod(shape)) * decl.dtype.itemsize
+        buffer = _buffer(decl, memories, gm, kernel)
+        raw = buffer[decl.addr.offset:decl.addr.offset + nbytes]
+        stored = raw.view(decl.dtype.np_dtype).reshape(shape)
+        outputs[decl.name] = _from_storage(from_layout(stored, decl.layout, decl.shape),
+                                           decl.dtype)
+    return outputs
+
+
+def _collect(kernel: Kernel, cfg: Any, chip: _Chip, outputs: dict) -> KernelRun:
+    pipes: dict[str, PipeStats] = {}
+    units_per_pipe: Counter = Counter()
+    totals: dict[str, Counter] = {k: Counter() for k in ("path", "read", "written", "mnem")}
+    flops = 0
+    cycles = 0
+    for unit in chip.units.values():
+        for name, stats in unit.pipe_stats().items():
+            pipes[name] = pipes.get(name, PipeStats()) + stats
+        units_per_pipe.update(unit.pipes_present())
+        totals["path"].update(unit.bytes_by_path)
+        totals["read"].update(unit.bytes_read)
+        totals["written"].update(unit.bytes_written)
+        totals["mnem"].update(unit.mnemonics)
+        flops += unit.flops
+        cycles = max(cycles, unit.end)
+    return KernelRun(
+        name=kernel.name,
+        cycles=int(cycles),
+        launch_cycles=int(cfg.kernel_launch_cycles),
+        freq_hz=float(cfg.freq_hz),
+        cores=kernel.block_dim,
+        pipes=pipes,
+        units_per_pipe=dict(units_per_pipe),
+        bytes_by_path=dict(totals["path"]),
+        bytes_read=dict(totals["read"]),
+        bytes_written=dict(totals["written"]),
+        instruction_counts=dict(totals["mnem"]),
+        flops=flops,
+        events=tuple(sorted(chip.events, key=lambda e: (e.start, e.core, e.pipe))),
+        events_dropped=chip.events_dropped,
+        outputs=outputs,
+    )
