@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from types import MappingProxyType
 from typing import Any, Literal
 
 from pydantic import (
@@ -28,6 +27,7 @@ from hw.davinci.config_fields import (
     PositiveFloat,
     PositiveInt,
     VectorCost,
+    VectorCostTable,
     format_validation_error,
 )
 from hw.errors import ConfigError
@@ -173,8 +173,8 @@ class DaVinciConfig(BaseModel):
             raise ValueError(f"names unknown op {unknown[0]!r} (known: {known})")
         if "default" not in value:
             raise ValueError("needs a 'default' entry (the cost of ops without their own)")
-        # read-only view: the config is frozen, so its cost table must be too
-        return MappingProxyType(dict(sorted(value.items())))
+        # read-only: the config is frozen, so its cost table must be too
+        return VectorCostTable(value)
 
     @field_serializer("vector_costs")
     def _dump_costs(self, value: Mapping[str, VectorCost]) -> dict[str, dict[str, Any]]:
@@ -264,10 +264,6 @@ class DaVinciConfig(BaseModel):
 
     # ----------------------------------------------------------------- behaviour
 
-    def __hash__(self) -> int:
-        items = tuple((k, v) for k, v in self.__dict__.items() if k != "vector_costs")
-        return hash((items, tuple(self.vector_costs.items())))
-
     def replace(self, **changes: Any) -> DaVinciConfig:
         """A copy with `changes` applied and validated again (for sweeps)."""
         data = self.model_dump()
@@ -287,7 +283,7 @@ class DaVinciConfig(BaseModel):
             if space not in SPACES:
                 raise ConfigError(f"unknown memory space {space!r} (known: {', '.join(SPACES)})")
         field = f"{src}_to_{dst}_bytes_per_cycle"
-        bandwidth = getattr(self, field, 0.0) if field in type(self).model_fields else 0.0
+        bandwidth = getattr(self, field) if field in type(self).model_fields else 0.0
         if bandwidth <= 0:
             raise ConfigError(
                 f"{self.name}: no {src} -> {dst} data path on this {self.organisation} chip"

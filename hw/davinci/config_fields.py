@@ -9,7 +9,7 @@ Every numeric field uses one of the annotated types below, so a bad value always
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, PlainValidator, ValidationError
@@ -79,6 +79,31 @@ class VectorCost(BaseModel):
         if repeats <= 0:
             return 0.0
         return self.startup_cycles + self.slope(b32) * repeats
+
+
+class VectorCostTable(Mapping[str, VectorCost]):
+    """A read-only op -> `VectorCost` table; hashable and picklable, so configs holding one
+    can key caches and travel to sweep worker processes."""
+
+    __slots__ = ("_costs",)
+
+    def __init__(self, costs: Mapping[str, VectorCost]) -> None:
+        self._costs = dict(sorted(costs.items()))
+
+    def __getitem__(self, op: str) -> VectorCost:
+        return self._costs[op]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._costs)
+
+    def __len__(self) -> int:
+        return len(self._costs)
+
+    def __hash__(self) -> int:
+        return hash(tuple(self._costs.items()))
+
+    def __repr__(self) -> str:
+        return f"VectorCostTable({self._costs!r})"
 
 
 def _location(loc: Iterable[int | str]) -> str:

@@ -4,6 +4,7 @@ and every validation rule rejects a bad value with a message naming the field an
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 
 import pytest
@@ -119,6 +120,13 @@ def test_cube_rejects_unsupported_dtype_and_bad_space() -> None:
     with pytest.raises(ConfigError, match="unknown memory space 'l3'"):
         c.path_bytes_per_cycle("l3", "ub")
     assert get_preset("ascend910b").cube_cycles_per_step("fp32") == 2
+
+
+def test_config_pickles_for_sweep_workers() -> None:
+    c = get_preset("ascend910b")
+    copy = pickle.loads(pickle.dumps(c))
+    assert copy == c and hash(copy) == hash(c)
+    assert json.loads(c.model_dump_json())["vector_costs"]["vexp"]["cycles_per_repeat_b32"] == 2
 
 
 def test_config_is_frozen() -> None:
