@@ -239,13 +239,13 @@ def from_layout(stored: np.ndarray, layout: str, logical_shape: tuple[int, ...])
     returns it; a flat array is reshaped with ``layout_shape``'s rule for its element size)."""
     stored = np.asarray(stored)
     if stored.ndim == 1 and layout != "nd":
-        shape = layout_shape(layout, tuple(logical_shape), stored.dtype.itemsize)
+        shape = layout_shape(tuple(logical_shape), layout, stored.dtype.itemsize)
         stored = stored[: int(np.prod(shape))].reshape(shape)
     return _rule(FROM_LAYOUT_RULES, layout)(stored, tuple(logical_shape))
 
 
 def layout_shape(
-    layout: str, logical_shape: tuple[int, ...], dtype_itemsize: int
+    logical_shape: tuple[int, ...], layout: str, dtype_itemsize: int
 ) -> tuple[int, ...]:
     """The stored shape of a ``logical_shape`` array in ``layout`` (its byte size is the
     product times ``dtype_itemsize``)."""

@@ -121,7 +121,7 @@ def test_round_trip(layout: str, dtype: str, data: st.DataObject) -> None:
     shape = data.draw(_SHAPES[layout])
     array = (np.arange(int(np.prod(shape))) % 101 + 1).astype(dtype).reshape(shape)
     stored = L.to_layout(array, layout)
-    assert stored.shape == L.layout_shape(layout, shape, array.dtype.itemsize)
+    assert stored.shape == L.layout_shape(shape, layout, array.dtype.itemsize)
     assert stored.flags.c_contiguous
     assert np.array_equal(L.from_layout(stored, layout, shape), array)
     # the flat byte image (what a buffer holds) also reads back
