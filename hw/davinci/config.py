@@ -170,7 +170,7 @@ class DaVinciConfig(BaseModel):
         unknown = sorted(set(value) - VECTOR_OPS)
         if unknown:
             known = ", ".join(sorted(VECTOR_OPS))
-            raise ValueError(f"names unknown op {unknown[0]!r} (known: {known})")
+            raise ValueError(f"unknown op {unknown[0]!r} (known: {known})")
         if "default" not in value:
             raise ValueError("needs a 'default' entry (the cost of ops without their own)")
         # read-only: the config is frozen, so its cost table must be too

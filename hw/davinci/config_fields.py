@@ -106,6 +106,9 @@ class VectorCostTable(Mapping[str, VectorCost]):
         return f"VectorCostTable({self._costs!r})"
 
 
+_MAX_ECHO_CHARS = 80
+
+
 def _location(loc: Iterable[int | str]) -> str:
     return ".".join(str(part) for part in loc)
 
@@ -129,7 +132,10 @@ def format_validation_error(exc: ValidationError, source: str | None = None) -> 
         elif kind == "missing":
             line = f"{where}: missing (required)"
         elif where:
-            line = f"{where}: {error['input']!r} {_clean(error['msg'])}"
+            value = repr(error["input"])
+            # a whole table (vector_costs) is too long to echo; the message names the culprit
+            shown = f"{value} " if len(value) <= _MAX_ECHO_CHARS else ""
+            line = f"{where}: {shown}{_clean(error['msg'])}"
         else:
             # model-level checks already format "<field>: <value> <problem>" lines themselves
             line = _clean(error["msg"])
