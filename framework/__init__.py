@@ -7,6 +7,8 @@ Core IR: `OpCode`, `TensorType`, `Node`, `Graph`, built with `GraphBuilder`, che
 
 from .builder import GraphBuilder
 from .errors import FrameworkError
+from .flops import graph_flops, graph_params
+from .interpreter import interpret
 from .ir import Graph, Node, TensorType, topological
 from .ops import OpCode
 from .verify import verify_graph
@@ -18,6 +20,9 @@ __all__ = [
     "Node",
     "OpCode",
     "TensorType",
+    "graph_flops",
+    "graph_params",
+    "interpret",
     "topological",
     "verify_graph",
 ]

@@ -128,7 +128,7 @@ class BatchNormAttrs:
 
 @dataclass(frozen=True)
 class LayerNormAttrs:
-    """Normalise over dimensions ``axis..rank-1`` (ONNX LayerNormalization); inputs (x, scale, bias)."""
+    """Normalise over dims ``axis..rank-1`` (ONNX LayerNormalization); inputs (x, scale, bias)."""
 
     axis: int = -1
     eps: float = 1e-5
@@ -242,14 +242,15 @@ PAD_MODES = ("constant", "reflect", "edge")
 
 @dataclass(frozen=True)
 class PadAttrs:
-    """ONNX Pad: ``pads`` holds all begins then all ends (non-negative), mode constant/reflect/edge."""
+    """ONNX Pad: ``pads`` holds all begins then all ends (>= 0); mode constant/reflect/edge."""
 
     pads: tuple[int, ...]
     mode: str = "constant"
     value: float = 0.0
 
     def __post_init__(self) -> None:
-        _check(self.mode in PAD_MODES, "PadAttrs", f"mode must be one of {PAD_MODES}, got {self.mode!r}")
+        _check(self.mode in PAD_MODES, "PadAttrs",
+               f"mode must be one of {PAD_MODES}, got {self.mode!r}")
         _check(len(self.pads) % 2 == 0, "PadAttrs", "pads needs begins and ends for every axis")
         _nonnegative("PadAttrs", "pads", self.pads)
 

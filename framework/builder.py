@@ -142,7 +142,8 @@ class GraphBuilder(OpsMixin):
         out_types = infer_types(op, [self._types[v] for v in inputs], probe.attrs, where)
         if outputs is None:
             base = name or node_name
-            outputs = [base] if len(out_types) == 1 else [f"{base}:{i}" for i in range(len(out_types))]
+            n = len(out_types)
+            outputs = [base] if n == 1 else [f"{base}:{i}" for i in range(n)]
         if len(outputs) != len(out_types):
             raise FrameworkError(f"{where}: produces {len(out_types)} outputs, "
                                  f"{len(outputs)} names given")

@@ -102,7 +102,8 @@ class Node:
         where = f"node {self.name!r} ({self.op})"
         if not info.min_inputs <= len(self.inputs) <= info.max_inputs:
             raise FrameworkError(
-                f"{where}: takes {info.min_inputs}..{info.max_inputs} inputs, got {len(self.inputs)}")
+                f"{where}: takes {info.min_inputs}..{info.max_inputs} inputs, "
+                f"got {len(self.inputs)}")
         if info.attrs is None and self.attrs is not None:
             raise FrameworkError(f"{where}: takes no attributes, got {self.attrs!r}")
         if info.attrs is not None and not isinstance(self.attrs, info.attrs):

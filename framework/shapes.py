@@ -126,7 +126,7 @@ def slice_ranges(shape: tuple[int, ...], at: A.SliceAttrs) -> tuple[slice, ...]:
 def _slice(ts: tuple[TensorType, ...], at: A.SliceAttrs) -> tuple[TensorType, ...]:
     shape = ts[0].shape
     index = slice_ranges(shape, at)
-    return (ts[0].with_shape(tuple(len(range(*s.indices(d))) for s, d in zip(index, shape))),)
+    return (ts[0].with_shape(tuple(len(range(*s.indices(d))) for s, d in zip(index, shape, strict=True))),)
 
 
 def _pad(ts: tuple[TensorType, ...], at: A.PadAttrs) -> tuple[TensorType, ...]:
