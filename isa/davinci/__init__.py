@@ -1,6 +1,14 @@
 """The DaVinci AI Core instruction set: instructions as frozen dataclasses with their pipe and
 the regions they read and write, kernels of per-core streams, text assembly and a verifier."""
 
+from isa.davinci.asm import (
+    format_instruction,
+    format_kernel,
+    load_kernel,
+    mnemonic_table,
+    parse_instruction,
+    parse_kernel,
+)
 from isa.davinci.base import Instruction
 from isa.davinci.cube import Mmad
 from isa.davinci.dma import COPY_PATHS, Copy, CopyL0cToUb, CopyNd2Nz, Fixpipe, Img2Col, Load2D
@@ -44,4 +52,6 @@ __all__ = [
     "SetMask", "SetMaskMode", "Space", "Stream", "Unit", "VBinOp", "VBinary", "VConv", "VDup",
     "VReduce", "VReduceOp", "VScalar", "VScalarOp", "VUnOp", "VUnary", "VectorInstruction",
     "WaitFlag",
+    "format_instruction", "format_kernel", "load_kernel", "mnemonic_table", "parse_instruction",
+    "parse_kernel",
 ]

@@ -18,7 +18,9 @@ class Stream:
     (assembly line numbers, or 1-based positions for generated code) for error messages."""
 
     instructions: tuple[Instruction, ...]
-    lines: tuple[int, ...] = ()
+    # Source positions are not part of the program: streams compare by their instructions,
+    # so a kernel printed and parsed again equals the original.
+    lines: tuple[int, ...] = field(default=(), compare=False)
 
     def line(self, index: int) -> int:
         return self.lines[index] if self.lines else index + 1
