@@ -20,6 +20,7 @@ Cost rules (facts/davinci.md):
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -80,7 +81,6 @@ class Decoded:
     ``head_cycles`` is added when the pipe was idle, ``latency_cycles`` is a fixed DMA latency
     and ``gm_bytes`` are bytes that cross the shared HBM (contention is added at run time)."""
 
-    index: int
     instr: Instruction
     kind: Kind
     pipe: Pipe
@@ -106,64 +106,69 @@ def vector_repeats(instr: VectorInstruction, mask: MaskState) -> int:
     return instr.repeat  # type: ignore[attr-defined,no-any-return]
 
 
+@functools.lru_cache(maxsize=256)
+def _bandwidth(cfg, src: str, dst: str) -> float:
+    return float(cfg.path_bytes_per_cycle(src, dst))
+
+
 def _space(space: Space) -> str:
     return space.name.lower()
 
 
-def _dma(cfg, index: int, instr: Instruction, src: Space, dst: Space, nbytes: int) -> Decoded:
-    bandwidth = cfg.path_bytes_per_cycle(_space(src), _space(dst))
+def _dma(cfg, instr: Instruction, src: Space, dst: Space, nbytes: int) -> Decoded:
+    bandwidth = _bandwidth(cfg, _space(src), _space(dst))
     touches_gm = Space.GM in (src, dst)
     latency = cfg.gm_latency_cycles if touches_gm else cfg.local_latency_cycles
     return Decoded(
-        index, instr, Kind.WORK, instr.pipe, math.ceil(nbytes / bandwidth),
+        instr, Kind.WORK, instr.pipe, math.ceil(nbytes / bandwidth),
         latency_cycles=latency, gm_bytes=nbytes if touches_gm else 0,
         path=f"{_space(src)}->{_space(dst)}", path_bytes=nbytes,
         reads=instr.reads(), writes=instr.writes(),
     )
 
 
-def _copy(cfg, index: int, instr: Copy, mask: MaskState) -> Decoded:
-    return _dma(cfg, index, instr, instr.src.space, instr.dst.space, instr.nbytes)
+def _copy(cfg, instr: Copy, mask: MaskState) -> Decoded:
+    return _dma(cfg, instr, instr.src.space, instr.dst.space, instr.nbytes)
 
 
-def _nd2nz(cfg, index: int, instr: CopyNd2Nz, mask: MaskState) -> Decoded:
-    return _dma(cfg, index, instr, Space.GM, Space.L1, instr.nbytes)
+def _nd2nz(cfg, instr: CopyNd2Nz, mask: MaskState) -> Decoded:
+    return _dma(cfg, instr, Space.GM, Space.L1, instr.nbytes)
 
 
-def _load2d(cfg, index: int, instr: Load2D, mask: MaskState) -> Decoded:
-    return _dma(cfg, index, instr, Space.L1, instr.dst.space, instr.nbytes)
+def _load2d(cfg, instr: Load2D, mask: MaskState) -> Decoded:
+    return _dma(cfg, instr, Space.L1, instr.dst.space, instr.nbytes)
 
 
-def _img2col(cfg, index: int, instr: Img2Col, mask: MaskState) -> Decoded:
+def _img2col(cfg, instr: Img2Col, mask: MaskState) -> Decoded:
     dst = _space(instr.dst.space)
-    bandwidth = cfg.path_bytes_per_cycle("l1", dst)
+    bandwidth = _bandwidth(cfg, "l1", dst)
     if instr.stride_w > 1:
         bandwidth = min(bandwidth, max(32, 512 // (2 * instr.stride_w + 1)))
     return Decoded(
-        index, instr, Kind.WORK, Pipe.MTE1, math.ceil(instr.nbytes / bandwidth),
+        instr, Kind.WORK, Pipe.MTE1, math.ceil(instr.nbytes / bandwidth),
         latency_cycles=cfg.local_latency_cycles, path=f"l1->{dst}", path_bytes=instr.nbytes,
         reads=instr.reads(), writes=instr.writes(),
     )
 
 
-def _l0c_to_ub(cfg, index: int, instr: CopyL0cToUb, mask: MaskState) -> Decoded:
-    return _dma(cfg, index, instr, Space.L0C, Space.UB, instr.nbytes)
+def _l0c_to_ub(cfg, instr: CopyL0cToUb, mask: MaskState) -> Decoded:
+    return _dma(cfg, instr, Space.L0C, Space.UB, instr.nbytes)
 
 
-def _fixpipe(cfg, index: int, instr: Fixpipe, mask: MaskState) -> Decoded:
-    return _dma(cfg, index, instr, Space.L0C, instr.dst.space, instr.nbytes)
+def _fixpipe(cfg, instr: Fixpipe, mask: MaskState) -> Decoded:
+    return _dma(cfg, instr, Space.L0C, instr.dst.space, instr.nbytes)
 
 
-def _mmad(cfg, index: int, instr: Mmad, mask: MaskState) -> Decoded:
+def _mmad(cfg, instr: Mmad, mask: MaskState) -> Decoded:
     per_step = cfg.cube_fp32_cycles_per_step if instr.dtype is DType.FP32 else 1
     return Decoded(
-        index, instr, Kind.WORK, Pipe.M, instr.fractal_steps * per_step,
+        instr, Kind.WORK, Pipe.M, instr.fractal_steps * per_step,
         head_cycles=cfg.cube_head_cycles, reads=instr.reads(), writes=instr.writes(),
         flops=instr.flops,
     )
 
 
-def _vector(cfg, index: int, instr: VectorInstruction, mask: MaskState) -> Decoded:
+def _vector(cfg, instr: VectorInstruction, mask: MaskState) -> Decoded:
     repeats = vector_repeats(instr, mask)
     b32 = instr.element_bytes == 4
     op = "vconv" if isinstance(instr, VConv) else instr.mnemonic
@@ -171,40 +176,40 @@ def _vector(cfg, index: int, instr: VectorInstruction, mask: MaskState) -> Decod
     busy = max(1, math.ceil(slope * repeats))
     head = max(0, math.ceil(startup + slope * repeats) - busy)
     return Decoded(
-        index, instr, Kind.WORK, Pipe.V, busy, head_cycles=head, mask=mask,
+        instr, Kind.WORK, Pipe.V, busy, head_cycles=head, mask=mask,
         reads=instr.reads(), writes=instr.writes(),
         flops=repeats * REPEAT_BYTES // instr.element_bytes,
     )
 
 
-def _set_flag(cfg, index: int, instr: SetFlag, mask: MaskState) -> Decoded:
+def _set_flag(cfg, instr: SetFlag, mask: MaskState) -> Decoded:
     flag = (int(instr.src), int(instr.dst), instr.event)
-    return Decoded(index, instr, Kind.SET_FLAG, instr.src, cfg.flag_cycles, flag=flag)
+    return Decoded(instr, Kind.SET_FLAG, instr.src, cfg.flag_cycles, flag=flag)
 
 
-def _wait_flag(cfg, index: int, instr: WaitFlag, mask: MaskState) -> Decoded:
+def _wait_flag(cfg, instr: WaitFlag, mask: MaskState) -> Decoded:
     flag = (int(instr.src), int(instr.dst), instr.event)
-    return Decoded(index, instr, Kind.WAIT_FLAG, instr.dst, cfg.flag_cycles, flag=flag)
+    return Decoded(instr, Kind.WAIT_FLAG, instr.dst, cfg.flag_cycles, flag=flag)
 
 
-def _barrier(cfg, index: int, instr: Barrier, mask: MaskState) -> Decoded:
+def _barrier(cfg, instr: Barrier, mask: MaskState) -> Decoded:
     if instr.target is Pipe.ALL:
-        return Decoded(index, instr, Kind.BARRIER_ALL, Pipe.S, cfg.scalar_issue_cycles)
-    return Decoded(index, instr, Kind.BARRIER, instr.target, cfg.barrier_drain_cycles)
+        return Decoded(instr, Kind.BARRIER_ALL, Pipe.S, cfg.scalar_issue_cycles)
+    return Decoded(instr, Kind.BARRIER, instr.target, cfg.barrier_drain_cycles)
 
 
-def _cross_set(cfg, index: int, instr: CrossCoreSetFlag, mask: MaskState) -> Decoded:
+def _cross_set(cfg, instr: CrossCoreSetFlag, mask: MaskState) -> Decoded:
     flag = (instr.flag,)
-    return Decoded(index, instr, Kind.CROSS_SET, instr.src, cfg.flag_cycles, flag=flag)
+    return Decoded(instr, Kind.CROSS_SET, instr.src, cfg.flag_cycles, flag=flag)
 
 
-def _cross_wait(cfg, index: int, instr: CrossCoreWaitFlag, mask: MaskState) -> Decoded:
+def _cross_wait(cfg, instr: CrossCoreWaitFlag, mask: MaskState) -> Decoded:
     flag = (instr.flag,)
-    return Decoded(index, instr, Kind.CROSS_WAIT, instr.dst, cfg.flag_cycles, flag=flag)
+    return Decoded(instr, Kind.CROSS_WAIT, instr.dst, cfg.flag_cycles, flag=flag)
 
 
-def _scalar(cfg, index: int, instr: Instruction, mask: MaskState) -> Decoded:
-    return Decoded(index, instr, Kind.SCALAR, Pipe.S, cfg.scalar_issue_cycles)
+def _scalar(cfg, instr: Instruction, mask: MaskState) -> Decoded:
+    return Decoded(instr, Kind.SCALAR, Pipe.S, cfg.scalar_issue_cycles)
 
 
 DECODE_RULES: dict[type, Callable[..., Decoded]] = {
@@ -227,14 +232,26 @@ DECODE_RULES: dict[type, Callable[..., Decoded]] = {
 
 
 def decode_stream(instructions: Sequence[Instruction], cfg) -> tuple[Decoded, ...]:
-    """Decode a stream in program order, tracking the vector mask the scalar unit holds."""
+    """Decode a stream in program order, tracking the vector mask the scalar unit holds.
+
+    Identical instructions under the same mask share one record (loops repeat a few shapes).
+    """
     mask = MaskState()
     out = []
-    for index, instr in enumerate(instructions):
+    seen: dict[tuple[Instruction, MaskState], Decoded] = {}
+    for instr in instructions:
         if isinstance(instr, SetMask):
             mask = MaskState(mask.counter, instr.hi, instr.lo)
         elif isinstance(instr, SetMaskMode):
             mask = MaskState(instr.counter, mask.hi, mask.lo)
-        rule = _vector if isinstance(instr, VectorInstruction) else DECODE_RULES[type(instr)]
-        out.append(rule(cfg, index, instr, mask))
+        key = (instr, mask)
+        decoded = seen.get(key)
+        if decoded is None:
+            cls = type(instr)
+            rule = DECODE_RULES.get(cls) or (_vector if issubclass(cls, VectorInstruction)
+                                             else None)
+            if rule is None:
+                raise TypeError(f"no decode rule for {cls.__name__}")
+            decoded = seen[key] = rule(cfg, instr, mask)
+        out.append(decoded)
     return tuple(out)

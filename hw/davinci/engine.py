@@ -88,12 +88,12 @@ class _Unit:
         self.flag_waiters: dict[tuple[int, ...], simpy.Event] = {}
         self.cross_counts: Counter = Counter()
         self.cross_waiters: dict[int, simpy.Event] = {}
-        self.blocked: dict[Pipe, Decoded] = {}
+        self.blocked: dict[Pipe, tuple[int, Decoded]] = {}
         self.last_work_end: dict[Pipe, int] = dict.fromkeys(EXEC_PIPES, -1)
         self.end = 0
         self.issued = 0
         self.issue_done = False
-        self.stall_at: tuple[Pipe, Decoded] | None = None
+        self.stall_at: tuple[Pipe, int] | None = None
         self.busy: Counter = Counter()
         self.flag_wait: Counter = Counter()
         self.queue_full: Counter = Counter()
@@ -113,7 +113,7 @@ class _Unit:
     def _issue(self):  # noqa: C901 - one loop, one branch per instruction kind
         env = self.env
         t = 0
-        for d in self.decoded:
+        for index, d in enumerate(self.decoded):
             issue_at, t = t, t + self.issue_cycles
             kind = d.kind
             if kind is Kind.SCALAR:
@@ -130,7 +130,7 @@ class _Unit:
                     if self.races:
                         self.races.join_all()
                 else:
-                    yield from self._cross_wait(Pipe.S, d)
+                    yield from self._cross_wait(Pipe.S, index, d)
                 self.count[Pipe.S] += 1
                 self.busy[Pipe.S] += self.issue_cycles
                 t = env.now + self.issue_cycles
@@ -140,14 +140,14 @@ class _Unit:
                 if issue_at > env.now:
                     yield env.timeout(issue_at - env.now)
                 while len(queue) >= self.depth:
-                    self.stall_at = (d.pipe, d)
+                    self.stall_at = (d.pipe, index)
                     waiter = self.space_waiter[d.pipe] = env.event()
                     yield waiter
                 self.stall_at = None
                 if env.now > issue_at:
                     self.queue_full[d.pipe] += env.now - issue_at
                     issue_at, t = env.now, env.now + self.issue_cycles
-            queue.append((issue_at, d))
+            queue.append((issue_at, index, d))
             self.issued += 1
             waiter = self.pipe_waiter[d.pipe]
             if waiter is not None:
@@ -177,7 +177,7 @@ class _Unit:
                 waiter = self.pipe_waiter[pipe] = env.event()
                 yield waiter
                 continue
-            issue_at, d = queue[0]
+            issue_at, index, d = queue[0]
             if issue_at > env.now:
                 yield env.timeout(issue_at - env.now)
             queue.popleft()
@@ -198,14 +198,14 @@ class _Unit:
                     cost = max(cost, math.ceil(hbm_done - start))
                 cost += d.latency_cycles
                 if self.races is not None:
-                    self.races.access(pipe, d.index, d.reads, d.writes)
+                    self.races.access(pipe, index, d.reads, d.writes)
                 if self.execute is not None:
                     self.execute(d, self.memory)
                 self._account(d)
             elif kind is Kind.WAIT_FLAG:
                 if d.flag not in self.flags:
                     waited_from = start
-                    self.blocked[pipe] = d
+                    self.blocked[pipe] = (index, d)
                     waiter = self.flag_waiters[d.flag] = env.event()
                     yield waiter
                     del self.blocked[pipe]
@@ -215,7 +215,7 @@ class _Unit:
                     self.races.join(pipe, snapshot)
             elif kind is Kind.CROSS_WAIT:
                 waited_from = start
-                yield from self._cross_wait(pipe, d)
+                yield from self._cross_wait(pipe, index, d)
                 if env.now == start:
                     waited_from = None
             elif kind is Kind.BARRIER:
@@ -226,9 +226,9 @@ class _Unit:
                 yield env.timeout(cost)
             end = env.now
             if kind is Kind.SET_FLAG:
-                self._set_flag(d)
+                self._set_flag(index, d)
             elif kind is Kind.CROSS_SET:
-                self._cross_set(d)
+                self._cross_set(index, d)
             elif kind is Kind.WORK:
                 self.last_work_end[pipe] = end
             self.busy[pipe] += end - begin
@@ -240,7 +240,7 @@ class _Unit:
                 drain, self.drain_waiter = self.drain_waiter, None
                 drain.succeed()
             if trace:
-                self._trace(pipe, d, begin, end, waited_from)
+                self._trace(pipe, index, d, begin, end, waited_from)
 
     def _account(self, d: Decoded) -> None:
         if d.path:
@@ -255,10 +255,10 @@ class _Unit:
                 self.bytes_written[region.space.name.lower()] += region.nbytes
         self.flops += d.flops
 
-    def _set_flag(self, d: Decoded) -> None:
+    def _set_flag(self, index: int, d: Decoded) -> None:
         if d.flag in self.flags:
             raise SimulationError(
-                f"core {self.core} {self.name}: {self.describe(d.index)} sets a flag that is "
+                f"core {self.core} {self.name}: {self.describe(index)} sets a flag that is "
                 f"already set (each set_flag needs a wait_flag before the next set)"
             )
         self.flags[d.flag] = self.races.snapshot(d.pipe) if self.races is not None else ()
@@ -266,44 +266,44 @@ class _Unit:
         if waiter is not None:
             waiter.succeed()
 
-    def _cross_set(self, d: Decoded) -> None:
+    def _cross_set(self, index: int, d: Decoded) -> None:
         target = self.chip.units.get((self.core, d.instr.target.value))
         if target is None:
             raise SimulationError(
-                f"core {self.core} {self.name}: {self.describe(d.index)} targets unit "
+                f"core {self.core} {self.name}: {self.describe(index)} targets unit "
                 f"{d.instr.target.value}, which has no stream on this core"
             )
         flag = d.flag[0]
         target.cross_counts[flag] += 1
         if target.cross_counts[flag] > 15:  # at most 15 pending sets [ASC-2201] facts §4
             raise SimulationError(
-                f"core {self.core} {self.name}: {self.describe(d.index)} leaves more than 15 "
+                f"core {self.core} {self.name}: {self.describe(index)} leaves more than 15 "
                 f"pending sets on cross-core flag {flag}"
             )
         waiter = target.cross_waiters.pop(flag, None)
         if waiter is not None:
             waiter.succeed()
 
-    def _cross_wait(self, pipe: Pipe, d: Decoded):
+    def _cross_wait(self, pipe: Pipe, index: int, d: Decoded):
         flag = d.flag[0]
         start = self.env.now
         while self.cross_counts[flag] == 0:
-            self.blocked[pipe] = d
+            self.blocked[pipe] = (index, d)
             waiter = self.cross_waiters[flag] = self.env.event()
             yield waiter
         self.blocked.pop(pipe, None)
         self.cross_counts[flag] -= 1
         self.flag_wait[pipe] += self.env.now - start
 
-    def _trace(self, pipe: Pipe, d: Decoded, start: int, end: int,
+    def _trace(self, pipe: Pipe, index: int, d: Decoded, start: int, end: int,
                waited_from: int | None) -> None:
         chip = self.chip
         if len(chip.events) >= chip.options.max_events:
             chip.events_dropped += 1
             return
         chip.events.append(TimelineEvent(
-            self.core, self.name, pipe.name, d.instr.mnemonic, self.lines[d.index]
-            if self.lines else d.index + 1, start, end, d.path_bytes, waited_from,
+            self.core, self.name, pipe.name, d.instr.mnemonic, self.lines[index]
+            if self.lines else index + 1, start, end, d.path_bytes, waited_from,
         ))
 
     # ------------------------------------------------------------------ results
@@ -311,22 +311,22 @@ class _Unit:
     def deadlock_report(self) -> str | None:
         """Why this unit cannot finish, or None if it finished."""
         problems = []
-        for pipe, d in sorted(self.blocked.items()):
+        for pipe, (index, d) in sorted(self.blocked.items()):
             if d.kind is Kind.WAIT_FLAG:
                 src, dst, event = d.flag
                 problems.append(
-                    f"{pipe.name} is blocked at {self.describe(d.index)}: flag "
+                    f"{pipe.name} is blocked at {self.describe(index)}: flag "
                     f"({Pipe(src).name} -> {Pipe(dst).name}, event {event}) is never set"
                 )
             else:
                 problems.append(
-                    f"{pipe.name} is blocked at {self.describe(d.index)}: cross-core flag "
+                    f"{pipe.name} is blocked at {self.describe(index)}: cross-core flag "
                     f"{d.flag[0]} is never set"
                 )
         if self.stall_at is not None:
-            pipe, d = self.stall_at
+            pipe, index = self.stall_at
             problems.append(
-                f"issue is stalled at {self.describe(d.index)} because the {pipe.name} queue "
+                f"issue is stalled at {self.describe(index)} because the {pipe.name} queue "
                 f"is full"
             )
         if not problems and not self.issue_done:

@@ -14,34 +14,31 @@ GM accesses are checked within a unit only; cross-core GM ordering is not modell
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from hw.errors import RaceError
 from isa.davinci import Pipe, Region
 
 _PIPES = len(Pipe)
-_PRUNE_AT = 512
+_PAGE_SHIFT = 16  # shadow memory is bucketed in 64 KiB pages so a check only sees neighbours
+_PRUNE_AT = 32
 
-
-@dataclass(slots=True)
-class _Access:
-    epoch: int
-    start: int
-    stop: int
-    write: bool
-    index: int
+# An entry of the shadow memory: (start, stop, is_write) -> (epoch of the access, instruction)
+_Entries = dict[tuple[int, int, bool], tuple[int, int]]
 
 
 class RaceDetector:
     """Happens-before bookkeeping for the pipes of one core unit.
 
-    ``describe(index)`` renders an instruction (line and text) for error messages.
+    ``describe(index)`` renders an instruction (line and text) for error messages. The shadow
+    memory keeps, per 64 KiB page and pipe, the latest access to each distinct region: a later
+    access to the same region by the same pipe subsumes the earlier one, which keeps checks
+    short on loops that reuse a few buffers.
     """
 
     def __init__(self, describe: Callable[[int], str]) -> None:
         self._describe = describe
         self._clock = [[0] * _PIPES for _ in range(_PIPES)]
-        self._shadow: dict[int, list[list[_Access]]] = {}
+        self._shadow: dict[tuple[int, int], list[_Entries | None]] = {}
 
     def access(self, pipe: Pipe, index: int, reads: tuple[Region, ...],
                writes: tuple[Region, ...]) -> None:
@@ -49,41 +46,51 @@ class RaceDetector:
         clock = self._clock[pipe]
         clock[pipe] += 1
         epoch = clock[pipe]
-        for region, write in [(r, False) for r in reads] + [(w, True) for w in writes]:
-            per_pipe = self._shadow.get(region.space)
-            if per_pipe is None:
-                per_pipe = self._shadow[region.space] = [[] for _ in range(_PIPES)]
-            self._check(pipe, index, clock, per_pipe, region, write)
-            own = per_pipe[pipe]
-            own.append(_Access(epoch, region.start, region.stop, write, index))
+        for region in reads:
+            self._visit(pipe, index, clock, epoch, region, False)
+        for region in writes:
+            self._visit(pipe, index, clock, epoch, region, True)
+
+    def _visit(self, pipe: Pipe, index: int, clock: list[int], epoch: int, region: Region,
+               write: bool) -> None:
+        start, stop = region.start, region.stop
+        for page in range(start >> _PAGE_SHIFT, ((stop - 1) >> _PAGE_SHIFT) + 1):
+            slot = self._shadow.get((region.space, page))
+            if slot is None:
+                slot = self._shadow[region.space, page] = [None] * _PIPES
+            for other, entries in enumerate(slot):
+                if entries is None or other == pipe:
+                    continue
+                known = clock[other]
+                for (e_start, e_stop, e_write), (e_epoch, e_index) in entries.items():
+                    if e_epoch > known and (write or e_write) and e_start < stop \
+                            and start < e_stop:
+                        self._report(Pipe(other), e_index, e_write, pipe, index, write,
+                                     region, max(e_start, start), min(e_stop, stop))
+            own = slot[pipe]
+            if own is None:
+                own = slot[pipe] = {}
+            own[start, stop, write] = (epoch, index)
             if len(own) > _PRUNE_AT:
                 self._prune(pipe, own)
 
-    def _check(self, pipe: Pipe, index: int, clock: list[int], per_pipe: list[list[_Access]],
-               region: Region, write: bool) -> None:
-        for other, entries in enumerate(per_pipe):
-            if other == pipe or not entries:
-                continue
-            known = clock[other]
-            for earlier in reversed(entries):
-                if earlier.epoch <= known:
-                    break
-                if (write or earlier.write) and earlier.start < region.stop \
-                        and region.start < earlier.stop:
-                    lo, hi = max(earlier.start, region.start), min(earlier.stop, region.stop)
-                    kinds = ("write" if earlier.write else "read", "write" if write else "read")
-                    raise RaceError(
-                        f"race on {region.space.name}[{lo:#x}:{hi:#x}]: "
-                        f"{Pipe(other).name} {kinds[0]} by {self._describe(earlier.index)} and "
-                        f"{pipe.name} {kinds[1]} by {self._describe(index)} are not ordered by "
-                        f"any flag (add set_flag {Pipe(other).name} -> {pipe.name} after the "
-                        f"first and wait_flag before the second)"
-                    )
+    def _report(self, first: Pipe, first_index: int, first_write: bool, second: Pipe,
+                second_index: int, second_write: bool, region: Region, lo: int,
+                hi: int) -> None:
+        kinds = ("write" if first_write else "read", "write" if second_write else "read")
+        raise RaceError(
+            f"race on {region.space.name}[{lo:#x}:{hi:#x}]: "
+            f"{first.name} {kinds[0]} by {self._describe(first_index)} and "
+            f"{second.name} {kinds[1]} by {self._describe(second_index)} are not ordered by "
+            f"any flag (add set_flag {first.name} -> {second.name} after the first and "
+            f"wait_flag before the second)"
+        )
 
-    def _prune(self, pipe: Pipe, entries: list[_Access]) -> None:
+    def _prune(self, pipe: Pipe, entries: _Entries) -> None:
         # An access every other pipe already knows about can never race again.
         floor = min(self._clock[other][pipe] for other in range(_PIPES) if other != pipe)
-        entries[:] = [a for a in entries if a.epoch > floor]
+        for key in [k for k, (epoch, _) in entries.items() if epoch <= floor]:
+            del entries[key]
 
     def snapshot(self, pipe: Pipe) -> tuple[int, ...]:
         """The source pipe's clock, carried by a flag it sets."""
