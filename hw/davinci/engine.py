@@ -58,6 +58,7 @@ class _Chip:
         self.events: list[TimelineEvent] = []
         self.events_dropped = 0
         self.units: dict[tuple[int, str], _Unit] = {}
+        self.completed = 0  # instructions completed on any pipe, for stepping
 
     def hbm_cycles(self, now: int, nbytes: int) -> float:
         """Reserve ``nbytes`` on the shared HBM; return when the transfer can have finished."""
@@ -84,6 +85,7 @@ class _Unit:
         self.space_waiter: dict[Pipe, simpy.Event | None] = dict.fromkeys(EXEC_PIPES)
         self.drain_waiter: simpy.Event | None = None
         self.running: dict[Pipe, bool] = dict.fromkeys(EXEC_PIPES, False)
+        self.current: dict[Pipe, int | None] = dict.fromkeys(EXEC_PIPES)  # executing now
         self.flags: dict[tuple[int, ...], tuple[int, ...]] = {}
         self.flag_waiters: dict[tuple[int, ...], simpy.Event] = {}
         self.cross_counts: Counter = Counter()
@@ -182,6 +184,7 @@ class _Unit:
                 yield env.timeout(issue_at - env.now)
             queue.popleft()
             self.running[pipe] = True
+            self.current[pipe] = index
             waiter = self.space_waiter[pipe]
             if waiter is not None:
                 self.space_waiter[pipe] = None
@@ -233,6 +236,8 @@ class _Unit:
                 self.last_work_end[pipe] = end
             self.busy[pipe] += end - begin
             self.count[pipe] += 1
+            chip.completed += 1
+            self.current[pipe] = None
             self.mnemonics[d.instr.mnemonic] += 1
             self.end = max(self.end, end)
             self.running[pipe] = False

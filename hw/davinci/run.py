@@ -65,6 +65,91 @@ def _stored_shape(decl: Any) -> tuple[int, ...]:
     return tuple(layout_shape(decl.shape, decl.layout, decl.dtype.itemsize))
 
 
+class Simulation:
+    """A kernel loaded on a chip model, ready to run to the end or to step through.
+
+    ``step(n)`` advances until ``n`` more instructions have completed (on any pipe of any
+    core) and returns the timeline events of those that completed; ``finish()`` runs to the
+    end, checks for deadlock and returns the `KernelRun`. In functional mode ``gm`` (a uint8
+    array) is the global memory, created from the kernel's declarations when omitted; declared
+    inputs are written in their layouts (``inputs`` maps a name to the logical array, otherwise
+    seeded random data) and declared outputs are read back into ``KernelRun.outputs``, together
+    with the inputs under their own names.
+    """
+
+    def __init__(self, kernel: Kernel, cfg: Any, options: SimOptions = SimOptions(), *,
+                 gm: np.ndarray | None = None,
+                 inputs: Mapping[str, np.ndarray] | None = None) -> None:
+        if kernel.block_dim > cfg.cores:
+            raise SimulationError(f"{kernel.name}: block_dim {kernel.block_dim} exceeds the "
+                                  f"{cfg.cores} cores of {cfg.name}")
+        self.kernel, self.cfg, self.options = kernel, cfg, options
+        self.functional = options.mode == "functional"
+        engine_options = EngineOptions(options.check_races, options.trace, options.max_events)
+        self.chip = _Chip(cfg, engine_options)
+        self.memories: dict[tuple[int, str], Any] = {}
+        self.gm = gm
+        self._logical: dict[str, np.ndarray] = {}
+        execute = None
+        if self.functional:
+            from hw.davinci.functional import CoreMemory, execute_decoded
+
+            execute = execute_decoded
+            if self.gm is None:
+                self.gm = np.zeros(max(_gm_extent(kernel), 1), dtype=np.uint8)
+            for core_index, core in enumerate(kernel.cores):
+                for unit in core:
+                    self.memories[core_index, unit] = CoreMemory(cfg, self.gm)
+            self._logical = _place_inputs(kernel, self.memories, self.gm, inputs or {},
+                                          options.seed)
+        decoded_cache: dict[int, tuple[Decoded, ...]] = {}
+        for core_index, core in enumerate(kernel.cores):
+            for unit, stream in core.items():
+                decoded = decoded_cache.get(id(stream))
+                if decoded is None:
+                    decoded = decoded_cache[id(stream)] = decode_stream(stream.instructions, cfg)
+                self.chip.units[core_index, unit] = _Unit(
+                    self.chip, core_index, unit, decoded, stream.lines, _describer(stream),
+                    execute, self.memories.get((core_index, unit)),
+                )
+
+    @property
+    def now(self) -> int:
+        """The current simulated cycle."""
+        return int(self.chip.env.now)
+
+    @property
+    def done(self) -> bool:
+        """True when no event is left (the kernel finished, or it is deadlocked)."""
+        return self.chip.env.peek() == float("inf")
+
+    @property
+    def units(self) -> Mapping[tuple[int, str], _Unit]:
+        return self.chip.units
+
+    def step(self, instructions: int = 1) -> list:
+        """Advance until ``instructions`` more instructions completed; return their events
+        (events are recorded only when the options ask for a trace)."""
+        env, chip = self.chip.env, self.chip
+        first_event = len(chip.events)
+        target = chip.completed + instructions
+        while chip.completed < target and not self.done:
+            env.step()
+        return chip.events[first_event:]
+
+    def finish(self) -> KernelRun:
+        """Run to the end; raise DeadlockError if some unit cannot finish."""
+        self.chip.env.run()
+        reports = [r for r in (u.deadlock_report() for u in self.chip.units.values()) if r]
+        if reports:
+            raise DeadlockError(f"{self.kernel.name}: deadlock: " + " | ".join(reports))
+        outputs: dict[str, np.ndarray] = {}
+        if self.functional:
+            outputs.update(self._logical)
+            outputs.update(_read_outputs(self.kernel, self.memories, self.gm))
+        return _collect(self.kernel, self.cfg, self.chip, outputs)
+
+
 def run_kernel(
     kernel: Kernel,
     cfg: Any,
@@ -73,53 +158,8 @@ def run_kernel(
     gm: np.ndarray | None = None,
     inputs: Mapping[str, np.ndarray] | None = None,
 ) -> KernelRun:
-    """Simulate ``kernel`` on the chip ``cfg`` and return its `KernelRun`.
-
-    In functional mode ``gm`` (a uint8 array) is the global memory, created from the kernel's
-    declarations when omitted; declared inputs are written in their layouts (``inputs`` maps a
-    name to the logical array, otherwise seeded random data) and declared outputs are read back
-    into ``KernelRun.outputs``, together with the inputs under their own names.
-    """
-    if kernel.block_dim > cfg.cores:
-        raise SimulationError(
-            f"{kernel.name}: block_dim {kernel.block_dim} exceeds the {cfg.cores} cores of {cfg.name}"
-        )
-    functional = options.mode == "functional"
-    chip = _Chip(cfg, EngineOptions(options.check_races, options.trace, options.max_events))
-    memories: dict[tuple[int, str], Any] = {}
-    execute = None
-    logical: dict[str, np.ndarray] = {}
-    if functional:
-        from hw.davinci.functional import CoreMemory, execute_decoded
-
-        execute = execute_decoded
-        if gm is None:
-            gm = np.zeros(max(_gm_extent(kernel), 1), dtype=np.uint8)
-        for core_index, core in enumerate(kernel.cores):
-            for unit in core:
-                memories[core_index, unit] = CoreMemory(cfg, gm)
-        logical = _place_inputs(kernel, memories, gm, inputs or {}, options.seed)
-
-    decoded_cache: dict[int, tuple[Decoded, ...]] = {}
-    for core_index, core in enumerate(kernel.cores):
-        for unit, stream in core.items():
-            decoded = decoded_cache.get(id(stream))
-            if decoded is None:
-                decoded = decoded_cache[id(stream)] = decode_stream(stream.instructions, cfg)
-            chip.units[core_index, unit] = _Unit(
-                chip, core_index, unit, decoded, stream.lines, _describer(stream), execute,
-                memories.get((core_index, unit)),
-            )
-    chip.env.run()
-    reports = [r for r in (u.deadlock_report() for u in chip.units.values()) if r]
-    if reports:
-        raise DeadlockError(f"{kernel.name}: deadlock: " + " | ".join(reports))
-
-    outputs: dict[str, np.ndarray] = {}
-    if functional:
-        outputs.update(logical)
-        outputs.update(_read_outputs(kernel, memories, gm))
-    return _collect(kernel, cfg, chip, outputs)
+    """Simulate ``kernel`` on the chip ``cfg`` and return its `KernelRun` (see `Simulation`)."""
+    return Simulation(kernel, cfg, options, gm=gm, inputs=inputs).finish()
 
 
 def _memory_for(decl: Any, memories: Mapping[tuple[int, str], Any], kernel: Kernel) -> Any:
