@@ -5,6 +5,7 @@ Core IR: `OpCode`, `TensorType`, `Node`, `Graph`, built with `GraphBuilder`, che
 `verify_graph`, run by `interpret`.
 """
 
+from .autodiff import grad
 from .builder import GraphBuilder
 from .errors import FrameworkError
 from .flops import graph_flops, graph_params
@@ -20,6 +21,7 @@ __all__ = [
     "Node",
     "OpCode",
     "TensorType",
+    "grad",
     "graph_flops",
     "graph_params",
     "interpret",

@@ -119,14 +119,15 @@ def slice_ranges(shape: tuple[int, ...], at: A.SliceAttrs) -> tuple[slice, ...]:
     index = [slice(None)] * len(shape)
     for start, end, axis, step in zip(at.starts, at.ends, at.axes, at.steps, strict=True):
         ax = norm_axis(axis, len(shape))
-        index[ax] = slice(*slice(start, end, step).indices(shape[ax]))
+        index[ax] = slice(start, end, step)
     return tuple(index)
 
 
 def _slice(ts: tuple[TensorType, ...], at: A.SliceAttrs) -> tuple[TensorType, ...]:
     shape = ts[0].shape
     index = slice_ranges(shape, at)
-    return (ts[0].with_shape(tuple(len(range(*s.indices(d))) for s, d in zip(index, shape, strict=True))),)
+    dims = tuple(len(range(*s.indices(d))) for s, d in zip(index, shape, strict=True))
+    return (ts[0].with_shape(dims),)
 
 
 def _pad(ts: tuple[TensorType, ...], at: A.PadAttrs) -> tuple[TensorType, ...]:
