@@ -29,7 +29,8 @@ class Mmad(Instruction):
     (K1, N1, 16, K0: each fractal holds 16 columns of K0 values); C is ``m x n`` in L0C as
     FRACTAL_NZ (N1, M1, 16, 16) in fp32 (int32 for int8 inputs). K0 = 32 B / itemsize. With
     ``init`` C is overwritten, otherwise accumulated. Sizes are padded to whole fractals, so the
-    Cube runs ceil(m/16) * ceil(k/K0) * ceil(n/16) fractal steps.
+    Cube runs ceil(m/16) * ceil(k/K0) * ceil(n/16) fractal steps and writes every C fractal;
+    A columns and B rows past ``k`` (the last K fractal's padding) are treated as zero.
     """
 
     MNEMONIC = "mmad"

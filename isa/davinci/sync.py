@@ -93,7 +93,9 @@ class CrossCoreWaitFlag(Instruction):
 @dataclass(frozen=True, slots=True)
 class SetMask(Instruction):
     """``set_vector_mask(hi, lo)``: in normal mode lane e of a repeat is active when bit e of
-    (hi:lo) is set (64 lanes use ``lo`` only); in counter mode ``lo`` is the element count."""
+    (hi:lo) is set (64 lanes use ``lo`` only; the 256 lanes of 8-bit types, unsourced, are
+    modelled with bit e covering lanes 2e and 2e+1); in counter mode ``lo`` is the element
+    count."""
 
     MNEMONIC = "set_mask"
     hi: int
