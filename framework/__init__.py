@@ -2,7 +2,8 @@
 NumPy reference interpreter (the golden model for every numeric test).
 
 Core IR: `OpCode`, `TensorType`, `Node`, `Graph`, built with `GraphBuilder`, checked by
-`verify_graph`, run by `interpret`.
+`verify_graph`, run by `interpret`; `grad` and `train_step` build backward and training graphs;
+`graph_flops` / `graph_params` count cost and size.
 """
 
 from .autodiff import grad
@@ -12,6 +13,7 @@ from .flops import graph_flops, graph_params
 from .interpreter import interpret
 from .ir import Graph, Node, TensorType, topological
 from .ops import OpCode
+from .train import train_step
 from .verify import verify_graph
 
 __all__ = [
@@ -26,5 +28,6 @@ __all__ = [
     "graph_params",
     "interpret",
     "topological",
+    "train_step",
     "verify_graph",
 ]

@@ -266,7 +266,8 @@ class OpsMixin:
 
     # ----- data movement --------------------------------------------------------------------
     def reshape(self: GraphBuilder, x: str, shape: Sequence[int], name: str | None = None) -> str:
-        """Reshape; one -1 is inferred and 0 copies the input dim (ONNX Reshape)."""
+        """Reshape; one -1 is inferred and 0 copies the input dim (ONNX Reshape). A reshape to
+        the same shape returns x itself unless ``name`` is given."""
         src = self.shape(x)
         dims = [src[i] if d == 0 and i < len(src) else int(d) for i, d in enumerate(shape)]
         if dims.count(-1) > 1:
@@ -281,6 +282,8 @@ class OpsMixin:
             if known == 0 or total % known:
                 raise FrameworkError(f"reshape {x!r}: cannot infer -1 in {tuple(shape)} from {src}")
             dims[dims.index(-1)] = total // known
+        if tuple(dims) == src and name is None:
+            return x  # no-op reshape: keep graphs (and backward passes) free of clutter
         return self._one(OpCode.RESHAPE, [x], A.ReshapeAttrs(tuple(dims)), name)
 
     def flatten(self: GraphBuilder, x: str, axis: int = 1, name: str | None = None) -> str:
@@ -335,7 +338,9 @@ class OpsMixin:
         return self.gather(table, ids, 0, name)
 
     def expand(self: GraphBuilder, x: str, shape: Sequence[int], name: str | None = None) -> str:
-        """Broadcast to ``shape``."""
+        """Broadcast to ``shape`` (a no-op expand returns x itself unless ``name`` is given)."""
+        if tuple(shape) == self.shape(x) and name is None:
+            return x
         return self._one(OpCode.EXPAND, [x], A.ExpandAttrs(tuple(shape)), name)
 
     # ----- reductions and sources -----------------------------------------------------------
