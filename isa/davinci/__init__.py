@@ -37,6 +37,7 @@ from isa.davinci.vector import (
     VUnary,
     VUnOp,
 )
+from isa.davinci.verify import HwConfig, kernel_problems, verify_kernel
 
 INSTRUCTION_CLASSES: tuple[type[Instruction], ...] = (
     Copy, CopyNd2Nz, Load2D, Img2Col, CopyL0cToUb, Fixpipe, Mmad,
@@ -53,5 +54,5 @@ __all__ = [
     "VReduce", "VReduceOp", "VScalar", "VScalarOp", "VUnOp", "VUnary", "VectorInstruction",
     "WaitFlag",
     "format_instruction", "format_kernel", "load_kernel", "mnemonic_table", "parse_instruction",
-    "parse_kernel",
+    "parse_kernel", "HwConfig", "kernel_problems", "verify_kernel",
 ]

@@ -13,11 +13,11 @@ from hypothesis import strategies as st
 from isa.davinci import (
     INSTRUCTION_CLASSES,
     Addr,
-    Instruction,
     Barrier,
     Copy,
     DataDecl,
     DType,
+    Instruction,
     Kernel,
     Pipe,
     SetFlag,
