@@ -4,4 +4,9 @@ from framework.errors import FrameworkError
 from hw.errors import HwError
 from isa.errors import IsaError
 
-USER_ERRORS: tuple[type[Exception], ...] = (FrameworkError, IsaError, HwError)
+
+class InputError(ValueError):
+    """A command-line argument that names nothing usable (a missing file or example)."""
+
+
+USER_ERRORS: tuple[type[Exception], ...] = (FrameworkError, IsaError, HwError, InputError)

@@ -9,3 +9,9 @@ ALL: list[click.Command] = []
 from archsim.commands.presets import presets  # noqa: E402
 
 ALL.append(presets)
+
+from archsim.commands.asm import asm  # noqa: E402
+from archsim.commands.run import run  # noqa: E402
+from archsim.commands.step import step  # noqa: E402
+
+ALL += [asm, run, step]

@@ -77,13 +77,18 @@ class RaceDetector:
     def _report(self, first: Pipe, first_index: int, first_write: bool, second: Pipe,
                 second_index: int, second_write: bool, region: Region, lo: int,
                 hi: int) -> None:
+        # Name the pair in program order: the flag must go from the earlier instruction's pipe
+        # to the later one's, whichever happened to run first in this schedule.
+        if second_index < first_index:
+            first, first_index, first_write, second, second_index, second_write = (
+                second, second_index, second_write, first, first_index, first_write)
         kinds = ("write" if first_write else "read", "write" if second_write else "read")
         raise RaceError(
             f"race on {region.space.name}[{lo:#x}:{hi:#x}]: "
             f"{first.name} {kinds[0]} by {self._describe(first_index)} and "
             f"{second.name} {kinds[1]} by {self._describe(second_index)} are not ordered by "
-            f"any flag (add set_flag {first.name} -> {second.name} after the first and "
-            f"wait_flag before the second)"
+            f"any flag (set_flag {first.name} -> {second.name} after the first and wait_flag "
+            f"before the second would order them)"
         )
 
     def _prune(self, pipe: Pipe, entries: _Entries) -> None:

@@ -1,0 +1,34 @@
+"""`archsim asm FILE --hw PRESET [--functional]`: run a hand-written DaVinci program."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from archsim.asm_runner import run_asm
+from archsim.render import check_lines, console, pipe_table, summary_lines
+
+
+@click.command()
+@click.argument("program")
+@click.option("--hw", default="ascend910", show_default=True,
+              help="Preset name or config file (TOML/YAML/JSON).")
+@click.option("--functional", is_flag=True,
+              help="Move real data and check the outputs against the file's .expect lines.")
+def asm(program: str, hw: str, functional: bool) -> None:
+    """Run PROGRAM (a .s file or a built-in example name) and print cycles and per-pipe
+    utilisation; with --functional also whether the outputs match NumPy."""
+    result = run_asm(program, hw, functional=functional)
+    out = console()
+    out.print(f"{result.kernel.name} on {hw} ({'functional' if functional else 'timing'} mode)")
+    for line in summary_lines(result.run):
+        out.print(line)
+    out.print(pipe_table(result.run))
+    if functional:
+        for line in check_lines(result.checks):
+            out.print(line)
+        if not result.checks:
+            out.print("no .expect checks in this program")
+        if not result.passed:
+            sys.exit(1)
