@@ -31,3 +31,10 @@ __all__ = [
     "train_step",
     "verify_graph",
 ]
+
+# eager front end: Tensor, nn modules and tracing (appended by the front-end owner)
+from . import nn  # noqa: E402
+from .tensor import Tensor  # noqa: E402
+from .trace import trace  # noqa: E402
+
+__all__ += ["Tensor", "nn", "trace"]
