@@ -260,6 +260,16 @@ class OpsMixin:
         at = self._pool_attrs(kernel, stride, padding, dilation, ceil_mode, count_include_pad)
         return self._one(OpCode.AVG_POOL2D, [x], at, name)
 
+    def max_pool2d_grad(self: GraphBuilder, x: str, dy: str, attrs: A.PoolAttrs,
+                        name: str | None = None) -> str:
+        """Gradient of max_pool2d(x; attrs) w.r.t. x given dy (first maximum takes it)."""
+        return self._one(OpCode.MAX_POOL2D_GRAD, [x, dy], attrs, name)
+
+    def avg_pool2d_grad(self: GraphBuilder, x: str, dy: str, attrs: A.PoolAttrs,
+                        name: str | None = None) -> str:
+        """Gradient of avg_pool2d(x; attrs) w.r.t. x given dy."""
+        return self._one(OpCode.AVG_POOL2D_GRAD, [x, dy], attrs, name)
+
     def global_avg_pool(self: GraphBuilder, x: str, name: str | None = None) -> str:
         """Mean over all spatial dims, keeping them as size 1."""
         return self._one(OpCode.GLOBAL_AVG_POOL, [x], name=name)

@@ -221,9 +221,7 @@ NN_VJP_RULES: dict[OpCode, Callable[..., Grads]] = {
     OpCode.LAYER_NORM: _layer_norm,
     OpCode.SOFTMAX: _single(_softmax),
     OpCode.LOG_SOFTMAX: _single(_log_softmax),
-    OpCode.MAX_POOL2D: _single(lambda b, n, dy: b.node(
-        OpCode.MAX_POOL2D_GRAD, [n.inputs[0], dy], n.attrs)[0]),
-    OpCode.AVG_POOL2D: _single(lambda b, n, dy: b.node(
-        OpCode.AVG_POOL2D_GRAD, [n.inputs[0], dy], n.attrs)[0]),
+    OpCode.MAX_POOL2D: _single(lambda b, n, dy: b.max_pool2d_grad(n.inputs[0], dy, n.attrs)),
+    OpCode.AVG_POOL2D: _single(lambda b, n, dy: b.avg_pool2d_grad(n.inputs[0], dy, n.attrs)),
     OpCode.GLOBAL_AVG_POOL: _single(_global_avg_pool),
 }

@@ -15,8 +15,8 @@ RNG = np.random.default_rng(7)
 def _mlp() -> Graph:
     b = GraphBuilder("mlp")
     x = b.input("x", (16, 4))
-    h = b.relu(b.linear(x, b.constant(RNG.standard_normal((32, 4)).astype(np.float32) * 0.5, "fc1.w"),
-                        b.constant(np.zeros(32, np.float32), "fc1.b")))
+    w1 = b.constant(RNG.standard_normal((32, 4)).astype(np.float32) * 0.5, "fc1.w")
+    h = b.relu(b.linear(x, w1, b.constant(np.zeros(32, np.float32), "fc1.b")))
     b.output(b.linear(h, b.constant(RNG.standard_normal((2, 32)).astype(np.float32) * 0.2, "fc2.w"),
                       b.constant(np.zeros(2, np.float32), "fc2.b"), name="y"))
     return b.build()
@@ -31,8 +31,8 @@ def _cnn() -> Graph:
     h = b.batch_norm(h, b.constant(ones, "bn.scale"), b.constant(zeros, "bn.bias"),
                      b.constant(zeros, "bn.mean"), b.constant(ones, "bn.var"), name="bn")
     h = b.flatten(b.max_pool2d(b.relu(h), 2))
-    b.output(b.linear(h, b.constant(RNG.standard_normal((3, 64)).astype(np.float32) * 0.1, "fc.w"),
-                      b.constant(np.zeros(3, np.float32), "fc.b"), name="logits"))
+    fc = b.constant(RNG.standard_normal((3, 64)).astype(np.float32) * 0.1, "fc.w")
+    b.output(b.linear(h, fc, b.constant(np.zeros(3, np.float32), "fc.b"), name="logits"))
     return b.build()
 
 
@@ -63,7 +63,8 @@ def test_cnn_cross_entropy_loss_falls_and_updates_running_stats() -> None:
     step = train_step(model, "cross_entropy", lr=0.1, momentum=0.9)
     bn = [n for n in step.nodes if n.op is OpCode.BATCH_NORM]
     assert len(bn) == 1 and bn[0].attrs.training
-    assert {"next:bn.mean", "next:bn.var", "next:conv.w", "next:velocity:conv.w"} <= set(step.outputs)
+    wanted = {"next:bn.mean", "next:bn.var", "next:conv.w", "next:velocity:conv.w"}
+    assert wanted <= set(step.outputs)
     assert "bn.mean" not in [o[len("next:"):] for o in step.outputs if o.startswith("next:velocity")]
     labels = np.arange(8) % 3
     x = RNG.standard_normal((8, 1, 8, 8)).astype(np.float32) * 0.3
