@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import Protocol
 
 from isa.davinci.asm_values import format_value
+from isa.davinci.layouts import LAYOUTS, layout_shape
 from isa.davinci.program import COUPLED_UNITS, SEPARATED_UNITS, DataDecl, Kernel, Stream
 from isa.davinci.sync import (
     CrossCoreSetFlag,
@@ -27,7 +28,7 @@ from isa.davinci.sync import (
 )
 from isa.davinci.verify_checks import check_instruction
 from isa.davinci.verify_rules import Problem, space_align, space_size
-from isa.errors import VerifyError
+from isa.errors import IsaError, VerifyError
 
 
 class HwConfig(Protocol):
@@ -149,16 +150,40 @@ def _cross_core_problems(core: dict[str, Stream]) -> Iterator[tuple[str, int, st
                 )
 
 
+DECL_INITS = ("random", "zeros", "ones", "arange")
+"""Initialisers a ``.input`` may name (DataDecl.init)."""
+
+
+def _decl_bytes(decl: DataDecl, limit: int) -> int:
+    """Stored bytes of ``decl`` in its layout (fractal layouts pad); the logical size when
+    that already exceeds ``limit``, to avoid building a huge probe array."""
+    logical = math.prod(decl.shape) * decl.dtype.itemsize
+    if logical > limit:
+        return logical
+    stored = layout_shape(decl.shape, decl.layout, decl.dtype.itemsize)
+    return math.prod(stored) * decl.dtype.itemsize
+
+
 def _decl_problems(kind: str, decl: DataDecl, kernel: Kernel, config: HwConfig) -> Iterator[str]:
     where = f"{kernel.name}: {kind} {decl.name}"
     if not 0 <= decl.core < kernel.block_dim:
         yield f"{where}: field 'core': no such core ({kernel.block_dim} cores) (value {decl.core})"
+    if decl.layout not in LAYOUTS:
+        known = ", ".join(LAYOUTS)
+        yield f"{where}: field 'layout': unknown layout ({known}) (value {decl.layout})"
+        return
+    if kind == ".input" and decl.init not in DECL_INITS:
+        yield f"{where}: field 'init': unknown init ({', '.join(DECL_INITS)}) (value {decl.init})"
     space = decl.addr.space
     size = space_size(config, space)
     align = space_align(config, space)
-    # a lower bound: fractal layouts pad, but never below the logical element count
-    nbytes = math.prod(decl.shape) * decl.dtype.itemsize
     addr = format_value(decl.addr)
+    try:
+        # GM is unbounded: still probe the layout (shape errors) up to a 16 MiB logical size
+        nbytes = _decl_bytes(decl, size if size is not None else 1 << 24)
+    except IsaError as err:
+        yield f"{where}: field 'shape': {err} (value {decl.shape})"
+        return
     if decl.addr.offset < 0:
         yield f"{where}: field 'addr': negative address (value {addr})"
     elif decl.addr.offset % align:
