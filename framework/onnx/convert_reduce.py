@@ -1,0 +1,70 @@
+"""Converters for ONNX softmax-family ops and reductions.
+
+Softmax and LogSoftmax changed meaning at opset 13: before it, the input is coerced to 2-D at
+``axis`` (default 1) and normalised over the whole flattened tail; from 13 on, over the single
+``axis`` (default -1). Reductions take ``axes`` as an attribute or (ReduceSum-13, the others
+from 18) as an input, with ``noop_with_empty_axes`` for the input form.
+"""
+
+from __future__ import annotations
+
+from ..attrs import AxisAttrs, ReduceAttrs
+from ..ops import OpCode
+from ..shape_utils import norm_axis
+from .context import Converter, ImportContext
+
+
+def _softmax(op: OpCode) -> Converter:
+    def convert(ctx: ImportContext) -> str:
+        x, shape = ctx.input(0), ctx.shape(0)
+        rank = len(shape)
+        if ctx.opset >= 13:
+            return ctx.b.node(op, [x], AxisAttrs(int(ctx.attrs.get("axis", -1))),
+                              name=ctx.out_name())[0]
+        axis = norm_axis(int(ctx.attrs.get("axis", 1)), rank)
+        if axis == rank - 1:  # the 2-D coercion is a no-op
+            return ctx.b.node(op, [x], AxisAttrs(-1), name=ctx.out_name())[0]
+        flat = ctx.b.flatten(x, axis)
+        y = ctx.b.node(op, [flat], AxisAttrs(-1))[0]
+        return ctx.b.reshape(y, shape, name=ctx.out_name())
+    return convert
+
+
+def _reduce_axes(ctx: ImportContext) -> tuple[int, ...] | None:
+    """Axes to reduce, or None for "no-op" (noop_with_empty_axes with no axes)."""
+    axes = ctx.ints_input_or_attr(1, "axes", "axes")
+    if not axes:
+        return None if ctx.attrs.get("noop_with_empty_axes", 0) else ()
+    return axes
+
+
+def _reduce(op: OpCode, square: bool = False) -> Converter:
+    def convert(ctx: ImportContext) -> str:
+        x = ctx.input(0)
+        axes = _reduce_axes(ctx)
+        if square:
+            x = ctx.b.mul(x, x)
+        if axes is None:
+            return x
+        keep = bool(ctx.attrs.get("keepdims", 1))
+        return ctx.b.node(op, [x], ReduceAttrs(tuple(axes), keep), name=ctx.out_name())[0]
+    return convert
+
+
+def _argmax(ctx: ImportContext) -> str:
+    if int(ctx.attrs.get("select_last_index", 0)):
+        raise ctx.error("select_last_index=1 is not supported")
+    return ctx.b.argmax(ctx.input(0), int(ctx.attrs.get("axis", 0)),
+                        bool(ctx.attrs.get("keepdims", 1)), name=ctx.out_name())
+
+
+REDUCE_CONVERTERS: dict[str, Converter] = {
+    "Softmax": _softmax(OpCode.SOFTMAX),
+    "LogSoftmax": _softmax(OpCode.LOG_SOFTMAX),
+    "ReduceSum": _reduce(OpCode.REDUCE_SUM),
+    "ReduceMean": _reduce(OpCode.REDUCE_MEAN),
+    "ReduceMax": _reduce(OpCode.REDUCE_MAX),
+    "ReduceSumSquare": _reduce(OpCode.REDUCE_SUM, square=True),
+    "ArgMax": _argmax,
+}
+"""ONNX op type -> converter, for softmax and reductions."""
