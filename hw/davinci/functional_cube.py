@@ -40,14 +40,15 @@ def exec_mmad(instr: Mmad, mem: CoreMemory) -> None:
     acc = instr.acc_dtype
     c_view = mem.view(instr.dst.space, instr.dst.offset, acc, n1 * m1 * _FRACTAL_ELEMS,
                       instr).reshape(n1, m1, FRACTAL_ROWS, FRACTAL_ROWS)
-    product = to_nz_c(a @ b)
-    if acc is DType.INT32:
-        total = product.astype(np.int64)
-        if not instr.init:
-            total += c_view
-        c_view[...] = total.astype(np.int32)  # int32 accumulator wraps like two's complement
-    else:
-        c_view[...] = product if instr.init else c_view + product
+    with np.errstate(all="ignore"):  # inf and NaN inputs propagate as IEEE arithmetic does
+        product = to_nz_c(a @ b)
+        if acc is DType.INT32:
+            total = product.astype(np.int64)
+            if not instr.init:
+                total += c_view
+            c_view[...] = total.astype(np.int32)  # the int32 accumulator wraps
+        else:
+            c_view[...] = product if instr.init else c_view + product
 
 
 def _post_process(values: np.ndarray, src: DType, dst: DType, relu: bool,
@@ -56,7 +57,8 @@ def _post_process(values: np.ndarray, src: DType, dst: DType, relu: bool,
     then a rounding, saturating conversion."""
     wide = decode(values, src)
     if scale != 1.0:
-        wide = wide.astype(np.float64) * scale
+        with np.errstate(all="ignore"):
+            wide = wide.astype(np.float64) * scale
     if relu:
         wide = np.maximum(wide, 0)
     return encode(wide, dst)

@@ -239,7 +239,8 @@ def exec_vreduce(instr: VReduce, mem: CoreMemory, mask: MaskState) -> None:
     active = active_lanes(mask, instr.lanes, reps)
     reduce, identity = REDUCE_RULES[instr.op]
     masked = np.where(active, values, np.asarray(identity(values.dtype), dtype=values.dtype))
-    out = encode(reduce(masked, axis=1), dt)
+    with np.errstate(all="ignore"):  # inf - inf is NaN, as in the hardware's IEEE arithmetic
+        out = encode(reduce(masked, axis=1), dt)
     dst_idx = np.arange(reps) * instr.dst_rep_stride
     vd = mem.view(instr.dst.space, instr.dst.offset, dt, int(dst_idx[-1]) + 1, instr)
     rows = active.any(axis=1)
