@@ -9,6 +9,7 @@ from archsim.checks import CheckResult
 from hw.davinci.stats import PIPE_NAMES, KernelRun
 
 _WIDTH_WHEN_PIPED = 160
+_FLOW_ORDER = ("S", "MTE2", "MTE1", "M", "FIX", "V", "MTE3")  # the way data flows
 
 
 def console() -> Console:
@@ -39,7 +40,7 @@ def summary_lines(run: KernelRun) -> list[str]:
         f"{run.seconds * 1e6:.2f} us at {run.freq_hz / 1e9:.3f} GHz",
     ]
     if run.bytes_by_path:
-        paths = ", ".join(f"{path} {nbytes} B" for path, nbytes in sorted(run.bytes_by_path.items()))
+        paths = ", ".join(f"{p} {n} B" for p, n in sorted(run.bytes_by_path.items()))
         lines.append(f"bytes moved: {paths}")
     if run.flops:
         lines.append(f"flops: {run.flops} ({run.flops / max(run.cycles, 1):.0f} per cycle)")
@@ -53,3 +54,35 @@ def check_lines(checks: list[CheckResult]) -> list[str]:
         f"{c.max_abs_error:.3g} (tolerance {c.tolerance:.3g})"
         for c in checks
     ]
+
+
+def timeline_chart(run: KernelRun, width: int = 72, core: int = 0) -> str:
+    """An ASCII pipe timeline of one core: '#' busy, '.' blocked on a flag, ' ' idle.
+
+    Each column covers ``cycles / width`` cycles; a column shows '#' when the pipe worked at
+    any time within it. Needs a run recorded with ``trace``.
+    """
+    span = max(run.cycles, 1)
+    scale = span / width
+    rows: dict[str, list[str]] = {}
+    for event in run.events:
+        if event.core != core:
+            continue
+        row = rows.setdefault(f"{event.unit}:{event.pipe}" if event.unit != "core"
+                              else event.pipe, [" "] * width)
+        if event.flag_wait_from is not None:
+            for col in range(int(event.flag_wait_from / scale), int(event.start / scale)):
+                if row[min(col, width - 1)] == " ":
+                    row[min(col, width - 1)] = "."
+        first = int(event.start / scale)
+        last = max(first, int((event.end - 1) / scale)) if event.end > event.start else first
+        for col in range(first, min(last, width - 1) + 1):
+            row[col] = "#"
+    order = {name: i for i, name in enumerate(_FLOW_ORDER)}
+    names = sorted(rows, key=lambda n: (n.split(":")[0] if ":" in n else "", order.get(
+        n.split(":")[-1], 99)))
+    label = max((len(n) for n in names), default=4)
+    ruler = f"{'cycle':<{label}} 0{str(span).rjust(width - 1)}"
+    lines = [ruler] + [f"{name:<{label}} {''.join(rows[name])}" for name in names]
+    lines.append(f"{'':<{label}} ('#' busy, '.' waiting on a flag; one column = {scale:.1f} cycles)")
+    return "\n".join(lines)

@@ -7,7 +7,7 @@ import sys
 import click
 
 from archsim.asm_runner import run_asm
-from archsim.render import check_lines, console, pipe_table, summary_lines
+from archsim.render import check_lines, console, pipe_table, summary_lines, timeline_chart
 
 
 @click.command()
@@ -16,15 +16,18 @@ from archsim.render import check_lines, console, pipe_table, summary_lines
               help="Preset name or config file (TOML/YAML/JSON).")
 @click.option("--functional", is_flag=True,
               help="Move real data and check the outputs against the file's .expect lines.")
-def asm(program: str, hw: str, functional: bool) -> None:
+@click.option("--timeline", is_flag=True, help="Print an ASCII timeline of the pipes (core 0).")
+def asm(program: str, hw: str, functional: bool, timeline: bool) -> None:
     """Run PROGRAM (a .s file or a built-in example name) and print cycles and per-pipe
     utilisation; with --functional also whether the outputs match NumPy."""
-    result = run_asm(program, hw, functional=functional)
+    result = run_asm(program, hw, functional=functional, trace=timeline)
     out = console()
     out.print(f"{result.kernel.name} on {hw} ({'functional' if functional else 'timing'} mode)")
     for line in summary_lines(result.run):
         out.print(line)
     out.print(pipe_table(result.run))
+    if timeline:
+        out.print(timeline_chart(result.run), highlight=False, markup=False)
     if functional:
         for line in check_lines(result.checks):
             out.print(line)

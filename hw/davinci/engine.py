@@ -202,8 +202,6 @@ class _Unit:
                 cost += d.latency_cycles
                 if self.races is not None:
                     self.races.access(pipe, index, d.reads, d.writes)
-                if self.execute is not None:
-                    self.execute(d, self.memory)
                 self._account(d)
             elif kind is Kind.WAIT_FLAG:
                 if d.flag not in self.flags:
@@ -234,6 +232,8 @@ class _Unit:
                 self._cross_set(index, d)
             elif kind is Kind.WORK:
                 self.last_work_end[pipe] = end
+                if self.execute is not None:  # the data lands when the instruction completes
+                    self.execute(d, self.memory)
             self.busy[pipe] += end - begin
             self.count[pipe] += 1
             chip.completed += 1
