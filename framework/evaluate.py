@@ -115,7 +115,7 @@ def _pad(xs: Arrays, at: A.PadAttrs) -> tuple[np.ndarray, ...]:
     widths = [(at.pads[i], at.pads[i + x.ndim]) for i in range(x.ndim)]
     if at.mode == "constant":
         return (np.pad(x, widths, mode="constant", constant_values=at.value),)
-    return (np.pad(x, widths, mode=at.mode),)
+    return (np.pad(x, widths, mode=at.mode),)  # type: ignore[call-overload]
 
 
 def _one_hot(xs: Arrays, at: A.OneHotAttrs) -> tuple[np.ndarray, ...]:
