@@ -7,7 +7,7 @@ import typing
 from enum import Enum
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from isa.davinci import (
@@ -106,6 +106,14 @@ def kernels(draw: st.DrawFn) -> Kernel:
 def test_instruction_round_trip(instr: Instruction) -> None:
     assert parse_instruction(format_instruction(instr)) == instr
     assert parse_instruction(format_instruction(instr, full=True)) == instr
+
+
+@pytest.mark.parametrize("cls", INSTRUCTION_CLASSES, ids=lambda cls: cls.__name__)
+@settings(max_examples=10)
+@given(data=st.data())
+def test_every_class_round_trips(cls: type[Instruction], data: st.DataObject) -> None:
+    instr = data.draw(instructions_of(cls))
+    assert parse_instruction(format_instruction(instr)) == instr
 
 
 @given(kernels())

@@ -15,12 +15,13 @@ from isa.davinci import (
     Instruction,
     Kernel,
     Stream,
+    VectorInstruction,
     kernel_problems,
     parse_instruction,
     parse_kernel,
     verify_kernel,
 )
-from isa.davinci.verify_checks import VECTOR_DTYPES
+from isa.davinci.verify_checks import CONVERSIONS, VECTOR_DTYPES
 from isa.davinci.verify_rules import operand_spaces, range_rule
 from isa.errors import VerifyError
 
@@ -426,6 +427,8 @@ def test_rule_tables_cover_every_field_and_op() -> None:
         op_type = hints.get("op")
         for op in op_type or ():
             assert op in VECTOR_DTYPES, op
+        if issubclass(cls, VectorInstruction) and not op_type:
+            assert cls in VECTOR_DTYPES or cls in CONVERSIONS, cls.__name__
 
 
 def test_generated_streams_without_lines_use_positions() -> None:
