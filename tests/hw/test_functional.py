@@ -4,6 +4,7 @@ independent NumPy (explicit index arithmetic and direct convolution), plus the r
 from __future__ import annotations
 
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -217,9 +218,10 @@ def test_img2col_mmad_fixpipe_is_a_convolution(stride: int, pad: int, dil: int) 
     wt = RNG.standard_normal((cout, cin, 3, 3)).astype(np.float16)
     mem = _mem()
     mem.write(L1, 0, to_nc1hwc0(x[None])[0])
-    base = dict(fmap_h=h, fmap_w=w, c1=2, kernel_h=3, kernel_w=3, stride_h=stride,
-                stride_w=stride, dilation_h=dil, dilation_w=dil, pad_top=pad, pad_bottom=pad,
-                pad_left=pad, pad_right=pad)
+    base: dict[str, Any] = dict(
+        fmap_h=h, fmap_w=w, c1=2, kernel_h=3, kernel_w=3, stride_h=stride, stride_w=stride,
+        dilation_h=dil, dilation_w=dil, pad_top=pad, pad_bottom=pad, pad_left=pad, pad_right=pad,
+    )
     probe = Img2Col(Addr(L0A, 0), Addr(L1, 0), **base)
     ho, wo = probe.out_h, probe.out_w
     m_steps, k_steps = -(-ho * wo // 16), 2 * 9
@@ -244,8 +246,8 @@ def test_img2col_position_selects_a_sub_block() -> None:
     x = RNG.standard_normal((1, 32, 5, 5)).astype(np.float16)
     mem = _mem()
     mem.write(L1, 0, to_nc1hwc0(x)[0])
-    base = dict(fmap_h=5, fmap_w=5, c1=2, kernel_h=3, kernel_w=3, pad_top=1, pad_bottom=1,
-                pad_left=1, pad_right=1)
+    base: dict[str, Any] = dict(fmap_h=5, fmap_w=5, c1=2, kernel_h=3, kernel_w=3, pad_top=1,
+                                pad_bottom=1, pad_left=1, pad_right=1)
     execute(Img2Col(Addr(L0A, 0), Addr(L1, 0), m_steps=2, k_steps=18, **base), mem)
     full = mem.read(L0A, 0, "float16", (2, 18, 16, 16))
     execute(Img2Col(Addr(L0B, 0), Addr(L1, 0), m_start=16, m_steps=1, k_start=3, k_steps=2,

@@ -141,8 +141,8 @@ def _cube(draw: st.DrawFn) -> Instruction:
     kind = draw(st.sampled_from(["mmad", "fixpipe", "img2col"]))
     l0c = Addr(Space.L0C, draw(_ADDR))
     if kind == "mmad":
-        dims = [draw(st.integers(1, 40)) for _ in range(3)]
-        return Mmad(l0c, Addr(Space.L0A, draw(_ADDR)), Addr(Space.L0B, draw(_ADDR)), *dims,
+        m, k, n = (draw(st.integers(1, 40)) for _ in range(3))
+        return Mmad(l0c, Addr(Space.L0A, draw(_ADDR)), Addr(Space.L0B, draw(_ADDR)), m, k, n,
                     dtype=draw(st.sampled_from([DType.FP16, DType.INT8, DType.BF16])),
                     init=draw(st.booleans()))
     if kind == "fixpipe":
