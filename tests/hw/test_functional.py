@@ -27,7 +27,7 @@ from isa.davinci import (
     SetMaskMode,
     Space,
 )
-from isa.davinci.layouts import to_fractal_z, to_nc1hwc0, to_nz_c, to_zn, to_zz
+from isa.davinci.layouts import to_fractal_z, to_nc1hwc0, to_nz, to_nz_c, to_zn, to_zz
 
 CFG = SimpleNamespace(l1_bytes=1 << 19, l0a_bytes=1 << 16, l0b_bytes=1 << 16,
                       l0c_bytes=1 << 17, ub_bytes=1 << 18, bt_bytes=1024, fb_bytes=0)
@@ -266,3 +266,25 @@ def test_sync_instructions_move_no_data_and_mask_updates() -> None:
         mask = mask_after(mask, instr)
     assert mask == MaskState(True, 0, 5)
     assert (mem.buffer(UB)[:64] == 3).all()
+
+
+def test_l1_nz_operands_reach_zz_and_zn_through_load2d() -> None:
+    """The matmul data path: A and B in L1 as NZ; load2d without transpose turns A's column
+    blocks into ZZ rows of fractals, load2d with transpose turns B's NZ fractals into ZN."""
+    m, k, n = 32, 48, 32
+    a = RNG.standard_normal((m, k)).astype(np.float16)
+    b = RNG.standard_normal((k, n)).astype(np.float16)
+    mem = _mem()
+    b_base = 0x4000
+    mem.write(L1, 0, to_nz(a))  # (K1=3, M=32, 16): fractal (k1, m1) at (k1 * 2 + m1) * 512
+    mem.write(L1, b_base, to_nz(b))  # (N1=2, K=48, 16): fractal (n1, k1) at (n1 * 3 + k1) * 512
+    for m1 in range(2):  # ZZ row m1 = fractals (k1, m1) for k1 = 0..2, 2 fractals apart in L1
+        execute(Load2D(Addr(L0A, m1 * 3 * 512), Addr(L1, m1 * 512), repeat=3, src_stride=2), mem)
+    for k1 in range(3):  # ZN row k1 = transposed fractals (n1, k1) for n1 = 0..1, 3 apart
+        execute(Load2D(Addr(L0B, k1 * 2 * 512), Addr(L1, b_base + k1 * 512), repeat=2,
+                       src_stride=3, transpose=True), mem)
+    assert np.array_equal(mem.read(L0A, 0, "float16", (2, 3, 16, 16)), to_zz(a))
+    assert np.array_equal(mem.read(L0B, 0, "float16", (3, 2, 16, 16)), to_zn(b))
+    execute(Mmad(Addr(L0C, 0), Addr(L0A, 0), Addr(L0B, 0), m, k, n), mem)
+    got = mem.read(L0C, 0, "float32", (2, 2, 16, 16))
+    assert np.allclose(got, to_nz_c(a.astype(np.float32) @ b.astype(np.float32)), atol=1e-3)
