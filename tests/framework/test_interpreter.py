@@ -8,6 +8,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from framework import FrameworkError, GraphBuilder, interpret
 
@@ -236,3 +238,47 @@ def test_interpret_returns_intermediates_on_request() -> None:
     b.output(b.exp(h))
     out = interpret(b.build(), {"x": np.ones(3, np.float32)}, outputs=["h"])
     np.testing.assert_allclose(out["h"], -np.ones(3))
+
+
+# ----- randomised geometry (hypothesis): shape rules and evaluation agree with the loops -----
+
+
+@given(st.integers(1, 3), st.integers(1, 2), st.integers(0, 2), st.integers(1, 2),
+       st.sampled_from([1, 2]), st.integers(3, 7), st.integers(3, 7), st.integers(0, 2))
+def test_conv2d_random_geometry(k, stride, pad, dil, groups, h, w, pad_extra) -> None:
+    span = dil * (k - 1) + 1
+    if h + 2 * pad < span or w + pad + pad_extra < span:
+        return
+    pads = (pad, pad_extra, pad, pad)
+    x = RNG.standard_normal((1, 2 * groups, h, w))
+    wt = RNG.standard_normal((2 * groups, 2, k, k))
+    got = _run(lambda b, x_, w_: b.conv2d(x_, w_, None, stride, pads, dil, groups), x=x, w=wt)
+    want = naive_conv(x, wt, None, (stride, stride), pads, (dil, dil), groups)
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
+
+
+@given(st.sampled_from(["max", "avg"]), st.integers(1, 3), st.integers(1, 3), st.integers(1, 3),
+       st.integers(0, 1), st.booleans(), st.booleans(), st.integers(3, 8))
+def test_pool_random_geometry(kind, kh, kw, stride, pad, ceil_mode, include_pad, h) -> None:
+    if pad > min(kh, kw) // 2:  # PyTorch's limit: padding at most half the kernel
+        return
+    x = RNG.standard_normal((1, 2, h, h + 1))
+    at = dict(kernel=(kh, kw), stride=(stride, stride), padding=(pad,) * 4, dilation=1,
+              ceil_mode=ceil_mode)
+    if kind == "max":
+        got = _run(lambda b, x_: b.max_pool2d(x_, **at), x=x)
+    else:
+        got = _run(lambda b, x_: b.avg_pool2d(x_, count_include_pad=include_pad, **at), x=x)
+    want = naive_pool(x, kind, (kh, kw), (stride, stride), (pad,) * 4, (1, 1), ceil_mode,
+                      include_pad)
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+@given(st.lists(st.tuples(st.integers(-9, 9), st.integers(-9, 9),
+                          st.sampled_from([-3, -2, -1, 1, 2, 3])), min_size=3, max_size=3))
+def test_slice_random_matches_python_indexing(spec) -> None:
+    x = RNG.standard_normal((4, 5, 6))
+    starts, ends, steps = zip(*spec, strict=True)
+    got = _run(lambda b, x_: b.slice(x_, starts, ends, [0, 1, 2], steps), x=x)
+    want = x[tuple(slice(s, e, st_) for s, e, st_ in spec)]
+    np.testing.assert_array_equal(got, want)
