@@ -15,8 +15,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
+import numpy as np
+
 from .builder import GraphBuilder
-from .errors import FrameworkError
 from .ir import Node
 from .ops import COMPARISONS, OpCode
 from .shape_utils import norm_axis
@@ -194,35 +195,50 @@ def _slice(b: GraphBuilder, node: Node, dy: str) -> str:
 
 
 def _pad(b: GraphBuilder, node: Node, dy: str) -> str:
-    if node.attrs.mode != "constant":
-        raise FrameworkError(f"node {node.name!r} (pad): gradient of {node.attrs.mode!r} padding "
-                             "is not supported (only constant padding)")
     full = b.shape(_x(node))
-    begins = node.attrs.pads[:len(full)]
-    return b.slice(dy, list(begins), [p + d for p, d in zip(begins, full, strict=True)],
-                   list(range(len(full))))
+    rank = len(full)
+    pads = node.attrs.pads
+    if node.attrs.mode == "constant":  # the input is the centre block
+        begins = pads[:rank]
+        return b.slice(dy, list(begins), [p + d for p, d in zip(begins, full, strict=True)],
+                       list(range(rank)))
+    # reflect/edge padding along one axis is a gather with fixed indices
+    # (numpy.pad of arange(n) gives them), so its gradient is that gather's scatter-add
+    g = dy
+    for axis in range(rank):
+        if pads[axis] or pads[axis + rank]:
+            idx = np.pad(np.arange(full[axis]), (pads[axis], pads[axis + rank]),
+                         mode=node.attrs.mode)
+            g = scatter_add(b, g, b.constant(idx.astype(np.int64)), axis, full[axis])
+    return g
+
+
+def scatter_add(b: GraphBuilder, dy: str, idx: str, axis: int, dim: int) -> str:
+    """Gradient of ``gather(x, idx, axis)`` for x with ``dim`` entries on ``axis``: a matmul
+    with a one-hot matrix, dx[a] = sum_i [idx_i == a] dy_i (negative indices wrap)."""
+    shape = b.shape(dy)
+    r_idx = len(b.shape(idx))
+    pre, post = shape[:axis], shape[axis + r_idx:]
+    n_idx = math.prod(b.shape(idx))
+    r_pre = len(pre)
+    # dy is (pre, idx, post): bring idx dims first, flatten to (n_idx, pre*post)
+    perm = list(range(r_pre, r_pre + r_idx)) + list(range(r_pre)) + \
+        list(range(r_pre + r_idx, len(shape)))
+    flat = b.reshape(b.transpose(dy, perm), [n_idx, math.prod(pre) * math.prod(post)])
+    hot = b.reshape(b.one_hot(idx, dim, dtype=b.dtype(dy)), [n_idx, dim])
+    dx = b.reshape(b.gemm(hot, flat, trans_a=True), [dim] + list(pre) + list(post))
+    back = list(range(1, 1 + r_pre)) + [0] + list(range(1 + r_pre, 1 + r_pre + len(post)))
+    return b.transpose(dx, back)
 
 
 def _gather(b: GraphBuilder, node: Node, dys: Sequence[str | None],
             needs: Sequence[bool]) -> Grads:
-    """Scatter-add as a matmul with a one-hot matrix: dx[a] = sum_i [idx_i == a] dy_i."""
     data, idx = node.inputs
-    dy = dys[0]
-    if dy is None or not needs[0]:
+    if dys[0] is None or not needs[0]:
         return [None, None]
     shape = b.shape(data)
     axis = norm_axis(node.attrs.axis, len(shape))
-    pre, dim, post = shape[:axis], shape[axis], shape[axis + 1:]
-    n_idx = math.prod(b.shape(idx))
-    r_pre, r_idx = len(pre), len(b.shape(idx))
-    # dy is (pre, idx, post): bring idx dims first, flatten to (n_idx, pre*post)
-    perm = list(range(r_pre, r_pre + r_idx)) + list(range(r_pre)) + \
-        list(range(r_pre + r_idx, r_pre + r_idx + len(post)))
-    flat = b.reshape(b.transpose(dy, perm), [n_idx, math.prod(pre) * math.prod(post)])
-    hot = b.reshape(b.one_hot(idx, dim, dtype=b.dtype(data)), [n_idx, dim])
-    dx = b.reshape(b.gemm(hot, flat, trans_a=True), [dim] + list(pre) + list(post))
-    back = list(range(1, 1 + r_pre)) + [0] + list(range(1 + r_pre, 1 + r_pre + len(post)))
-    return [b.transpose(dx, back), None]
+    return [scatter_add(b, dys[0], idx, axis, shape[axis]), None]
 
 
 def _expand_back(b: GraphBuilder, node: Node, dy: str) -> str:
