@@ -30,10 +30,17 @@ def resolve_program(path_or_name: str) -> Path:
     raise InputError(f"no such program: {path_or_name} (a .s file, or a built-in example: {known})")
 
 
-def prepare(path_or_name: str, hw: str, options: SimOptions) -> tuple[Kernel, Simulation]:
-    """Load and verify a program and set it up on a chip, ready to run or step."""
+DEFAULT_HW = "ascend910"
+
+
+def prepare(path_or_name: str, hw: str | None,
+            options: SimOptions) -> tuple[Kernel, Simulation]:
+    """Load and verify a program and set it up on a chip, ready to run or step.
+
+    Without ``hw`` the program's ``.note hw NAME`` line chooses the chip (default ascend910).
+    """
     kernel = load_kernel(resolve_program(path_or_name))
-    config = load_hw(hw)
+    config = load_hw(hw or kernel.notes.get("hw", DEFAULT_HW))
     verify_kernel(kernel, config)
     return kernel, Simulation(kernel, config, options)
 
@@ -43,7 +50,7 @@ class AsmRun:
     """The outcome of ``archsim asm``: the run and, in functional mode, the checks."""
 
     kernel: Kernel
-    hw: str
+    hw: str | None
     run: KernelRun
     checks: list[CheckResult] = field(default_factory=list)
 
@@ -52,7 +59,7 @@ class AsmRun:
         return all(check.passed for check in self.checks)
 
 
-def run_asm(path_or_name: str, hw: str, functional: bool = False,
+def run_asm(path_or_name: str, hw: str | None = None, functional: bool = False,
             trace: bool = False) -> AsmRun:
     """Run one program; in functional mode evaluate its ``.expect`` checks."""
     options = SimOptions(mode="functional" if functional else "timing", trace=trace)

@@ -30,7 +30,7 @@ _DEFAULT_DTYPE = {Space.L0C: DType.FP32}
 class Stepper:
     """A program loaded for stepping; ``execute(command)`` returns the text to show."""
 
-    def __init__(self, program: str, hw: str, core: int = 0) -> None:
+    def __init__(self, program: str, hw: str | None, core: int = 0) -> None:
         self.kernel, self.sim = prepare(program, hw, SimOptions(mode="functional", trace=True))
         self.core = core
         self.finished = False

@@ -12,17 +12,18 @@ from archsim.render import check_lines, console, pipe_table, summary_lines, time
 
 @click.command()
 @click.argument("program")
-@click.option("--hw", default="ascend910", show_default=True,
-              help="Preset name or config file (TOML/YAML/JSON).")
+@click.option("--hw", default=None,
+              help="Preset name or config file (TOML/YAML/JSON); default: the program's "
+                   "'.note hw' line, else ascend910.")
 @click.option("--functional", is_flag=True,
               help="Move real data and check the outputs against the file's .expect lines.")
 @click.option("--timeline", is_flag=True, help="Print an ASCII timeline of the pipes (core 0).")
-def asm(program: str, hw: str, functional: bool, timeline: bool) -> None:
+def asm(program: str, hw: str | None, functional: bool, timeline: bool) -> None:
     """Run PROGRAM (a .s file or a built-in example name) and print cycles and per-pipe
     utilisation; with --functional also whether the outputs match NumPy."""
     result = run_asm(program, hw, functional=functional, trace=timeline)
     out = console()
-    out.print(f"{result.kernel.name} on {hw} ({'functional' if functional else 'timing'} mode)")
+    out.print(f"{result.kernel.name} on {result.run.chip} ({'functional' if functional else 'timing'} mode)")
     for line in summary_lines(result.run):
         out.print(line)
     out.print(pipe_table(result.run))

@@ -19,18 +19,19 @@ DEFAULT_PROGRAM = "matmul_128x256x512_db"
 
 @click.command()
 @click.argument("model", default=DEFAULT_PROGRAM)
-@click.option("--hw", default="ascend910", show_default=True,
-              help="Preset name or config file (TOML/YAML/JSON).")
+@click.option("--hw", default=None,
+              help="Preset name or config file (TOML/YAML/JSON); default: the program's "
+                   "'.note hw' line, else ascend910.")
 @click.option("--mode", type=click.Choice(["timing", "functional"]), default="timing",
               show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def run(model: str, hw: str, mode: str, as_json: bool) -> None:
+def run(model: str, hw: str | None, mode: str, as_json: bool) -> None:
     """Run MODEL on the hardware HW and report time and utilisation."""
     result = run_asm(model, hw, functional=mode == "functional")
     r = result.run
     if as_json:
         record = {
-            "model": result.kernel.name, "hw": hw, "batch": 1, "mode": mode,
+            "model": result.kernel.name, "hw": result.run.chip, "batch": 1, "mode": mode,
             "cycles": r.total_cycles, "seconds": r.seconds, "flops": r.flops,
             "utilization": {
                 "cube": r.utilization("M"), "vector": r.utilization("V"),
@@ -42,7 +43,7 @@ def run(model: str, hw: str, mode: str, as_json: bool) -> None:
         click.echo(json.dumps(record))
     else:
         out = console()
-        out.print(f"{result.kernel.name} on {hw} ({mode} mode)")
+        out.print(f"{result.kernel.name} on {result.run.chip} ({mode} mode)")
         for line in summary_lines(r):
             out.print(line)
         out.print(pipe_table(r))

@@ -11,11 +11,12 @@ from archsim.stepper import HELP, Stepper
 
 @click.command()
 @click.argument("program")
-@click.option("--hw", default="ascend910", show_default=True,
-              help="Preset name or config file (TOML/YAML/JSON).")
+@click.option("--hw", default=None,
+              help="Preset name or config file (TOML/YAML/JSON); default: the program's "
+                   "'.note hw' line, else ascend910.")
 @click.option("--script", default=None,
               help="Commands separated by ';' to run instead of reading the terminal.")
-def step(program: str, hw: str, script: str | None) -> None:
+def step(program: str, hw: str | None, script: str | None) -> None:
     """Step through PROGRAM instruction by instruction (functional mode).
 
     Commands: next [N], run, queues, flags, show SPACE OFFSET RxC [DTYPE], time, help, quit.
@@ -27,7 +28,7 @@ def step(program: str, hw: str, script: str | None) -> None:
                 click.echo(f"> {command.strip()}")
                 click.echo(stepper.execute(command))
         return
-    click.echo(f"{stepper.kernel.name} on {hw}. Commands:{HELP}\n")
+    click.echo(f"{stepper.kernel.name} on {stepper.sim.cfg.name}. Commands:{HELP}\n")
     interactive = sys.stdin.isatty()
     while True:
         if interactive:

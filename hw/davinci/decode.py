@@ -20,6 +20,7 @@ Cost rules (facts/davinci.md):
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from collections.abc import Callable, Sequence
@@ -156,7 +157,10 @@ def _l0c_to_ub(cfg, instr: CopyL0cToUb, mask: MaskState) -> Decoded:
 
 
 def _fixpipe(cfg, instr: Fixpipe, mask: MaskState) -> Decoded:
-    return _dma(cfg, instr, Space.L0C, instr.dst.space, instr.nbytes)
+    # FixPipe bandwidths are quoted in output elements (64 fp16 per cycle = 128 B/cycle,
+    # facts §1.4), so the transfer is counted in the bytes written.
+    return _dma(cfg, instr, Space.L0C, instr.dst.space, instr.writes()[0].nbytes
+                if not instr.nz2nd else instr.m * instr.n * instr.dst_dtype.itemsize)
 
 
 def _mmad(cfg, instr: Mmad, mask: MaskState) -> Decoded:
@@ -175,9 +179,11 @@ def _vector(cfg, instr: VectorInstruction, mask: MaskState) -> Decoded:
     startup, slope = cfg.vector_cost(op, b32)
     busy = max(1, math.ceil(slope * repeats))
     head = max(0, math.ceil(startup + slope * repeats) - busy)
+    # In counter mode the hardware runs `repeats`, whatever the repeat field says.
+    effective = instr if repeats == instr.repeat else dataclasses.replace(instr, repeat=repeats)
     return Decoded(
         instr, Kind.WORK, Pipe.V, busy, head_cycles=head, mask=mask,
-        reads=instr.reads(), writes=instr.writes(),
+        reads=effective.reads(), writes=effective.writes(),
         flops=repeats * REPEAT_BYTES // instr.element_bytes,
     )
 

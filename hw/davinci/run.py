@@ -258,6 +258,7 @@ def _collect(kernel: Kernel, cfg: Any, chip: _Chip, outputs: dict) -> KernelRun:
         cycles = max(cycles, unit.end)
     return KernelRun(
         name=kernel.name,
+        chip=cfg.name,
         cycles=int(cycles),
         launch_cycles=int(cfg.kernel_launch_cycles),
         freq_hz=float(cfg.freq_hz),

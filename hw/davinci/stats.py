@@ -66,6 +66,7 @@ class KernelRun:
     """
 
     name: str
+    chip: str
     cycles: int
     launch_cycles: int
     freq_hz: float
@@ -108,6 +109,7 @@ class KernelRun:
         }
         return KernelRun(
             name=f"{self.name}+{other.name}",
+            chip=self.chip,
             cycles=self.cycles + other.cycles,
             launch_cycles=self.launch_cycles + other.launch_cycles,
             freq_hz=self.freq_hz,

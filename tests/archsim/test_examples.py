@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from archsim.asm_runner import EXAMPLES_DIR, run_asm
+from hw import load_hw
 from hw.davinci import get_preset
 from hw.davinci.run import SimOptions, run_kernel
 from hw.errors import DeadlockError, RaceError
@@ -21,7 +22,7 @@ def test_the_required_examples_exist() -> None:
 
 @pytest.mark.parametrize("name", EXAMPLES)
 def test_functional_output_matches_numpy(name: str) -> None:
-    result = run_asm(name, "ascend910", functional=True)
+    result = run_asm(name, functional=True)
     assert result.checks, f"{name} declares no .expect check"
     for check in result.checks:
         assert check.passed, f"{name}: {check}"
@@ -30,9 +31,10 @@ def test_functional_output_matches_numpy(name: str) -> None:
 @pytest.mark.parametrize("name", EXAMPLES)
 def test_timing_and_functional_cycles_agree_and_repeat(name: str) -> None:
     kernel = load_kernel(EXAMPLES_DIR / f"{name}.s")
-    timing = run_kernel(kernel, CFG)
-    functional = run_kernel(kernel, CFG, SimOptions(mode="functional"))
-    again = run_kernel(kernel, CFG)
+    cfg = load_hw(kernel.notes.get("hw", "ascend910"))
+    timing = run_kernel(kernel, cfg)
+    functional = run_kernel(kernel, cfg, SimOptions(mode="functional"))
+    again = run_kernel(kernel, cfg)
     assert timing.cycles == functional.cycles == again.cycles
     assert timing.pipes == functional.pipes == again.pipes
 
@@ -89,3 +91,13 @@ def test_circular_waits_are_a_deadlock_naming_both() -> None:
         "wait_flag src=M dst=MTE1 event=0\nset_flag src=MTE1 dst=M event=0\n", "cycle.s")
     with pytest.raises(DeadlockError, match=r"M is blocked at line 1.*MTE1 is blocked at line 3"):
         run_kernel(kernel, CFG)
+
+
+def test_separated_example_exchanges_through_gm_with_cross_core_flags() -> None:
+    result = run_asm("matmul_relu_separated", functional=True)
+    assert result.run.chip == "ascend910b" and result.passed
+    assert result.run.bytes_by_path["l0c->gm"] == 64 * 64 * 2
+    broken = (EXAMPLES_DIR / "matmul_relu_separated.s").read_text().replace(
+        "cross_set_flag src=FIX target=aiv0 flag=0\n", "")
+    with pytest.raises(DeadlockError, match=r"aiv0: .*MTE2 is blocked at line \d+ `cross_wait_flag.*cross-core flag 0 is never set"):
+        run_kernel(parse_kernel(broken, "broken.s"), get_preset("ascend910b"))
