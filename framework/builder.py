@@ -78,6 +78,7 @@ class GraphBuilder(OpsMixin):
         if str(array.dtype) not in DTYPES:
             array = array.astype(np.float32 if array.dtype.kind == "f" else np.int64)
         name = self._claim(name or self.fresh("const"), "constant")
+        array.flags.writeable = False  # np.array copied it: Graph() can share it without copying
         self._constants[name] = array
         self._types[name] = TensorType.of(array)
         return name
