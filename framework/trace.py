@@ -185,7 +185,7 @@ def trace(module: Callable[..., Any], example_inputs: Any, name: str | None = No
         if len(output_names) != len(outs):
             raise FrameworkError(f"trace: forward returned {len(outs)} outputs but "
                                  f"{len(output_names)} output names were given")
-        outs = [(n, t) for n, t in zip(output_names, outs, strict=True)]
+        outs = [(n, t) for n, (_, t) in zip(output_names, outs, strict=True)]
     elif all(key is None for key, _ in outs):
         default = ["output"] if len(outs) == 1 else [f"output_{i}" for i in range(len(outs))]
         outs = [(n, t) for n, (_, t) in zip(default, outs, strict=True)]
