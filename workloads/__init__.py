@@ -2,7 +2,8 @@
 
 A workload is named by DESIGN.md's model syntax, ``name`` or ``name:key=value,...``
 (``resnet50``, ``bert_base:seq=128``, ``gemm:m=8192,n=4096,k=4096``,
-``gpt2_small:mode=decode,past=127``). `build` returns the traced Graph; `build_workload` also
+``gpt2_small:mode=decode,past=127``). `build` returns the traced Graph; `instantiate` the eval-mode module
+with its input types (to run eagerly); `build_workload` also
 returns its FLOPs, multiply-accumulates and parameter count; `list_workloads` describes every
 entry with its parameters and defaults. Every workload takes ``dtype`` (float32 by default,
 float16 or float64) and ``seed`` (weights are random, drawn from ``np.random.default_rng(seed)``).
@@ -19,7 +20,15 @@ from . import micro
 from .bert import BERT_DEFAULTS, bert_base
 from .gpt2 import GPT2_DEFAULTS, gpt2_small
 from .mobilenet import MOBILENET_DEFAULTS, mobilenet_v2
-from .registry import Workload, WorkloadDef, build_from, graph_macs, parse_spec
+from .common import Model
+from .registry import (
+    Workload,
+    WorkloadDef,
+    build_from,
+    graph_macs,
+    instantiate_from,
+    parse_spec,
+)
 from .resnet import RESNET_DEFAULTS, resnet18, resnet50
 from .vgg import VGG_DEFAULTS, vgg16
 from .vit import VIT_DEFAULTS, vit_tiny
@@ -62,6 +71,11 @@ def build_workload(spec: str, batch: int = 1) -> Workload:
     return build_from(WORKLOADS, spec, batch)
 
 
+def instantiate(spec: str, batch: int = 1) -> Model:
+    """The eval-mode `Model` of ``spec`` (module, input types), to run eagerly or trace."""
+    return instantiate_from(WORKLOADS, spec, batch)[2]
+
+
 def build(spec: str, batch: int = 1) -> Graph:
     """The traced Graph of workload ``spec`` with ``batch`` as the leading input dimension.
 
@@ -77,11 +91,13 @@ def list_workloads() -> list[WorkloadDef]:
 
 __all__ = [
     "WORKLOADS",
+    "Model",
     "Workload",
     "WorkloadDef",
     "build",
     "build_workload",
     "graph_macs",
+    "instantiate",
     "list_workloads",
     "parse_spec",
 ]

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from framework import Graph, Tensor, TensorType, nn
+from framework import Tensor, TensorType, nn
 
-from .common import require, trace_model
+from .common import Model, make_model, require
 from .transformer import Block
 
 LN_EPS = 1e-12  # BertConfig.layer_norm_eps
@@ -53,14 +53,14 @@ class Bert(nn.Module):
 
 
 def bert_base(batch: int, seq: int, layers: int, hidden: int, heads: int, intermediate: int,
-              vocab: int, max_positions: int, dtype: str, seed: int) -> Graph:
+              vocab: int, max_positions: int, dtype: str, seed: int) -> Model:
     """BERT encoder over ``seq`` tokens (input ``input_ids``: int64 (batch, seq))."""
     require(1 <= seq <= max_positions, "bert_base",
             f"seq must be in 1..max_positions={max_positions}, got {seq}")
     model = Bert(vocab, hidden, layers, heads, intermediate, max_positions,
                  np.random.default_rng(seed))
-    return trace_model(model, "bert_base", {"input_ids": TensorType((batch, seq), "int64")},
-                       dtype)
+    return make_model(model, "bert_base", {"input_ids": TensorType((batch, seq), "int64")},
+                      dtype, id_limit=vocab)
 
 
 BERT_DEFAULTS = {"seq": 128, "layers": 12, "hidden": 768, "heads": 12, "intermediate": 3072,

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from framework import Graph, Tensor, TensorType, nn
+from framework import Tensor, TensorType, nn
 from framework.nn import functional as F
 
-from .common import require, trace_model
+from .common import Model, make_model, require
 from .transformer import Block
 
 LN_EPS = 1e-5  # GPT2Config.layer_norm_epsilon
@@ -52,7 +52,7 @@ class GPT2(nn.Module):
 
 
 def gpt2_small(batch: int, mode: str, seq: int, past: int, layers: int, hidden: int, heads: int,
-               vocab: int, max_positions: int, dtype: str, seed: int) -> Graph:
+               vocab: int, max_positions: int, dtype: str, seed: int) -> Model:
     """GPT-2 in ``prefill`` (``seq`` tokens) or ``decode`` (one token after ``past``) mode."""
     require(mode in ("prefill", "decode"), "gpt2_small",
             f"mode must be 'prefill' or 'decode', got {mode!r}")
@@ -70,7 +70,7 @@ def gpt2_small(batch: int, mode: str, seq: int, past: int, layers: int, hidden: 
         for i in range(layers):
             inputs[f"past_key_{i}"] = cache
             inputs[f"past_value_{i}"] = cache
-    return trace_model(model, f"gpt2_small_{mode}", inputs, dtype)
+    return make_model(model, f"gpt2_small_{mode}", inputs, dtype, id_limit=vocab)
 
 
 GPT2_DEFAULTS = {"mode": "prefill", "seq": 128, "past": 127, "layers": 12, "hidden": 768,

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from framework import Graph, Tensor, TensorType, nn
+from framework import Tensor, TensorType, nn
 from framework.nn import functional as F
 from framework.tensor import binary
 from framework.ops import OpCode
 
-from .common import require, trace_model
+from .common import Model, make_model, require
 
 
 class MLP(nn.Module):
@@ -34,11 +34,11 @@ class MLP(nn.Module):
 
 
 def mlp(batch: int, features: int, hidden: int, layers: int, out: int, dtype: str,
-        seed: int) -> Graph:
+        seed: int) -> Model:
     """MLP on (batch, features) inputs."""
     require(layers >= 1, "mlp", f"layers must be >= 1, got {layers}")
     model = MLP(features, hidden, layers, out, np.random.default_rng(seed))
-    return trace_model(model, "mlp", {"x": TensorType((batch, features), dtype)}, dtype,
+    return make_model(model, "mlp", {"x": TensorType((batch, features), dtype)}, dtype,
                        ["logits"])
 
 
@@ -56,21 +56,21 @@ class _Fn(nn.Module):
         return self.fn(self, **inputs)  # type: ignore[operator]
 
 
-def gemm(batch: int, m: int, n: int, k: int, dtype: str, seed: int) -> Graph:
+def gemm(batch: int, m: int, n: int, k: int, dtype: str, seed: int) -> Model:
     """(batch, m, k) @ (k, n): both operands are graph inputs ``a`` and ``b``."""
     require(min(m, n, k) >= 1, "gemm", f"m, n, k must be >= 1, got {m}, {n}, {k}")
     inputs = {"a": TensorType((batch, m, k), dtype), "b": TensorType((k, n), dtype)}
-    return trace_model(_Fn(lambda _, a, b: a @ b), "gemm", inputs, dtype, ["c"])
+    return make_model(_Fn(lambda _, a, b: a @ b), "gemm", inputs, dtype, ["c"])
 
 
 def conv(batch: int, n: int, c: int, h: int, w: int, k: int, r: int, s: int, stride: int,
-         pad: int, dtype: str, seed: int) -> Graph:
+         pad: int, dtype: str, seed: int) -> Model:
     """One convolution layer: input (batch * n, c, h, w), weight (k, c, r, s), no bias."""
     rng = np.random.default_rng(seed)
     weight = nn.init.kaiming_normal(rng, (k, c, r, s), c * r * s)
     module = _Fn(lambda self, x: F.conv2d(x, self.weight, None, stride, pad), weight=weight)
     inputs = {"x": TensorType((batch * n, c, h, w), dtype)}
-    return trace_model(module, "conv", inputs, dtype, ["y"])
+    return make_model(module, "conv", inputs, dtype, ["y"])
 
 
 UNARY = {"relu": OpCode.RELU, "gelu": OpCode.GELU, "sigmoid": OpCode.SIGMOID,
@@ -79,34 +79,34 @@ BINARY = {"add": OpCode.ADD, "sub": OpCode.SUB, "mul": OpCode.MUL, "div": OpCode
           "maximum": OpCode.MAXIMUM}
 
 
-def elementwise(batch: int, n: int, op: str, dtype: str, seed: int) -> Graph:
+def elementwise(batch: int, n: int, op: str, dtype: str, seed: int) -> Model:
     """One elementwise op over (batch, n): binary ops take inputs ``x`` and ``y``."""
     require(op in UNARY or op in BINARY, "elementwise",
             f"op must be one of {sorted(UNARY) + sorted(BINARY)}, got {op!r}")
     shape = TensorType((batch, n), dtype)
     if op in BINARY:
         code = BINARY[op]
-        return trace_model(_Fn(lambda _, x, y: binary(code, x, y)), f"elementwise_{op}",
+        return make_model(_Fn(lambda _, x, y: binary(code, x, y)), f"elementwise_{op}",
                            {"x": shape, "y": shape}, dtype, ["z"])
     fns = {"relu": F.relu, "gelu": F.gelu, "silu": F.silu, "sigmoid": Tensor.sigmoid,
            "tanh": Tensor.tanh, "exp": Tensor.exp, "sqrt": Tensor.sqrt}
     fn = fns[op]
-    return trace_model(_Fn(lambda _, x: fn(x)), f"elementwise_{op}", {"x": shape}, dtype, ["z"])
+    return make_model(_Fn(lambda _, x: fn(x)), f"elementwise_{op}", {"x": shape}, dtype, ["z"])
 
 
-def softmax(batch: int, rows: int, cols: int, dtype: str, seed: int) -> Graph:
+def softmax(batch: int, rows: int, cols: int, dtype: str, seed: int) -> Model:
     """Softmax over the last dim of (batch, rows, cols)."""
-    return trace_model(_Fn(lambda _, x: x.softmax(-1)), "softmax",
+    return make_model(_Fn(lambda _, x: x.softmax(-1)), "softmax",
                        {"x": TensorType((batch, rows, cols), dtype)}, dtype, ["y"])
 
 
-def layernorm(batch: int, rows: int, cols: int, dtype: str, seed: int) -> Graph:
+def layernorm(batch: int, rows: int, cols: int, dtype: str, seed: int) -> Model:
     """LayerNorm over the last dim of (batch, rows, cols), with scale and shift weights."""
     ln = nn.LayerNorm(cols)
     rng = np.random.default_rng(seed)
     ln.weight.assign(1.0 + 0.1 * rng.standard_normal(cols))
     ln.bias.assign(0.1 * rng.standard_normal(cols))
-    return trace_model(ln, "layernorm", {"x": TensorType((batch, rows, cols), dtype)}, dtype,
+    return make_model(ln, "layernorm", {"x": TensorType((batch, rows, cols), dtype)}, dtype,
                        ["y"])
 
 

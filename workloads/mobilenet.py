@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from framework import Graph, Tensor, nn
+from framework import Tensor, nn
 
-from .common import image_input, require, trace_model
+from .common import Model, image_input, make_model, require
 
 # (expansion t, output channels c, repeats n, first stride s): table 2 of the paper
 INVERTED_RESIDUAL_SETTING = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
@@ -76,12 +76,12 @@ class MobileNetV2(nn.Module):
 
 
 def mobilenet_v2(batch: int, image: int, width_mult: float, classes: int, dtype: str,
-                 seed: int) -> Graph:
+                 seed: int) -> Model:
     """MobileNetV2 at ``image`` x ``image``."""
     require(image >= 32, "mobilenet_v2", f"image must be >= 32, got {image}")
     require(width_mult > 0, "mobilenet_v2", f"width_mult must be > 0, got {width_mult}")
     model = MobileNetV2(classes, width_mult, np.random.default_rng(seed))
-    return trace_model(model, "mobilenet_v2", image_input(batch, 3, image, dtype), dtype,
+    return make_model(model, "mobilenet_v2", image_input(batch, 3, image, dtype), dtype,
                        ["logits"])
 
 

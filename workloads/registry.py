@@ -12,6 +12,8 @@ from typing import Any
 from framework import FrameworkError, Graph, OpCode, graph_flops, graph_params
 from framework.flops import node_flops
 
+from .common import Model
+
 #: parameters every workload accepts, with their defaults
 COMMON_PARAMS: Mapping[str, Any] = MappingProxyType({"dtype": "float32", "seed": 0})
 FLOAT_DTYPES = ("float16", "float32", "float64")
@@ -21,12 +23,12 @@ FLOAT_DTYPES = ("float16", "float32", "float64")
 MAC_OPS = frozenset({OpCode.CONV2D, OpCode.CONV_TRANSPOSE2D, OpCode.MATMUL, OpCode.GEMM,
                      OpCode.LINEAR})
 
-Builder = Callable[..., Graph]
+Builder = Callable[..., Model]
 
 
 @dataclass(frozen=True)
 class WorkloadDef:
-    """One zoo entry: ``build(batch=..., **params) -> Graph`` with typed defaults."""
+    """One zoo entry: ``build(batch=..., **params) -> Model`` with typed defaults."""
 
     name: str
     description: str
@@ -116,12 +118,19 @@ def canonical_spec(name: str, params: Mapping[str, Any], defaults: Mapping[str, 
     return name + (":" + ",".join(changed) if changed else "")
 
 
-def build_from(table: Mapping[str, WorkloadDef], spec: str, batch: int) -> Workload:
-    """Parse ``spec``, build the graph at ``batch`` and measure it."""
-    if not isinstance(batch, int) or batch < 1:
+def instantiate_from(table: Mapping[str, WorkloadDef], spec: str,
+                     batch: int) -> tuple[WorkloadDef, dict[str, Any], Model]:
+    """Parse ``spec`` and make its eval-mode `Model` at ``batch``."""
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise FrameworkError(f"workload {spec!r}: batch must be a positive int, got {batch!r}")
     entry, params = parse_spec(spec, table)
-    graph = entry.build(batch=batch, **params)
+    return entry, params, entry.build(batch=batch, **params)
+
+
+def build_from(table: Mapping[str, WorkloadDef], spec: str, batch: int) -> Workload:
+    """Parse ``spec``, trace its model at ``batch`` and measure the graph."""
+    entry, params, model = instantiate_from(table, spec, batch)
+    graph = model.trace()
     return Workload(canonical_spec(entry.name, params, entry.params), entry.name,
                     MappingProxyType(params), batch, graph, graph_flops(graph),
                     graph_macs(graph), graph_params(graph))

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from framework import Graph, Tensor, nn
+from framework import Tensor, nn
 
-from .common import image_input, require, trace_model
+from .common import Model, image_input, make_model, require
 
 
 class BasicBlock(nn.Module):
@@ -94,19 +94,19 @@ class ResNet(nn.Module):
 
 
 def _build(name: str, block: type[BasicBlock] | type[Bottleneck], layers: tuple[int, ...],
-           batch: int, image: int, width: int, classes: int, dtype: str, seed: int) -> Graph:
+           batch: int, image: int, width: int, classes: int, dtype: str, seed: int) -> Model:
     require(image >= 32, name, f"image must be >= 32 (five stride-2 stages), got {image}")
     require(width >= 1 and classes >= 1, name, "width and classes must be >= 1")
     model = ResNet(block, layers, classes, width, np.random.default_rng(seed))
-    return trace_model(model, name, image_input(batch, 3, image, dtype), dtype, ["logits"])
+    return make_model(model, name, image_input(batch, 3, image, dtype), dtype, ["logits"])
 
 
-def resnet18(batch: int, image: int, width: int, classes: int, dtype: str, seed: int) -> Graph:
+def resnet18(batch: int, image: int, width: int, classes: int, dtype: str, seed: int) -> Model:
     """ResNet-18: BasicBlocks (2, 2, 2, 2)."""
     return _build("resnet18", BasicBlock, (2, 2, 2, 2), batch, image, width, classes, dtype, seed)
 
 
-def resnet50(batch: int, image: int, width: int, classes: int, dtype: str, seed: int) -> Graph:
+def resnet50(batch: int, image: int, width: int, classes: int, dtype: str, seed: int) -> Model:
     """ResNet-50: Bottlenecks (3, 4, 6, 3)."""
     return _build("resnet50", Bottleneck, (3, 4, 6, 3), batch, image, width, classes, dtype, seed)
 

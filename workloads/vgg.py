@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from framework import Graph, Tensor, nn
+from framework import Tensor, nn
 
-from .common import image_input, require, trace_model
+from .common import Model, image_input, make_model, require
 
 # configuration D: conv widths (multiples of the base width 64), "M" = 2x2 max pool
 VGG16_CONFIG = (1, 1, "M", 2, 2, "M", 4, 4, 4, "M", 8, 8, 8, "M", 8, 8, 8, "M")
@@ -45,11 +45,11 @@ class VGG(nn.Module):
 
 
 def vgg16(batch: int, image: int, width: int, hidden: int, classes: int, dtype: str,
-          seed: int) -> Graph:
+          seed: int) -> Model:
     """VGG-16 at ``image`` x ``image`` (a multiple of 32)."""
     require(image >= 32 and image % 32 == 0, "vgg16", f"image must be a multiple of 32, got {image}")
     model = VGG(image, width, hidden, classes, np.random.default_rng(seed))
-    return trace_model(model, "vgg16", image_input(batch, 3, image, dtype), dtype, ["logits"])
+    return make_model(model, "vgg16", image_input(batch, 3, image, dtype), dtype, ["logits"])
 
 
 VGG_DEFAULTS = {"image": 224, "width": 64, "hidden": 4096, "classes": 1000}

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from framework import Graph, Tensor, nn
+from framework import Tensor, nn
 from framework.nn import init
 from framework.tensor import concat
 
-from .common import image_input, require, trace_model
+from .common import Model, image_input, make_model, require
 from .transformer import Block
 
 LN_EPS = 1e-6  # timm VisionTransformer norm_layer eps
@@ -43,12 +43,12 @@ class ViT(nn.Module):
 
 
 def vit_tiny(batch: int, image: int, patch: int, dim: int, depth: int, heads: int,
-             mlp_ratio: int, classes: int, dtype: str, seed: int) -> Graph:
+             mlp_ratio: int, classes: int, dtype: str, seed: int) -> Model:
     """ViT at ``image`` x ``image`` (a multiple of ``patch``)."""
     require(image % patch == 0, "vit_tiny", f"image {image} is not a multiple of patch {patch}")
     require(dim % heads == 0, "vit_tiny", f"dim {dim} not divisible by heads {heads}")
     model = ViT(image, patch, dim, depth, heads, mlp_ratio, classes, np.random.default_rng(seed))
-    return trace_model(model, "vit_tiny", image_input(batch, 3, image, dtype), dtype, ["logits"])
+    return make_model(model, "vit_tiny", image_input(batch, 3, image, dtype), dtype, ["logits"])
 
 
 VIT_DEFAULTS = {"image": 224, "patch": 16, "dim": 192, "depth": 12, "heads": 3, "mlp_ratio": 4,
