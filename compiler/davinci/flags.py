@@ -1,0 +1,160 @@
+"""Automatic flag insertion from the instructions' reads() and writes().
+
+Kernels are generated without any synchronisation; this pass adds the set_flag / wait_flag
+pairs that order every cross-pipe dependency (read-after-write, write-after-read and
+write-after-write on overlapping bytes), and no more:
+
+- Pipes are in order, so a dependency on a pipe's instruction also covers its predecessors.
+- A wait already executed by the consumer pipe covers everything the flag's producer pipe had
+  done (vector clocks, as in the engine's race detector), so transitive orderings need no flag.
+- The set_flag goes right after the producing instruction, not before the consumer, so the
+  producer pipe can run ahead (double buffering keeps working); the wait_flag goes right before
+  the consumer.
+- Event ids are reused round-robin per (src, dst) pair; if every id is still pending at some
+  point of the interval, the dependency falls back to ``barrier ALL`` before the consumer
+  (counted in `FlagStats`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from isa.davinci import Barrier, Instruction, Pipe, Region, SetFlag, Space, WaitFlag
+
+_PIPES = len(Pipe)
+_PAGE_SHIFT = 16
+
+
+@dataclass(frozen=True, slots=True)
+class FlagStats:
+    """How many flag pairs and fallback barriers the pass inserted."""
+
+    pairs: int
+    barriers: int
+
+
+@dataclass(slots=True)
+class _Pair:
+    src: Pipe
+    dst: Pipe
+    set_after: int  # index of the producing instruction in the input stream
+    wait_before: int  # index of the consuming instruction
+    consumer_epoch: int  # the consumer's position in its pipe
+    src_knows_dst: int  # dst epochs the src pipe is ordered after when it sets the flag
+    event: int = 0
+
+
+def insert_flags(instructions: Sequence[Instruction], event_ids: int,
+                 skip_spaces: frozenset[Space] = frozenset()
+                 ) -> tuple[list[Instruction], FlagStats]:
+    """Return the stream with the flags it needs, and how many were inserted.
+
+    ``event_ids`` is the number of event ids per pipe pair on the target chip. Accesses to
+    ``skip_spaces`` are not tracked.
+    """
+    epochs = [0] * _PIPES  # instructions seen per pipe
+    epoch_index: list[dict[int, int]] = [{} for _ in range(_PIPES)]  # pipe -> epoch -> index
+    known = [[0] * _PIPES for _ in range(_PIPES)]  # known[p][q]: q epochs p is ordered after
+    known_at: dict[int, tuple[int, ...]] = {}  # producer index -> its pipe's knowledge then
+    shadow: dict[tuple[Space, int], list[dict[tuple[int, int, bool], int] | None]] = {}
+    pairs: list[_Pair] = []
+
+    for index, instr in enumerate(instructions):
+        pipe = instr.pipe
+        if pipe is Pipe.S:
+            if isinstance(instr, Barrier) and instr.target is Pipe.ALL:
+                for row in known:
+                    row[:] = epochs
+            continue
+        epochs[pipe] += 1
+        epoch = epochs[pipe]
+        epoch_index[pipe][epoch] = index
+        needs = [0] * _PIPES  # latest epoch of each other pipe this instruction depends on
+        accesses = [(r, False) for r in instr.reads()] + [(w, True) for w in instr.writes()]
+        for region, write in accesses:
+            if region.space not in skip_spaces:
+                _conflicts(shadow, region, write, pipe, needs)
+        mine = known[pipe]
+        for other in range(_PIPES):
+            if needs[other] > mine[other]:
+                producer = epoch_index[other][needs[other]]
+                seen = known_at[producer]
+                pairs.append(_Pair(Pipe(other), pipe, producer, index, epoch, seen[pipe]))
+                # the wait orders this pipe after everything the producer's pipe had seen
+                for q, value in enumerate(seen):
+                    if value > mine[q]:
+                        mine[q] = value
+        mine[pipe] = epoch
+        known_at[index] = tuple(mine)
+        for region, write in accesses:
+            if region.space not in skip_spaces:
+                _record(shadow, region, write, pipe, epoch)
+
+    barriers_before = _assign_events(pairs, event_ids)
+    sets_after: dict[int, list[_Pair]] = {}
+    waits_before: dict[int, list[_Pair]] = {}
+    for pair in pairs:
+        if pair.event >= 0:
+            sets_after.setdefault(pair.set_after, []).append(pair)
+            waits_before.setdefault(pair.wait_before, []).append(pair)
+    out: list[Instruction] = []
+    for index, instr in enumerate(instructions):
+        if index in barriers_before:
+            out.append(Barrier(Pipe.ALL))
+        for pair in waits_before.get(index, ()):
+            out.append(WaitFlag(pair.src, pair.dst, pair.event))
+        out.append(instr)
+        for pair in sets_after.get(index, ()):
+            out.append(SetFlag(pair.src, pair.dst, pair.event))
+    inserted = sum(1 for p in pairs if p.event >= 0)
+    return out, FlagStats(inserted, len(barriers_before))
+
+
+def _conflicts(shadow: dict, region: Region, write: bool, pipe: int, needs: list[int]) -> None:
+    start, stop = region.start, region.stop
+    for page in range(start >> _PAGE_SHIFT, ((stop - 1) >> _PAGE_SHIFT) + 1):
+        slot = shadow.get((region.space, page))
+        if slot is None:
+            continue
+        for other, entries in enumerate(slot):
+            if entries is None or other == pipe:
+                continue
+            for (e_start, e_stop, e_write), e_epoch in entries.items():
+                if e_epoch > needs[other] and (write or e_write) and e_start < stop \
+                        and start < e_stop:
+                    needs[other] = e_epoch
+
+
+def _record(shadow: dict, region: Region, write: bool, pipe: int, epoch: int) -> None:
+    start, stop = region.start, region.stop
+    for page in range(start >> _PAGE_SHIFT, ((stop - 1) >> _PAGE_SHIFT) + 1):
+        slot = shadow.get((region.space, page))
+        if slot is None:
+            slot = shadow[region.space, page] = [None] * _PIPES
+        entries = slot[pipe]
+        if entries is None:
+            entries = slot[pipe] = {}
+        entries[start, stop, write] = epoch
+
+
+def _assign_events(pairs: list[_Pair], event_ids: int) -> set[int]:
+    """Give each pair an event id; return the consumers that need a barrier instead.
+
+    An id may be reused by a later pair of the same pipes only once the earlier pair's wait is
+    known to have executed before the later set (the setting pipe is ordered after the earlier
+    consumer); otherwise the flag could be set twice.
+    """
+    barriers_before: set[int] = set()
+    holders: dict[tuple[Pipe, Pipe], list[_Pair | None]] = {}
+    for pair in sorted(pairs, key=lambda p: p.wait_before):
+        slots = holders.setdefault((pair.src, pair.dst), [None] * event_ids)
+        free = [e for e, held in enumerate(slots)
+                if held is None or pair.src_knows_dst >= held.consumer_epoch]
+        if not free:
+            pair.event = -1
+            barriers_before.add(pair.wait_before)
+            continue
+        pair.event = free[0]
+        slots[pair.event] = pair
+    return barriers_before
