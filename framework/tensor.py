@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self, TypeAlias
 
 import numpy as np
 
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 #: it is scoped by ``trace`` (set, then reset in a ``finally``) and private to each thread.
 TRACING: ContextVar[Tracer | None] = ContextVar("framework_tracing", default=None)
 
-Operand = "Tensor | float | int | bool"
+Operand: TypeAlias = "Tensor | float | int | bool"
 
 
 def _as_array(data: Any, dtype: str | None) -> np.ndarray:
@@ -74,7 +74,7 @@ class Tensor:
         self._name: str | None = None
 
     @classmethod
-    def _wrap(cls, array: np.ndarray) -> Tensor:
+    def _wrap(cls, array: np.ndarray) -> Self:
         """A Tensor over ``array`` without copying it (op results own their arrays)."""
         t = cls.__new__(cls)
         t._data, t._type, t._tracer, t._name = array, TensorType.of(array), None, None
@@ -251,8 +251,8 @@ class Tensor:
 
     def permute(self, *dims: int | Sequence[int]) -> Tensor:
         """Reorder dims: output dim i is input dim dims[i]."""
-        perm = tuple(dims[0]) if len(dims) == 1 and not isinstance(dims[0], int) else dims
-        perm = tuple(norm_axis(int(d), self.ndim) for d in perm)  # type: ignore[arg-type]
+        given = list(dims[0]) if len(dims) == 1 and not isinstance(dims[0], int) else list(dims)
+        perm = tuple(norm_axis(int(d), self.ndim) for d in given)  # type: ignore[arg-type]
         return apply(OpCode.TRANSPOSE, [self], A.TransposeAttrs(perm))
 
     def transpose(self, dim0: int = -2, dim1: int = -1) -> Tensor:
@@ -315,7 +315,7 @@ def as_tensor(value: Any, like: Tensor | None = None) -> Tensor:
     """``value`` as a Tensor; a Python number takes the dtype of ``like`` when given."""
     if isinstance(value, Tensor):
         return value
-    if like is not None and isinstance(value, int | float | bool) and not isinstance(value, np.ndarray):
+    if like is not None and isinstance(value, int | float | bool):
         return Tensor._wrap(np.array(value, dtype=like.dtype))
     return Tensor(value)
 

@@ -167,7 +167,8 @@ def trace(module: Callable[..., Any], example_inputs: Any, name: str | None = No
     for attr in ("named_parameters", "named_buffers"):
         if hasattr(module, attr):
             params.update({id(p): n for n, p in getattr(module, attr)()})
-    paths = {id(m): p for p, m in module.named_modules()} if hasattr(module, "named_modules") else {}
+    paths = ({id(m): p for p, m in module.named_modules()}
+             if hasattr(module, "named_modules") else {})
     tracer = Tracer(builder, params, paths)
     for pname in params.values():
         tracer._used.add(pname)
@@ -197,7 +198,7 @@ def trace(module: Callable[..., Any], example_inputs: Any, name: str | None = No
         value = tracer.value_of(t)
         produced = not builder.is_constant(value) and value not in inputs \
             and value not in renames
-        if produced and out_name not in tracer._used:
+        if produced and out_name is not None and out_name not in tracer._used:
             renames[value] = out_name
             tracer._used.add(out_name)
         elif out_name is not None and out_name != value:

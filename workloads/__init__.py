@@ -2,8 +2,8 @@
 
 A workload is named by DESIGN.md's model syntax, ``name`` or ``name:key=value,...``
 (``resnet50``, ``bert_base:seq=128``, ``gemm:m=8192,n=4096,k=4096``,
-``gpt2_small:mode=decode,past=127``). `build` returns the traced Graph; `instantiate` the eval-mode module
-with its input types (to run eagerly); `build_workload` also
+``gpt2_small:mode=decode,past=127``). `build` returns the traced Graph; `instantiate` the
+eval-mode module with its input types (to run eagerly); `build_workload` also
 returns its FLOPs, multiply-accumulates and parameter count; `list_workloads` describes every
 entry with its parameters and defaults. Every workload takes ``dtype`` (float32 by default,
 float16 or float64) and ``seed`` (weights are random, drawn from ``np.random.default_rng(seed)``).
@@ -18,9 +18,9 @@ from framework import Graph
 
 from . import micro
 from .bert import BERT_DEFAULTS, bert_base
+from .common import Model
 from .gpt2 import GPT2_DEFAULTS, gpt2_small
 from .mobilenet import MOBILENET_DEFAULTS, mobilenet_v2
-from .common import Model
 from .registry import (
     Workload,
     WorkloadDef,

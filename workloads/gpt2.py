@@ -11,6 +11,8 @@ and ``present_key_i`` / ``present_value_i`` holding past + 1 positions.
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 from framework import Tensor, TensorType, nn
@@ -42,8 +44,8 @@ class GPT2(nn.Module):
         seq = input_ids.shape[1]
         x = self.wte(input_ids) + self.wpe.weight[start:start + seq]
         outputs: dict[str, Tensor] = {}
-        for i, block in enumerate(self.h):
-            x, key, value = block.forward_cached(x, past.get(f"past_key_{i}"),
+        for i, layer in enumerate(self.h):
+            x, key, value = cast(Block, layer).forward_cached(x, past.get(f"past_key_{i}"),
                                                  past.get(f"past_value_{i}"))
             outputs[f"present_key_{i}"] = key
             outputs[f"present_value_{i}"] = value

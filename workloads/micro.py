@@ -8,8 +8,8 @@ import numpy as np
 
 from framework import Tensor, TensorType, nn
 from framework.nn import functional as F
-from framework.tensor import binary
 from framework.ops import OpCode
+from framework.tensor import binary
 
 from .common import Model, make_model, require
 

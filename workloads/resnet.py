@@ -76,13 +76,15 @@ class ResNet(nn.Module):
         self.relu = nn.ReLU()
         self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
         cin = width
+        stages = []
         for i, blocks in enumerate(layers):
             planes = width * 2 ** i
             stage = nn.Sequential()
             for j in range(blocks):
                 stage.append(block(cin, planes, 2 if i > 0 and j == 0 else 1, rng))
                 cin = planes * block.expansion
-            setattr(self, f"layer{i + 1}", stage)
+            stages.append(stage)
+        self.layer1, self.layer2, self.layer3, self.layer4 = stages
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(cin, classes, rng=rng)
 

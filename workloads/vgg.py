@@ -47,7 +47,8 @@ class VGG(nn.Module):
 def vgg16(batch: int, image: int, width: int, hidden: int, classes: int, dtype: str,
           seed: int) -> Model:
     """VGG-16 at ``image`` x ``image`` (a multiple of 32)."""
-    require(image >= 32 and image % 32 == 0, "vgg16", f"image must be a multiple of 32, got {image}")
+    require(image >= 32 and image % 32 == 0, "vgg16",
+            f"image must be a multiple of 32, got {image}")
     model = VGG(image, width, hidden, classes, np.random.default_rng(seed))
     return make_model(model, "vgg16", image_input(batch, 3, image, dtype), dtype, ["logits"])
 

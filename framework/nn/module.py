@@ -8,7 +8,7 @@ no registration calls are needed. Initialisation takes an explicit ``np.random.G
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -89,7 +89,7 @@ class Module:
             for name, value in vars(module).items():
                 if type(value) is kind and id(value) not in seen:
                     seen.add(id(value))
-                    yield (f"{path}.{name}" if path else name), value
+                    yield (f"{path}.{name}" if path else name), cast(Parameter, value)
 
     def named_parameters(self) -> Iterator[tuple[str, Parameter]]:
         """Every Parameter once (shared ones under their first path)."""
@@ -143,7 +143,8 @@ class Module:
     def to(self, dtype: str) -> Module:
         """Convert every floating-point parameter and buffer to ``dtype``; returns self."""
         if dtype not in FLOAT_DTYPES:
-            raise FrameworkError(f"Module.to: {dtype!r} is not a float dtype {sorted(FLOAT_DTYPES)}")
+            raise FrameworkError(f"Module.to: {dtype!r} is not a float dtype "
+                                 f"{sorted(FLOAT_DTYPES)}")
         for _, t in list(self.named_parameters()) + list(self.named_buffers()):
             if t.type.is_float:
                 t._cast(dtype)

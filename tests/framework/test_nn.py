@@ -51,8 +51,8 @@ LAYERS = [
     ("flatten", lambda r: nn.Flatten(), (2, 3, 4)),
     ("dropout_eval", lambda r: nn.Dropout(0.5).eval(), (2, 3)),
     ("identity", lambda r: nn.Sequential(nn.Identity(), nn.ReLU()), (2, 3)),
-    ("sequential", lambda r: nn.Sequential(nn.Linear(4, 8, rng=r), nn.GELU(), nn.Linear(8, 2, rng=r)),
-     (3, 4)),
+    ("sequential",
+     lambda r: nn.Sequential(nn.Linear(4, 8, rng=r), nn.GELU(), nn.Linear(8, 2, rng=r)), (3, 4)),
 ]
 ACTIVATIONS = [nn.ReLU, nn.ReLU6, nn.GELU, lambda: nn.GELU("tanh"), nn.SiLU, nn.Sigmoid,
                nn.Tanh, nn.LeakyReLU, nn.ELU, nn.Softmax]
