@@ -7,6 +7,8 @@ array's C-order bytes are exactly what the buffer holds. Formats follow facts/da
 M0 = N0 = 16:
 
 - ``nd``: row-major, unchanged.
+- ``ndp``: row-major with the last axis zero-padded to a multiple of C0, so every row starts
+  on a 32 B block (how the compiler keeps non-convolution activations in GM).
 - ``nz``: a matrix (M, N) as L1 NZ fractals (ceil(N/C0), ceil16(M), C0): column blocks of C0
   outermost, rows inside, C0 elements per row (what ``copy_nd2nz`` writes).
 - ``zz``: the Mmad A operand (M, K) as (M1, K1, 16, K0), fractals row-major, rows inside.
@@ -30,7 +32,7 @@ from isa.errors import IsaError
 BLOCK_BYTES = 32  # C0 * itemsize: one fractal row [ASC-FMT]
 M0 = 16  # fractal rows (M0 = N0 = 16) [ASC-FMT]
 
-LAYOUTS: tuple[str, ...] = ("nd", "nz", "zz", "zn", "nz_c", "nc1hwc0", "fractal_z")
+LAYOUTS: tuple[str, ...] = ("nd", "ndp", "nz", "zz", "zn", "nz_c", "nc1hwc0", "fractal_z")
 """Every layout name accepted by ``to_layout`` and ``from_layout``."""
 
 
@@ -72,6 +74,20 @@ def from_nd(stored: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Inverse of ``to_nd``: the first prod(shape) stored elements reshaped."""
     count = int(np.prod(shape))
     return np.ascontiguousarray(stored).reshape(-1)[:count].reshape(shape).copy()
+
+
+def to_ndp(array: np.ndarray, itemsize: int | None = None) -> np.ndarray:
+    """Row-major with the last axis padded to a multiple of C0 (0-D arrays become (1, C0))."""
+    array = np.atleast_1d(np.asarray(array))
+    c0 = c0_for(_itemsize(array, itemsize))
+    return _padded(array, (*array.shape[:-1], _ceil(array.shape[-1], c0) * c0))
+
+
+def from_ndp(stored: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Inverse of ``to_ndp``."""
+    if not shape:
+        return np.ascontiguousarray(stored).reshape(-1)[:1].reshape(()).copy()
+    return np.ascontiguousarray(stored[..., : shape[-1]]).reshape(shape).copy()
 
 
 # --- matrices -----------------------------------------------------------------------------
@@ -202,6 +218,7 @@ def from_fractal_z(stored: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 TO_LAYOUT_RULES: dict[str, Callable[[np.ndarray, int | None], np.ndarray]] = {
     "nd": to_nd,
+    "ndp": to_ndp,
     "nz": to_nz,
     "zz": to_zz,
     "zn": to_zn,
@@ -212,6 +229,7 @@ TO_LAYOUT_RULES: dict[str, Callable[[np.ndarray, int | None], np.ndarray]] = {
 
 FROM_LAYOUT_RULES: dict[str, Callable[[np.ndarray, tuple[int, ...]], np.ndarray]] = {
     "nd": from_nd,
+    "ndp": from_ndp,
     "nz": from_nz,
     "zz": from_zz,
     "zn": from_zn,
