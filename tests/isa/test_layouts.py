@@ -103,6 +103,7 @@ def test_conv_weight_matrix_is_the_img2col_k_order() -> None:
 
 _SHAPES = {
     "nd": st.tuples(st.integers(1, 9), st.integers(1, 9)),
+    "ndp": st.tuples(st.integers(1, 5), st.integers(1, 3), st.integers(1, 40)),
     "nz": st.tuples(st.integers(1, 40), st.integers(1, 40)),
     "zz": st.tuples(st.integers(1, 40), st.integers(1, 40)),
     "zn": st.tuples(st.integers(1, 40), st.integers(1, 40)),
