@@ -10,7 +10,7 @@ enter the graph: the converters read it with `ImportContext.const`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -216,6 +216,10 @@ def describe(node: onnx.NodeProto) -> str:
     return f"{node_label(node)} ({node.op_type})"
 
 
-Converter = Callable[[ImportContext], "list[str] | tuple[str, ...] | str"]
-"""One ONNX op type -> IR: reads ``ctx.node`` / ``ctx.attrs`` and returns the IR value of each
-ONNX output (a single string for one output)."""
+Result = str | np.ndarray
+"""What a converter gives for one ONNX output: an IR value name, or a NumPy array when the
+value is known at import (Shape, Constant, ...)."""
+
+Converter = Callable[["ImportContext"], Result | Sequence[Result]]
+"""One ONNX op type -> IR: reads ``ctx.node`` / ``ctx.attrs`` and returns the result of each
+ONNX output (a bare result for a single output)."""

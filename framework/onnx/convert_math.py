@@ -112,16 +112,13 @@ def _alias(ctx: ImportContext) -> tuple[str, ...]:
     return (x,)
 
 
-def _dropout_check(convert: Converter) -> Converter:
-    def checked(ctx: ImportContext) -> tuple[str, ...] | str | list[str]:
-        training = ctx.known_const(ctx.node.input[2]) if ctx.has(2) else None
-        if training is not None and bool(training):
-            raise ctx.error("training-mode Dropout is random and is not supported")
-        if ctx.opset < 7 and ctx.attrs.get("is_test", 0) == 0 and len(ctx.node.output) > 1 \
-                and ctx.node.output[1]:
-            raise ctx.error("training-mode Dropout (is_test=0) is not supported")
-        return convert(ctx)
-    return checked
+def _dropout(ctx: ImportContext) -> tuple[str, ...]:
+    """Dropout at inference is the identity (the import is for inference: opset < 7 is_test is
+    ignored); a constant training_mode=True (opset 12+) is refused, being random."""
+    training = ctx.known_const(ctx.node.input[2]) if ctx.has(2) else None
+    if training is not None and bool(training):
+        raise ctx.error("training-mode Dropout is random and is not supported")
+    return _alias(ctx)
 
 
 def _gelu(ctx: ImportContext) -> str:
@@ -208,6 +205,6 @@ MATH_CONVERTERS: dict[str, Converter] = {
     "Clip": _clip,
     "Cast": _cast,
     "Identity": _alias,
-    "Dropout": _dropout_check(_alias),
+    "Dropout": _dropout,
 }
 """ONNX op type -> converter, for the elementwise family."""

@@ -168,7 +168,8 @@ def _batch_norm(ctx: ImportContext) -> str | tuple[str, ...]:
     training = bool(ctx.attrs.get("training_mode", 0))
     if ctx.opset < 14 and int(ctx.attrs.get("is_test", 1)) == 0 and len(ctx.node.output) > 1:
         training = True
-    outs = ctx.b.batch_norm(*[ctx.input(i) for i in range(5)],
+    x, scale, bias, mean, var = (ctx.input(i) for i in range(5))
+    outs = ctx.b.batch_norm(x, scale, bias, mean, var,
                             eps=float(ctx.attrs.get("epsilon", 1e-5)),
                             momentum=float(ctx.attrs.get("momentum", 0.9)), training=training,
                             name=ctx.out_name())

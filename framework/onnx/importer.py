@@ -22,7 +22,7 @@ from ..builder import GraphBuilder
 from ..errors import FrameworkError
 from ..interpreter import interpret
 from ..ir import Graph
-from .context import ImportContext, describe, node_label, onnx_dtype, tensor_to_array
+from .context import ImportContext, Result, describe, node_label, onnx_dtype, tensor_to_array
 from .converters import CONVERTERS
 
 ModelSource = str | os.PathLike[str] | bytes | onnx.ModelProto
@@ -176,17 +176,17 @@ def _convert_node(ctx: ImportContext, node: onnx.NodeProto, consumed: set[str]) 
             ctx.define(name, result)
 
 
-def _as_list(results: object) -> list[str | np.ndarray]:
+def _as_list(results: Result | Sequence[Result]) -> list[Result]:
     if isinstance(results, (str, np.ndarray)):
         return [results]
-    return list(results)  # type: ignore[call-overload]
+    return list(results)
 
 
-def _run(ctx: ImportContext) -> list[str | np.ndarray]:
+def _run(ctx: ImportContext) -> list[Result]:
     return _as_list(CONVERTERS[ctx.node.op_type](ctx))
 
 
-def _fold(ctx: ImportContext, node: onnx.NodeProto) -> list[str | np.ndarray]:
+def _fold(ctx: ImportContext, node: onnx.NodeProto) -> list[Result]:
     """Convert ``node`` on a scratch builder holding its constant inputs, then evaluate it."""
     scratch = ImportContext(GraphBuilder(f"fold_{node.op_type}"), ctx.opset, ctx.source)
     for name in node.input:
@@ -198,7 +198,7 @@ def _fold(ctx: ImportContext, node: onnx.NodeProto) -> list[str | np.ndarray]:
     if pending:
         scratch.b.set_outputs(pending)
         values = interpret(scratch.b.build(verify=False), {})
-    folded: list[str | np.ndarray] = []
+    folded: list[Result] = []
     for r in results:
         if isinstance(r, np.ndarray):
             array = r

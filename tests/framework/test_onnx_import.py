@@ -3,9 +3,9 @@ onnx.reference.ReferenceEvaluator, shape-subgraph folding, input shapes, and err
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
