@@ -67,7 +67,7 @@ class Tensor:
     __array_priority__ = 1000  # ``ndarray + Tensor`` defers to Tensor.__radd__
 
     def __init__(self, data: Any, dtype: str | None = None) -> None:
-        array = data.numpy() if isinstance(data, Tensor) else _as_array(data, dtype)
+        array = _as_array(data.numpy() if isinstance(data, Tensor) else data, dtype)
         self._data: np.ndarray | None = array
         self._type = TensorType.of(array)
         self._tracer: Tracer | None = None
@@ -142,6 +142,14 @@ class Tensor:
 
     def __len__(self) -> int:
         return self.shape[0]
+
+    def __bool__(self) -> bool:
+        # truth of a one-element tensor; a symbolic one raises (forward branching on a value)
+        return bool(self.item())
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        array = self.numpy()
+        return array if dtype is None else array.astype(dtype)
 
     # ----- operators ------------------------------------------------------------------------
     def __add__(self, other: Operand) -> Tensor:

@@ -11,7 +11,7 @@ traced value (a mask made in ``forward``, a Python scalar) becomes a constant as
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -21,6 +21,7 @@ from .errors import FrameworkError
 from .ir import Graph, TensorType
 from .ops import OpCode
 from .tensor import TRACING, Tensor
+from .verify import verify_graph
 
 
 class Tracer:
@@ -39,6 +40,10 @@ class Tracer:
         self._alive: list[Tensor] = []
         self._used: set[str] = set()
         self._scopes: list[str] = []
+
+    def reserve(self, names: Iterable[str]) -> None:
+        """Mark ``names`` (parameter paths) as taken, so no generated name collides."""
+        self._used.update(names)
 
     def unique(self, base: str) -> str:
         """``base``, or ``base_<n>`` for the first n that is not used yet; marks it used."""
@@ -170,8 +175,7 @@ def trace(module: Callable[..., Any], example_inputs: Any, name: str | None = No
     paths = ({id(m): p for p, m in module.named_modules()}
              if hasattr(module, "named_modules") else {})
     tracer = Tracer(builder, params, paths)
-    for pname in params.values():
-        tracer._used.add(pname)
+    tracer.reserve(params.values())
     inputs = {n: tracer.input(n, _input_type(x, n)) for n, x in keyed}
     token = TRACING.set(tracer)
     try:
@@ -198,12 +202,11 @@ def trace(module: Callable[..., Any], example_inputs: Any, name: str | None = No
         value = tracer.value_of(t)
         produced = not builder.is_constant(value) and value not in inputs \
             and value not in renames
-        if produced and out_name is not None and out_name not in tracer._used:
-            renames[value] = out_name
-            tracer._used.add(out_name)
+        if produced and out_name is not None:
+            renames[value] = tracer.unique(out_name)
         elif out_name is not None and out_name != value:
             # an input, a constant or a value already exported: copy it under the new name
             value = builder.identity(value, name=tracer.unique(out_name))
         values.append(value)
     builder.set_outputs(values)
-    return _rename(builder.build(prune=True), renames)
+    return verify_graph(_rename(builder.build(verify=False, prune=True), renames))

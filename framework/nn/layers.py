@@ -118,7 +118,9 @@ class BatchNorm2d(Module):
         if not self.training:
             return out  # type: ignore[return-value]
         y, mean, var = out  # type: ignore[misc]
-        if not y.is_symbolic:  # a traced graph returns new statistics; eager keeps them here
+        # eagerly, keep the new statistics; a traced graph computes them but has nowhere to
+        # store them (constants are immutable), so tracing keeps only y
+        if not y.is_symbolic:
             self.running_mean.assign(mean.numpy())
             self.running_var.assign(var.numpy())
         return y

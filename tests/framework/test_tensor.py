@@ -159,3 +159,12 @@ def test_errors_are_framework_errors() -> None:
         _ = t[5]
     with pytest.raises(FrameworkError, match="not divisible"):
         t.split(2, axis=1)
+
+
+def test_python_protocols() -> None:
+    t = Tensor(np.array([1.5, -2.0], np.float32))
+    np.testing.assert_array_equal(np.asarray(t), [1.5, -2.0])
+    assert Tensor(t, dtype="float16").dtype == "float16"
+    assert bool(t.sum() < 0.0) and not bool(t.max() < 0.0)
+    with pytest.raises(ValueError):
+        bool(t)  # more than one element, as in NumPy
