@@ -9,8 +9,12 @@ right) for 2-D ops.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .errors import FrameworkError
+
+if TYPE_CHECKING:  # ir imports this module; the Graph type is only needed for annotations
+    from .ir import Graph
 
 #: dtypes a graph value may carry (NumPy names); float16 is computed in float32 (see evaluate.py)
 DTYPES = ("float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool")
@@ -304,3 +308,20 @@ class ExpandAttrs:
     """Broadcast the input to ``shape`` (NumPy rules)."""
 
     shape: tuple[int, ...]
+
+
+FUSED_KINDS = ("conv", "matmul", "elementwise")
+
+
+@dataclass(frozen=True)
+class FusedAttrs:
+    """A fusion group: ``kind`` (one of FUSED_KINDS) and its ``body`` Graph, whose first node is
+    the anchor and whose other nodes form a linear elementwise epilogue chain (the invariant is
+    documented and checked in framework/fused.py). Compared by body identity."""
+
+    kind: str
+    body: Graph
+
+    def __post_init__(self) -> None:
+        _check(self.kind in FUSED_KINDS, "FusedAttrs",
+               f"kind must be one of {FUSED_KINDS}, got {self.kind!r}")

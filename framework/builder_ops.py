@@ -390,6 +390,12 @@ class OpsMixin:
         """A tensor of ``shape`` holding ``value``."""
         return self._one(OpCode.FILL, [], A.FillAttrs(tuple(shape), value, dtype), name)
 
+    def fused(self, inputs: Sequence[str], kind: str, body: Any,
+              name: str | None = None) -> tuple[str, ...]:
+        """A fusion group running ``body`` (a Graph obeying framework/fused.py's chain
+        invariant) on ``inputs``; returns its output names."""
+        return self.node(OpCode.FUSED, list(inputs), A.FusedAttrs(kind, body), name=name)
+
     def one_hot(self, indices: str, depth: int, axis: int = -1,
                 dtype: str = "float32", name: str | None = None) -> str:
         """One-hot encoding of integer indices."""

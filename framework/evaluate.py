@@ -17,6 +17,7 @@ from scipy import special
 from . import attrs as A
 from .errors import FrameworkError
 from .evaluate_nn import NN_EVAL_RULES
+from .fused import eval_fused
 from .ops import OpCode
 from .shape_utils import norm_axis
 from .shapes import reduced_axes, slice_ranges
@@ -189,6 +190,7 @@ EVAL_RULES: dict[OpCode, EvalRule] = {
     OpCode.ARGMAX: _argmax,
     OpCode.FILL: lambda _, at: (np.full(at.shape, at.value, dtype=at.dtype),),
     OpCode.ONE_HOT: _one_hot,
+    OpCode.FUSED: eval_fused,
     **NN_EVAL_RULES,
 }
 """NumPy implementation of every op."""

@@ -104,6 +104,7 @@ FLOPS_RULES: dict[OpCode, FlopRule] = {
     **{op: _free for op in (OpCode.RESHAPE, OpCode.FLATTEN, OpCode.TRANSPOSE, OpCode.CONCAT,
                             OpCode.SPLIT, OpCode.SLICE, OpCode.PAD, OpCode.GATHER, OpCode.EXPAND,
                             OpCode.FILL, OpCode.ONE_HOT)},
+    OpCode.FUSED: lambda ins, outs, at: graph_flops(at.body),  # the sum of its parts
 }
 """FLOPs of every op."""
 

@@ -84,6 +84,8 @@ class OpCode(Enum):
     # sources and encodings
     FILL = "fill"
     ONE_HOT = "one_hot"
+    # compiler fusion groups (framework/fused.py)
+    FUSED = "fused"
 
     def __str__(self) -> str:
         return self.value
@@ -163,6 +165,7 @@ OP_INFO: dict[OpCode, OpInfo] = {
     OpCode.ARGMAX: _info(A.ReduceAttrs, 1),
     OpCode.FILL: _info(A.FillAttrs, 0),
     OpCode.ONE_HOT: _info(A.OneHotAttrs, 1),
+    OpCode.FUSED: _info(A.FusedAttrs, 1, 1 << 16),
 }
 """Per-op signature, checked when a Node is built."""
 

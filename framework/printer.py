@@ -21,7 +21,9 @@ def format_attrs(attrs: Any) -> str:
     parts = []
     for f in dataclasses.fields(attrs):
         value = getattr(attrs, f.name)
-        if dataclasses.is_dataclass(value):
+        if isinstance(value, Graph):  # a fused body: its name lists its ops
+            value = value.name
+        elif dataclasses.is_dataclass(value):
             value = format_attrs(value)
         parts.append(f"{f.name}={value}")
     return "{" + ", ".join(parts) + "}"

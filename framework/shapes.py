@@ -14,6 +14,7 @@ import numpy as np
 
 from . import attrs as A
 from .errors import FrameworkError
+from .fused import check_fused
 from .ir import TensorType
 from .ops import BINARY_ELEMENTWISE, COMPARISONS, UNARY_ELEMENTWISE, OpCode
 from .shape_utils import broadcast_shapes, norm_axis, require_float, same_dtype
@@ -200,6 +201,7 @@ SHAPE_RULES: dict[OpCode, ShapeRule] = {
     OpCode.ARGMAX: _argmax,
     OpCode.FILL: _fill,
     OpCode.ONE_HOT: _one_hot,
+    OpCode.FUSED: check_fused,
     **NN_SHAPE_RULES,
 }
 """Output types of every op, from its input types and attrs."""

@@ -1,0 +1,53 @@
+"""`CompileOptions`: every knob of the compiler in one explicit, immutable record."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from framework.attrs import DTYPES
+
+from .errors import CompileError
+
+TARGETS = ("davinci", "simt")
+"""Code-generation targets: the DaVinci AI Core and the SIMT (GPU-style) model."""
+
+
+@dataclass(frozen=True)
+class CompileOptions:
+    """How to compile a graph. No globals and no environment variables: options travel here.
+
+    ``dtype`` is the device compute and storage dtype of floating-point tensors (float16 by
+    default, as on the Cube unit); integer and bool tensors keep their own dtype
+    (`storage_dtype`). ``fold_max_elements`` bounds how large a constant the constant folder
+    may create beyond the size of the constants it consumes (so ``expand(scalar)`` to a huge
+    tensor stays a node). ``max_epilogue_ops`` bounds a fusion group's epilogue chain.
+    """
+
+    target: str = "davinci"
+    dtype: str = "float16"
+    fuse: bool = True
+    fold_batch_norm: bool = True
+    fold_max_elements: int = 1 << 16
+    max_epilogue_ops: int = 8
+    gm_alignment_bytes: int = 512  # GM cache-line alignment, facts/davinci.md (MTE2: 512 B)
+
+    def __post_init__(self) -> None:
+        if self.target not in TARGETS:
+            raise CompileError(f"CompileOptions: target must be one of {TARGETS}, "
+                               f"got {self.target!r}")
+        if self.dtype not in DTYPES:
+            raise CompileError(f"CompileOptions: unknown dtype {self.dtype!r}")
+        if self.fold_max_elements < 0:
+            raise CompileError(f"CompileOptions: fold_max_elements must be >= 0, "
+                               f"got {self.fold_max_elements}")
+        if self.max_epilogue_ops < 1:
+            raise CompileError(f"CompileOptions: max_epilogue_ops must be >= 1, "
+                               f"got {self.max_epilogue_ops}")
+        align = self.gm_alignment_bytes
+        if align < 1 or align & (align - 1):
+            raise CompileError(f"CompileOptions: gm_alignment_bytes must be a power of two, "
+                               f"got {align}")
+
+    def storage_dtype(self, dtype: str) -> str:
+        """The dtype a value of ``dtype`` is stored in on the device."""
+        return self.dtype if dtype in ("float16", "float32", "float64") else dtype
