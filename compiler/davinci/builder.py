@@ -1,0 +1,88 @@
+"""Building DaVinci kernels: per-core instruction streams, on-chip buffer allocation and the
+final flag insertion.
+
+A generator asks a `KernelBuilder` for one `StreamBuilder` per core (and unit), emits
+flag-free instructions into it, allocates on-chip buffers with `alloc`, and calls `build()`,
+which inserts the flags (`flags.insert_flags`) and returns an isa `Kernel`. Identical streams
+are shared so the engine decodes them once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from compiler.davinci.flags import FlagStats, insert_flags
+from compiler.errors import CompileError
+from isa.davinci import Addr, Instruction, Kernel, Space, Stream
+
+# Alignment the generators use for their own buffers: one fractal (512 B) everywhere keeps
+# L0A/L0B legal, and 32 B suffices in UB/L1 but 512 B keeps DMA bursts whole (facts §2.2).
+ALIGN = {Space.L1: 512, Space.L0A: 512, Space.L0B: 512, Space.L0C: 1024, Space.UB: 32}
+
+
+@dataclass
+class StreamBuilder:
+    """The instructions of one core unit, with bump allocators for its buffers."""
+
+    capacity: dict[Space, int]
+    instructions: list[Instruction] = field(default_factory=list)
+    _next: dict[Space, int] = field(default_factory=dict)
+
+    def emit(self, *instructions: Instruction) -> None:
+        self.instructions.extend(instructions)
+
+    def alloc(self, space: Space, nbytes: int, what: str = "buffer") -> Addr:
+        """Reserve ``nbytes`` of ``space`` for the whole kernel; CompileError if it does not fit."""
+        align = ALIGN.get(space, 32)
+        start = -(-self._next.get(space, 0) // align) * align
+        if start + nbytes > self.capacity[space]:
+            raise CompileError(
+                f"{what}: {nbytes} B does not fit in {space.name} "
+                f"({self.capacity[space] - start} of {self.capacity[space]} B free)"
+            )
+        self._next[space] = start + nbytes
+        return Addr(space, start)
+
+    def free_bytes(self, space: Space) -> int:
+        align = ALIGN.get(space, 32)
+        start = -(-self._next.get(space, 0) // align) * align
+        return self.capacity[space] - start
+
+
+class KernelBuilder:
+    """Streams for every core of one kernel launch."""
+
+    def __init__(self, name: str, target, cores: int, units: tuple[str, ...] = ("core",)) -> None:
+        if cores < 1 or cores > target.cores:
+            raise CompileError(f"{name}: {cores} cores requested, {target.cores} available")
+        self.name, self.target = name, target
+        capacity = {
+            Space.L1: target.l1_bytes, Space.L0A: target.l0a_bytes, Space.L0B: target.l0b_bytes,
+            Space.L0C: target.l0c_bytes, Space.UB: target.ub_bytes,
+        }
+        self.streams = [{unit: StreamBuilder(dict(capacity)) for unit in units}
+                        for _ in range(cores)]
+        self.flag_stats = FlagStats(0, 0)
+
+    def stream(self, core: int, unit: str = "core") -> StreamBuilder:
+        return self.streams[core][unit]
+
+    def build(self) -> Kernel:
+        """Insert flags into every stream and return the kernel (identical streams shared)."""
+        cores = []
+        cache: dict[tuple[Instruction, ...], Stream] = {}
+        pairs = barriers = 0
+        for units in self.streams:
+            built = {}
+            for unit, builder in units.items():
+                key = tuple(builder.instructions)
+                stream = cache.get(key)
+                if stream is None:
+                    flagged, stats = insert_flags(key, self.target.event_ids)
+                    stream = cache[key] = Stream(tuple(flagged))
+                    pairs += stats.pairs
+                    barriers += stats.barriers
+                built[unit] = stream
+            cores.append(built)
+        self.flag_stats = FlagStats(pairs, barriers)
+        return Kernel(self.name, tuple(cores))

@@ -1,0 +1,119 @@
+"""The lowering context: chip, options, global-memory placement of every value, and the
+kernels emitted so far. Kernel generators receive it and add launches to it."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from compiler.davinci.builder import KernelBuilder
+from compiler.davinci.target import DaVinciTarget
+from compiler.errors import CompileError
+from compiler.executable import KernelLaunch, TensorPlacement
+from framework import Graph, Node, TensorType
+from isa.davinci.layouts import layout_shape, to_layout
+
+GM_ALIGN = 512  # bytes: GM transfers split into 512 B pieces are fastest (facts §2.2)
+DEVICE_FLOAT = "float16"  # the Cube and most vector ops compute on fp16
+
+
+def device_dtype(tensor_type: TensorType) -> str:
+    """Floats run in fp16 on the device; integers as int32 (indices)."""
+    return DEVICE_FLOAT if tensor_type.is_float else "int32"
+
+
+def activation_layout(tensor_type: TensorType) -> str:
+    """Feature maps (4-D floats) live in NC1HWC0; everything else row-major with padded rows."""
+    return "nc1hwc0" if tensor_type.rank == 4 and tensor_type.is_float else "ndp"
+
+
+@dataclass
+class LoweringContext:
+    """Everything a kernel generator needs, and what it produces."""
+
+    graph: Graph
+    target: DaVinciTarget
+    options: Any
+    placements: dict[str, TensorPlacement] = field(default_factory=dict)
+    constants: dict[str, np.ndarray] = field(default_factory=dict)
+    kernels: list[KernelLaunch] = field(default_factory=list)
+    gm_top: int = 0
+
+    # ------------------------------------------------------------------ placement
+
+    def type_of(self, value: str) -> TensorType:
+        return self.graph.types[value]
+
+    def is_constant(self, value: str) -> bool:
+        return value in self.graph.constants
+
+    def constant(self, value: str) -> np.ndarray:
+        return np.asarray(self.graph.constants[value])
+
+    def _allocate(self, nbytes: int) -> int:
+        offset = -(-self.gm_top // GM_ALIGN) * GM_ALIGN
+        self.gm_top = offset + max(nbytes, 1)
+        return offset
+
+    def place(self, value: str, layout: str | None = None, dtype: str | None = None,
+              shape: tuple[int, ...] | None = None) -> TensorPlacement:
+        """The placement of ``value``, allocating it on first use (default layout for its
+        type). Asking again with a different layout is an error: use `place_constant` for a
+        constant needed in a special layout, or a relayout kernel."""
+        existing = self.placements.get(value)
+        tensor_type = self.type_of(value)
+        layout = layout or (existing.layout if existing else activation_layout(tensor_type))
+        if existing is not None:
+            if existing.layout != layout:
+                raise CompileError(f"{value}: placed as {existing.layout}, requested {layout}")
+            return existing
+        dtype = dtype or device_dtype(tensor_type)
+        shape = tuple(shape if shape is not None else tensor_type.shape)
+        itemsize = np.dtype(dtype).itemsize
+        nbytes = math.prod(layout_shape(shape or (1,), layout, itemsize)) * itemsize
+        placement = TensorPlacement(value, self._allocate(nbytes), nbytes, shape, dtype, layout)
+        self.placements[value] = placement
+        return placement
+
+    def alias(self, value: str, source: str, shape: tuple[int, ...] | None = None) -> None:
+        """``value`` shares ``source``'s bytes (a reshape that moves no data)."""
+        src = self.placements[source]
+        self.placements[value] = TensorPlacement(
+            value, src.offset, src.nbytes, tuple(shape or self.type_of(value).shape),
+            src.dtype, src.layout)
+
+    def place_constant(self, value: str, array: np.ndarray, layout: str,
+                       key: str | None = None, dtype: str = DEVICE_FLOAT) -> TensorPlacement:
+        """Place a (transformed) constant image in GM, e.g. conv weights as FRACTAL_Z."""
+        key = key or value
+        existing = self.placements.get(key)
+        if existing is not None:
+            return existing
+        stored = np.ascontiguousarray(to_layout(np.asarray(array).astype(dtype), layout))
+        placement = TensorPlacement(key, self._allocate(stored.nbytes), stored.nbytes,
+                                    tuple(np.shape(array)), dtype, layout)
+        self.placements[key] = placement
+        self.constants[key] = stored
+        return placement
+
+    # ------------------------------------------------------------------ kernels
+
+    def builder(self, name: str, cores: int) -> KernelBuilder:
+        return KernelBuilder(name, self.target, cores)
+
+    def launch(self, builder: KernelBuilder, nodes: Node | list[Node], op: str, flops: int,
+               min_bytes: int, inputs: tuple[str, ...], outputs: tuple[str, ...],
+               tiling: str = "") -> KernelLaunch:
+        """Finish ``builder`` (flags inserted) and record the launch."""
+        nodes = nodes if isinstance(nodes, list) else [nodes]
+        program = builder.build()
+        launch = KernelLaunch(
+            name=builder.name, target="davinci", program=program, layer=nodes[0].name, op=op,
+            origin=tuple(n.name for n in nodes), flops=int(flops), min_bytes=int(min_bytes),
+            inputs=inputs, outputs=outputs, tiling=tiling,
+        )
+        self.kernels.append(launch)
+        return launch

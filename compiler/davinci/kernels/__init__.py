@@ -1,0 +1,1 @@
+"""DaVinci kernel generators; importing this package registers their lowering rules."""

@@ -1,0 +1,67 @@
+"""Lowering a framework Graph to a DaVinci Executable.
+
+Each node is handled by the rule registered for its op in `LOWERING_RULES` (fused nodes by
+their kind): cube kernels for convolution and matrix products, vector kernels for the rest,
+and data-movement kernels or plain aliases for layout ops. A node without a rule is refused
+with a message naming it (progressive lowering with declared legality).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from compiler.davinci.context import LoweringContext
+from compiler.davinci.target import DaVinciTarget
+from compiler.errors import CompileError
+from compiler.executable import Executable
+from framework import Graph, Node, OpCode, topological
+
+Rule = Callable[[LoweringContext, Node], None]
+LOWERING_RULES: dict[Any, Rule] = {}
+"""OpCode (or ("fused", kind)) -> rule; kernel modules register themselves with `rule`."""
+
+
+def rule(*keys: Any) -> Callable[[Rule], Rule]:
+    """Register a lowering rule for one or more ops."""
+
+    def register(fn: Rule) -> Rule:
+        for key in keys:
+            LOWERING_RULES[key] = fn
+        return fn
+
+    return register
+
+
+def _key(node: Node) -> Any:
+    if node.op is OpCode.FUSED:
+        return ("fused", node.attrs.kind)
+    return node.op
+
+
+def _load_rules() -> None:
+    # Importing the kernel modules registers their rules.
+    from compiler.davinci import kernels  # noqa: F401
+
+
+def lower_graph(graph: Graph, target: DaVinciTarget, options: Any = None,
+                name: str = "graph") -> Executable:
+    """Lower every node of ``graph`` into kernels for ``target``."""
+    _load_rules()
+    ctx = LoweringContext(graph, target, options)
+    missing = sorted({f"{_key(n)} (node '{n.name}')" for n in graph.nodes
+                      if _key(n) not in LOWERING_RULES})
+    if missing:
+        raise CompileError(f"{name}: no DaVinci lowering for: {', '.join(missing)}")
+    for value in graph.inputs:
+        ctx.place(value)
+    for node in topological(graph):
+        LOWERING_RULES[_key(node)](ctx, node)
+    for value in graph.outputs:
+        if value not in ctx.placements:
+            raise CompileError(f"{name}: output {value} was never produced")
+    return Executable(
+        name=name, target="davinci", hw=target.name, kernels=tuple(ctx.kernels),
+        placements=dict(ctx.placements), gm_bytes=ctx.gm_top, inputs=tuple(graph.inputs),
+        outputs=tuple(graph.outputs), constants=dict(ctx.constants),
+    )
