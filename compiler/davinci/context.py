@@ -13,7 +13,8 @@ from compiler.davinci.builder import KernelBuilder
 from compiler.davinci.target import DaVinciTarget
 from compiler.errors import CompileError
 from compiler.executable import KernelLaunch, TensorPlacement
-from framework import Graph, Node, TensorType
+from framework import Graph, Node, OpCode, TensorType
+from framework.ops import BINARY_ELEMENTWISE, UNARY_ELEMENTWISE
 from isa.davinci.layouts import layout_shape, to_layout
 
 GM_ALIGN = 512  # bytes: GM transfers split into 512 B pieces are fastest (facts §2.2)
@@ -25,9 +26,38 @@ def device_dtype(tensor_type: TensorType) -> str:
     return DEVICE_FLOAT if tensor_type.is_float else "int32"
 
 
-def activation_layout(tensor_type: TensorType) -> str:
-    """Feature maps (4-D floats) live in NC1HWC0; everything else row-major with padded rows."""
-    return "nc1hwc0" if tensor_type.rank == 4 and tensor_type.is_float else "ndp"
+_FMAP_OPS = {OpCode.CONV2D, OpCode.CONV_TRANSPOSE2D, OpCode.MAX_POOL2D, OpCode.AVG_POOL2D,
+             OpCode.GLOBAL_AVG_POOL, OpCode.BATCH_NORM}
+
+
+def _is_fmap_node(node: Node) -> bool:
+    if node.op is OpCode.FUSED:
+        return node.attrs.kind == "conv"
+    return node.op in _FMAP_OPS
+
+
+def assign_layouts(graph: Graph) -> dict[str, str]:
+    """GM layout of every value: feature maps (4-D floats that meet a convolution, pooling or
+    batch norm, directly or through element-wise ops) in NC1HWC0, everything else row-major
+    with padded rows ("ndp"). Constants are placed by the kernels that read them."""
+    fmap: set[str] = set()
+    for node in graph.nodes:
+        if _is_fmap_node(node):
+            data = node.inputs[:1] if node.op is not OpCode.FUSED else node.inputs[:1]
+            fmap.update(v for v in (*data, *node.outputs[:1]) if graph.types[v].rank == 4)
+    elementwise = [n for n in graph.nodes if n.op in UNARY_ELEMENTWISE | BINARY_ELEMENTWISE
+                   or (n.op is OpCode.FUSED and n.attrs.kind == "elementwise")]
+    changed = True
+    while changed:
+        changed = False
+        for node in elementwise:
+            values = [v for v in (*node.inputs, *node.outputs)
+                      if v not in graph.constants and graph.types[v].rank == 4]
+            if any(v in fmap for v in values) and not all(v in fmap for v in values):
+                fmap.update(values)
+                changed = True
+    return {v: ("nc1hwc0" if v in fmap and t.is_float else "ndp")
+            for v, t in graph.types.items()}
 
 
 @dataclass
@@ -41,6 +71,14 @@ class LoweringContext:
     constants: dict[str, np.ndarray] = field(default_factory=dict)
     kernels: list[KernelLaunch] = field(default_factory=list)
     gm_top: int = 0
+    layouts: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.layouts:
+            self.layouts = assign_layouts(self.graph)
+
+    def layout_of(self, value: str) -> str:
+        return self.layouts.get(value, "ndp")
 
     # ------------------------------------------------------------------ placement
 
@@ -65,7 +103,7 @@ class LoweringContext:
         constant needed in a special layout, or a relayout kernel."""
         existing = self.placements.get(value)
         tensor_type = self.type_of(value)
-        layout = layout or (existing.layout if existing else activation_layout(tensor_type))
+        layout = layout or (existing.layout if existing else self.layout_of(value))
         if existing is not None:
             if existing.layout != layout:
                 raise CompileError(f"{value}: placed as {existing.layout}, requested {layout}")

@@ -1,1 +1,3 @@
 """DaVinci kernel generators; importing this package registers their lowering rules."""
+
+from compiler.davinci.kernels import matmul  # noqa: E402, F401

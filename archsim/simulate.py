@@ -1,0 +1,109 @@
+"""``archsim.simulate()``: a model on a chip, end to end.
+
+A model (zoo spec, ``.onnx`` path or framework Graph) is compiled for the chip, every kernel
+runs on the chip model in order, and the per-kernel results are gathered into a `RunResult`
+whose kernels carry their layer, op and roofline bound. In functional mode global memory is one
+byte array shared by all kernels: constants (weights in their device layouts) and inputs are
+written into it first, and outputs are read back and converted to the graph's float32.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from archsim.errors import InputError
+from compiler.executable import Executable
+from framework import Graph
+from hw import load_hw
+from hw.davinci.run import SimOptions, run_kernel
+from hw.results import KernelRecord, RunResult, roofline_seconds
+from isa.davinci.layouts import from_layout, to_layout
+
+
+def load_model(model: str | Graph, batch: int = 1) -> tuple[str, Graph]:
+    """(name, graph) for a zoo spec, an ``.onnx`` path or a Graph."""
+    if isinstance(model, Graph):
+        return model.name, model
+    if model.endswith(".onnx"):
+        if not Path(model).exists():
+            raise InputError(f"no such ONNX file: {model}")
+        from framework.onnx import load
+
+        return Path(model).stem, load(model)
+    import workloads
+
+    return model, workloads.build(model, batch=batch)
+
+
+def compile_model(graph: Graph, config: Any, options: Any = None) -> Executable:
+    """Compile ``graph`` for ``config`` (a DaVinci chip)."""
+    from compiler.compile import compile_graph
+
+    return compile_graph(graph, config, options)
+
+
+def run_executable(exe: Executable, config: Any, mode: str = "timing",
+                   inputs: Mapping[str, np.ndarray] | None = None, seed: int = 0,
+                   model: str | None = None, batch: int = 1,
+                   graph: Graph | None = None) -> RunResult:
+    """Run every kernel of ``exe`` on ``config`` and gather a RunResult."""
+    options = SimOptions(mode=mode)
+    gm = None
+    if mode == "functional":
+        gm = np.zeros(max(exe.gm_bytes, 1), dtype=np.uint8)
+        for name, image in exe.constants.items():
+            place = exe.placements[name]
+            raw = np.ascontiguousarray(image).view(np.uint8).reshape(-1)
+            gm[place.offset:place.offset + raw.size] = raw
+        values = dict(inputs or {})
+        rng = np.random.default_rng(seed)
+        for name in exe.inputs:
+            place = exe.placements[name]
+            value = values.get(name)
+            if value is None:
+                value = _random_input(rng, place.shape, graph.types[name].dtype if graph else
+                                      "float32")
+                values[name] = value
+            stored = to_layout(np.asarray(value).astype(place.dtype), place.layout)
+            raw = np.ascontiguousarray(stored).view(np.uint8).reshape(-1)
+            gm[place.offset:place.offset + raw.size] = raw
+    peak = config.peak_flops("fp16")
+    records = []
+    for launch in exe.kernels:
+        run = run_kernel(launch.program, config, options, gm=gm)
+        records.append(KernelRecord(
+            launch.name, launch.layer, launch.op, launch.origin, launch.flops, launch.min_bytes,
+            roofline_seconds(launch.flops, launch.min_bytes, peak, config.hbm_bytes_per_s), run))
+    outputs = {}
+    if gm is not None:
+        for name in exe.outputs:
+            place = exe.placements[name]
+            itemsize = np.dtype(place.dtype).itemsize
+            from isa.davinci.layouts import layout_shape
+
+            shape = layout_shape(place.shape or (1,), place.layout, itemsize)
+            count = int(np.prod(shape))
+            stored = gm[place.offset:place.offset + count * itemsize].view(place.dtype)
+            outputs[name] = from_layout(stored.reshape(shape), place.layout,
+                                        place.shape).astype(np.float32)
+    return RunResult(model or exe.name, config.name, batch, mode, float(config.freq_hz), peak,
+                     float(config.hbm_bytes_per_s), tuple(records), outputs)
+
+
+def _random_input(rng: np.random.Generator, shape: tuple[int, ...], dtype: str) -> np.ndarray:
+    if np.issubdtype(np.dtype(dtype), np.integer):
+        return rng.integers(0, 2, size=shape).astype(dtype)
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+def simulate(model: str | Graph, hw: str = "ascend910", batch: int = 1, mode: str = "timing",
+             inputs: Mapping[str, np.ndarray] | None = None, seed: int = 0) -> RunResult:
+    """Compile ``model`` for ``hw`` and run it; see the module docstring."""
+    name, graph = load_model(model, batch)
+    config = load_hw(hw)
+    exe = compile_model(graph, config)
+    return run_executable(exe, config, mode, inputs, seed, model=name, batch=batch, graph=graph)

@@ -1,0 +1,147 @@
+"""Lowering rules for matrix products: MATMUL, GEMM, LINEAR and fused "matmul" groups."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+
+from compiler.davinci.context import LoweringContext
+from compiler.davinci.kernels.epilogue import Step, steps_from_fused, ub_scratch_bytes
+from compiler.davinci.kernels.gemm import GemmProblem, Operand, emit_gemm
+from compiler.davinci.kernels.tiling import ceil_to, choose_tiling
+from compiler.davinci.lower import rule
+from compiler.errors import CompileError
+from framework import Node, OpCode
+
+
+def _batch_offsets(shape: tuple[int, ...], batch: tuple[int, ...], item_bytes: int,
+                   base: int) -> tuple[int, ...]:
+    """Byte offset of each batch item (broadcast over ``batch``) of a tensor whose leading
+    dims are ``shape``."""
+    shape = (1,) * (len(batch) - len(shape)) + tuple(shape)
+    strides = [0] * len(shape)
+    step = item_bytes
+    for axis in range(len(shape) - 1, -1, -1):
+        strides[axis] = 0 if shape[axis] == 1 else step
+        step *= shape[axis]
+    return tuple(base + sum(i * s for i, s in zip(index, strides, strict=True))
+                 for index in itertools.product(*(range(d) for d in batch)))
+
+
+@rule(OpCode.MATMUL, OpCode.GEMM, OpCode.LINEAR, ("fused", "matmul"))
+def lower_matmul(ctx: LoweringContext, node: Node) -> None:
+    if node.op is OpCode.FUSED:
+        anchor, inputs, steps = steps_from_fused(ctx, node)
+    else:
+        anchor, inputs, steps = node, list(node.inputs), []
+    a_name, b_name = inputs[0], inputs[1]
+    a_type, b_type = ctx.type_of(a_name), ctx.type_of(b_name)
+    b_matrix = None  # a constant B as a (K, N) array
+    if anchor.op is OpCode.LINEAR:
+        if not ctx.is_constant(b_name):
+            raise CompileError(f"{node.name}: linear with a non-constant weight")
+        b_matrix = ctx.constant(b_name).T
+        if len(inputs) > 2:
+            steps = [Step("bias", OpCode.ADD, value=inputs[2]), *steps]
+    elif anchor.op is OpCode.GEMM:
+        at = anchor.attrs
+        if at.trans_a:
+            raise CompileError(f"{node.name}: gemm with a transposed activation A")
+        if ctx.is_constant(b_name):
+            b_matrix = ctx.constant(b_name).T if at.trans_b else ctx.constant(b_name)
+        elif at.trans_b:
+            raise CompileError(f"{node.name}: gemm with a transposed non-constant B")
+        extra = []
+        if at.alpha != 1.0:
+            extra.append(Step("scalar", OpCode.MUL, scalar=at.alpha))
+        if len(inputs) > 2 and at.beta != 0.0:
+            if at.beta != 1.0 and not ctx.is_constant(inputs[2]):
+                raise CompileError(f"{node.name}: gemm beta != 1 with a non-constant C")
+            extra.append(Step("bias", OpCode.ADD, value=inputs[2], scalar=at.beta))
+        steps = [*extra, *steps]
+    elif ctx.is_constant(b_name) and b_type.rank == 2:
+        b_matrix = ctx.constant(b_name)
+
+    out = node.outputs[0]
+    out_type = ctx.type_of(out)
+    k = a_type.shape[-1]
+    n = out_type.shape[-1]
+    kp, np_ = ceil_to(k, 16), ceil_to(n, 16)
+    if b_matrix is not None:
+        # A's leading dims all fold into M: one product
+        m = math.prod(a_type.shape[:-1])
+        batch: tuple[int, ...] = ()
+        b_place = ctx.place_constant(b_name, b_matrix, "zn", key=f"{b_name}:zn")
+        b_op = Operand("zn", (b_place.offset,), np_ // 16)
+    else:
+        m = a_type.shape[-2]
+        batch = tuple(out_type.shape[:-2])
+        b_place = _rows(ctx, b_name)
+        b_op = Operand("rows", _batch_offsets(b_type.shape[:-2], batch,
+                                              b_type.shape[-2] * ceil_to(b_type.shape[-1], 16) * 2,
+                                              b_place.offset), ceil_to(b_type.shape[-1], 16))
+    a_place = _rows(ctx, a_name)
+    a_item = (m if not batch else a_type.shape[-2]) * kp * 2
+    a_op = Operand("rows", _batch_offsets(a_type.shape[:-2] if batch else (), batch, a_item,
+                                          a_place.offset), kp)
+    c_place = ctx.place(out)
+    if c_place.layout != "ndp":
+        raise CompileError(f"{node.name}: matmul output {out} must be row-major, "
+                           f"is {c_place.layout}")
+    c_op = Operand("rows", _batch_offsets(out_type.shape[:-2] if batch else (), batch,
+                                          m * np_ * 2 if not batch else out_type.shape[-2] * np_ * 2,
+                                          c_place.offset), np_)
+    bias_offset, residual = None, None
+    for step in steps:
+        if step.kind == "bias":
+            bias_offset = _bias(ctx, step, n).offset
+        elif step.kind == "binary":
+            placement = _rows(ctx, step.value)
+            residual = Operand("rows", tuple(o - c_place.offset + placement.offset
+                                             for o in c_op.offsets), np_)
+    relu_first = bool(steps) and steps[0].kind == "unary" and steps[0].op is OpCode.RELU
+    problem = GemmProblem(m, n, k, a_op, b_op, c_op, tuple(steps), bias_offset, residual,
+                          relu_first)
+    _emit(ctx, node, problem, "matmul", inputs, out, steps)
+
+
+def _rows(ctx: LoweringContext, value: str):
+    if ctx.is_constant(value):
+        return ctx.place_constant(value, ctx.constant(value), "ndp", key=f"{value}:ndp")
+    placement = ctx.place(value)
+    if placement.layout != "ndp":
+        raise CompileError(f"matmul operand {value} is {placement.layout}, expected rows")
+    return placement
+
+
+def _bias(ctx: LoweringContext, step: Step, n: int):
+    if ctx.is_constant(step.value):
+        bias = np.broadcast_to(ctx.constant(step.value).reshape(-1), (n,))
+        if step.scalar:
+            bias = bias * step.scalar
+        return ctx.place_constant(step.value, bias, "ndp", key=f"{step.value}:bias{n}")
+    placement = ctx.place(step.value)
+    if placement.layout != "ndp" or ctx.type_of(step.value).numel != n:
+        raise CompileError(f"bias {step.value} must be a row-major vector of {n} elements")
+    return placement
+
+
+def _emit(ctx: LoweringContext, node: Node, problem: GemmProblem, op: str, inputs, out,
+          steps) -> None:
+    target = ctx.target
+    extra_ub = 2 if problem.residual is not None else 0
+    tiling = choose_tiling(target, problem.m, problem.n, problem.k, problem.batch,
+                           epilogue_bytes_per_element=extra_ub)
+    tiles = [(b, m0, n0) for b in range(problem.batch)
+             for m0 in range(0, problem.m, tiling.bm) for n0 in range(0, problem.n, tiling.bn)]
+    builder = ctx.builder(f"{node.name}", tiling.cores)
+    scratch = ub_scratch_bytes(list(steps), tiling.bm * tiling.bn)
+    coupled = target.organisation == "coupled"
+    for core in range(tiling.cores):
+        emit_gemm(builder.stream(core), problem, tiling, tiles[core::tiling.cores], coupled,
+                  scratch)
+    flops = 2 * problem.batch * problem.m * problem.n * problem.k
+    min_bytes = sum(ctx.type_of(v).numel * 2 for v in inputs) + ctx.type_of(out).numel * 2
+    ctx.launch(builder, node, op, flops, min_bytes, tuple(inputs), (out,), tiling.explain())
