@@ -12,6 +12,7 @@ from functools import reduce
 
 import numpy as np
 
+from ..attrs import FLOAT_DTYPES
 from ..ops import OpCode
 from .context import Converter, ImportContext, onnx_dtype
 
@@ -87,9 +88,12 @@ def _clip(ctx: ImportContext) -> str:
         known = ctx.known_const(ctx.node.input[i]) if ctx.has(i) else None
         bounds.append(None if known is None else float(known))
     dynamic = [i for i in (1, 2) if ctx.has(i) and bounds[i - 1] is None]
-    if not dynamic:
+    if not dynamic and ctx.dtype(0) in FLOAT_DTYPES:
         return ctx.b.clip(x, bounds[0], bounds[1], name=ctx.out_name())
-    # bounds computed at run time: max(x, lo) then min(., hi)
+    if not ctx.has(1) and not ctx.has(2):
+        return x
+    # integer clip (the IR's clip is floating-point) or bounds known only at run time:
+    # max(x, lo) then min(., hi)
     if ctx.has(1):
         x = ctx.b.maximum(x, ctx.input(1), name=None if ctx.has(2) else ctx.out_name())
     if ctx.has(2):
@@ -115,9 +119,11 @@ def _alias(ctx: ImportContext) -> tuple[str, ...]:
 def _dropout(ctx: ImportContext) -> tuple[str, ...]:
     """Dropout at inference is the identity (the import is for inference: opset < 7 is_test is
     ignored); a constant training_mode=True (opset 12+) is refused, being random."""
-    training = ctx.known_const(ctx.node.input[2]) if ctx.has(2) else None
-    if training is not None and bool(training):
-        raise ctx.error("training-mode Dropout is random and is not supported")
+    if ctx.has(2):
+        training = ctx.known_const(ctx.node.input[2])
+        if training is None or bool(training):
+            raise ctx.error("training_mode must be a constant False: training-mode Dropout is "
+                            "random and is not supported")
     return _alias(ctx)
 
 

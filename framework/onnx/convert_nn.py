@@ -111,8 +111,10 @@ def _conv_transpose(ctx: ImportContext) -> str:
             spatial[i] * stride[i] for i in range(rank))
         totals = [stride[i] * (spatial[i] - 1) + out_pad[i] + (kernel[i] - 1) * dil[i] + 1
                   - target[i] for i in range(rank)]
-        if any(t < 0 for t in totals):
-            raise ctx.error(f"output_shape {tuple(target)} needs negative padding")
+        # an output_shape beyond the full output is reached by extra output padding (as
+        # onnx.reference and onnxruntime do), never by negative pads
+        out_pad = tuple(p - min(t, 0) for p, t in zip(out_pad, totals, strict=True))
+        totals = [max(t, 0) for t in totals]
         upper = auto_pad != "SAME_LOWER"
         begin = [t // 2 if upper else t - t // 2 for t in totals]
         end = [t - b for t, b in zip(totals, begin, strict=True)]
@@ -176,15 +178,26 @@ def _batch_norm(ctx: ImportContext) -> str | tuple[str, ...]:
     return outs
 
 
-def _layer_norm(ctx: ImportContext) -> str:
-    """LayerNormalization-17 (the optional Mean / InvStdDev outputs are not supported)."""
-    scale = ctx.input(1)
+def _layer_norm(ctx: ImportContext) -> tuple[str, ...]:
+    """LayerNormalization-17; the optional Mean and InvStdDev outputs (kept dims over
+    axis..rank-1) are built from reductions only when the model asks for them."""
+    x, scale = ctx.input(0), ctx.input(1)
     if ctx.has(2):
         bias = ctx.input(2)
     else:
         bias = ctx.b.constant(np.zeros(ctx.shape(1), dtype=ctx.dtype(1)))
-    return ctx.b.layer_norm(ctx.input(0), scale, bias, int(ctx.attrs.get("axis", -1)),
-                            float(ctx.attrs.get("epsilon", 1e-5)), name=ctx.out_name())
+    axis, eps = int(ctx.attrs.get("axis", -1)), float(ctx.attrs.get("epsilon", 1e-5))
+    y = ctx.b.layer_norm(x, scale, bias, axis, eps, name=ctx.out_name())
+    wanted = [k for k in (1, 2) if len(ctx.node.output) > k and ctx.node.output[k]]
+    if not wanted:
+        return (y,)
+    rank = len(ctx.shape(0))
+    axes = tuple(range(axis % rank, rank))
+    mean = ctx.b.reduce_mean(x, axes, True, name=ctx.out_name(1))
+    centered = ctx.b.sub(x, mean)
+    var = ctx.b.reduce_mean(ctx.b.mul(centered, centered), axes, True)
+    inv_std = ctx.b.reciprocal(ctx.b.sqrt(ctx.b.add(var, eps)), name=ctx.out_name(2))
+    return (y, mean, inv_std)
 
 
 def _instance_norm(ctx: ImportContext) -> str:
