@@ -1,0 +1,173 @@
+"""Global-memory planning by liveness: every value of a graph gets an offset in one GM arena.
+
+The arena has four regions, laid out in this order, each starting on an aligned boundary:
+constants (weights), graph inputs, graph outputs, and the workspace that holds the
+intermediate values. Constants, inputs and outputs are live for the whole run and are simply
+packed. Intermediates share the workspace: a value is live from the node that produces it to
+the last node that reads it (inclusive, so a node's outputs never overlap its inputs: no
+in-place reuse), and two values may share bytes only if their lifetimes are disjoint.
+
+Placement is TensorFlow Lite's "greedy by size" best fit (Lee et al. 2019, "On-Device Neural
+Net Inference with Mobile GPUs", section 3.2): intermediates are placed largest first, each at
+the lowest-waste gap among already-placed values whose lifetimes overlap its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from framework import Graph, TensorType, topological
+
+from .errors import CompileError
+
+REGIONS = ("constant", "input", "output", "workspace")
+"""Arena regions, in address order."""
+
+SizeFn = Callable[[TensorType], int]
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """Where one value lives: byte ``offset`` from the arena base, ``nbytes``, its layout tag,
+    its region, and (for workspace values) its lifetime as node indices [start, end]."""
+
+    offset: int
+    nbytes: int
+    layout: str
+    region: str
+    start: int = 0
+    end: int = 0
+
+    @property
+    def stop(self) -> int:
+        """One past the last byte."""
+        return self.offset + self.nbytes
+
+
+@dataclass(frozen=True)
+class MemoryPlan:
+    """A GM plan: ``allocations`` (value -> Allocation), ``region_offsets`` (region -> base
+    offset), ``peak_bytes`` (arena size: all regions, workspace at its peak),
+    ``workspace_bytes`` (the workspace region alone) and ``naive_bytes`` (every value in its
+    own aligned buffer, nothing shared), and the ``alignment`` in bytes."""
+
+    allocations: Mapping[str, Allocation]
+    region_offsets: Mapping[str, int]
+    peak_bytes: int
+    workspace_bytes: int
+    naive_bytes: int
+    alignment: int
+    order: tuple[str, ...] = field(default=())
+
+    @property
+    def saving(self) -> float:
+        """Fraction of the naive footprint the plan saves (0 when nothing is shared)."""
+        return 1.0 - self.peak_bytes / self.naive_bytes if self.naive_bytes else 0.0
+
+    @property
+    def naive_workspace_bytes(self) -> int:
+        """Bytes the intermediates would take with no sharing."""
+        return sum(a.nbytes for a in self.allocations.values() if a.region == "workspace")
+
+    def region_bytes(self, region: str) -> int:
+        """Bytes spanned by the values of one region."""
+        stops = [a.stop for a in self.allocations.values() if a.region == region]
+        return max(stops, default=self.region_offsets[region]) - self.region_offsets[region]
+
+    def conflicts(self) -> list[tuple[str, str]]:
+        """Pairs of values whose bytes overlap while both are live (empty for a valid plan).
+
+        Whole-run values (constants, inputs, outputs) are live throughout, so they may not
+        overlap anything. Also reports misaligned offsets as (value, "alignment").
+        """
+        bad = [(name, "alignment") for name, a in self.allocations.items()
+               if a.offset % self.alignment]
+        items = sorted(self.allocations.items(), key=lambda kv: kv[1].offset)
+        for i, (name_a, a) in enumerate(items):
+            for name_b, b in items[i + 1:]:
+                if b.offset >= a.stop:
+                    break
+                if b.nbytes == 0 or a.nbytes == 0:
+                    continue
+                whole_run = a.region != "workspace" or b.region != "workspace"
+                if whole_run or (a.start <= b.end and b.start <= a.end):
+                    bad.append((name_a, name_b))
+        return bad
+
+    def check(self) -> MemoryPlan:
+        """Return self, or raise CompileError naming the first conflicting pair."""
+        bad = self.conflicts()
+        if bad:
+            raise CompileError(f"memory plan: {len(bad)} conflicts, first {bad[0]}")
+        return self
+
+
+def _align(value: int, alignment: int) -> int:
+    return -(-value // alignment) * alignment
+
+
+def _lifetimes(graph: Graph) -> tuple[tuple[str, ...], dict[str, tuple[int, int]]]:
+    """Topological node order and, per node-produced value, [defining index, last use]."""
+    order = list(topological(graph))
+    life: dict[str, tuple[int, int]] = {}
+    for index, node in enumerate(order):
+        for out in node.outputs:
+            life[out] = (index, index)
+        for value in node.inputs:
+            if value in life:
+                life[value] = (life[value][0], index)
+    return tuple(n.name for n in order), life
+
+
+def _best_fit(size: int, start: int, end: int, placed: list[tuple[int, int, int, int]]) -> int:
+    """Lowest-waste offset for a block live over [start, end] among ``placed`` blocks
+    (offset, stop, start, end); at the top of the arena if no gap fits."""
+    busy = sorted((off, stop) for off, stop, s, e in placed if s <= end and start <= e)
+    best, best_waste, cursor = None, None, 0
+    for off, stop in busy:
+        gap = off - cursor
+        if gap >= size and (best_waste is None or gap - size < best_waste):
+            best, best_waste = cursor, gap - size
+        cursor = max(cursor, stop)
+    return cursor if best is None else best
+
+
+def plan_memory(graph: Graph, size_of: SizeFn | None = None, alignment: int = 512) -> MemoryPlan:
+    """Plan ``graph``'s global memory. ``size_of`` maps a TensorType to its device bytes
+    (default: ``TensorType.nbytes``; e.g. ``lambda t: device_nbytes(t, "float16")`` for padded
+    device layouts). Every allocation is ``alignment``-aligned and rounded up to it."""
+    if alignment < 1:
+        raise CompileError(f"plan_memory: alignment must be >= 1, got {alignment}")
+    size = size_of or (lambda t: t.nbytes)
+    order, life = _lifetimes(graph)
+    regions: dict[str, list[str]] = {
+        "constant": list(graph.constants),
+        "input": list(graph.inputs),
+        "output": [v for v in dict.fromkeys(graph.outputs)
+                   if v not in graph.constants and v not in graph.inputs],
+    }
+    whole_run = {v for names in regions.values() for v in names}
+    regions["workspace"] = [v for v in life if v not in whole_run]
+    nbytes = {v: _align(size(graph.type_of(v)), alignment)
+              for names in regions.values() for v in names}
+    allocations: dict[str, Allocation] = {}
+    region_offsets: dict[str, int] = {}
+    cursor = 0
+    for region in REGIONS[:3]:
+        region_offsets[region] = cursor
+        for v in regions[region]:
+            allocations[v] = Allocation(cursor, nbytes[v], graph.type_of(v).layout, region)
+            cursor += nbytes[v]
+    base = region_offsets["workspace"] = cursor
+    placed: list[tuple[int, int, int, int]] = []
+    for v in sorted(regions["workspace"], key=lambda v: (-nbytes[v], life[v])):
+        start, end = life[v]
+        offset = _best_fit(nbytes[v], start, end, placed)
+        placed.append((offset, offset + nbytes[v], start, end))
+        allocations[v] = Allocation(base + offset, nbytes[v], graph.type_of(v).layout,
+                                    "workspace", start, end)
+    workspace = max((stop for _, stop, _, _ in placed), default=0)
+    return MemoryPlan(MappingProxyType(allocations), MappingProxyType(region_offsets),
+                      base + workspace, workspace, sum(nbytes.values()), alignment, order)

@@ -1,0 +1,20 @@
+"""The graph passes, one small module each; every pass is a pure ``Graph -> Graph`` function
+(options, where a pass needs them, are bound by the pipeline)."""
+
+from .batch_norm_folding import fold_batch_norm
+from .constant_folding import fold_constants
+from .cse import eliminate_common_subexpressions
+from .dead_code import eliminate_dead_code
+from .fusion import fuse
+from .layout_assignment import assign_layouts
+from .shape_inference import infer_shapes
+
+__all__ = [
+    "assign_layouts",
+    "eliminate_common_subexpressions",
+    "eliminate_dead_code",
+    "fold_batch_norm",
+    "fold_constants",
+    "fuse",
+    "infer_shapes",
+]
