@@ -21,7 +21,7 @@ RNG = np.random.default_rng(0)
 
 
 def rand(*shape: int, dtype: Any = np.float32) -> np.ndarray:
-    return RNG.standard_normal(shape).astype(dtype)
+    return np.asarray(RNG.standard_normal(shape).astype(dtype))
 
 
 def ints(*values: int) -> np.ndarray:
@@ -43,12 +43,12 @@ class Case:
     spec: Callable[..., list[np.ndarray]] | None = None
 
 
-def X(a: np.ndarray) -> tuple[str, np.ndarray]:
-    return ("x", a)
+def X(a: Any) -> tuple[str, np.ndarray]:
+    return ("x", np.asarray(a))
 
 
-def C(a: np.ndarray) -> tuple[str, np.ndarray]:
-    return ("c", a)
+def C(a: Any) -> tuple[str, np.ndarray]:
+    return ("c", np.asarray(a))
 
 
 def build(nodes: list[onnx.NodeProto], inputs: dict[str, np.ndarray],
@@ -68,14 +68,16 @@ def build(nodes: list[onnx.NodeProto], inputs: dict[str, np.ndarray],
 
     if expected is None:
         draft = model([helper.make_empty_tensor_value_info(n) for n in outputs])
-        expected = ReferenceEvaluator(draft).run(None, inputs)
+        expected = [np.asarray(e) for e in ReferenceEvaluator(draft).run(None, inputs)]
     final = model([info(n, np.asarray(e)) for n, e in zip(outputs, expected, strict=True)])
     onnx.checker.check_model(final)
     return final, [np.asarray(e) for e in expected]
 
 
 def run_case(case: Case) -> None:
-    inputs, inits, names = {}, {}, []
+    inputs: dict[str, np.ndarray] = {}
+    inits: dict[str, np.ndarray] = {}
+    names: list[str] = []
     for i, item in enumerate(case.ins):
         if item is None:
             names.append("")
@@ -303,7 +305,8 @@ def test_shape_subgraph_folds_to_constants() -> None:
     assert [n.op for n in graph.nodes] == [OpCode.RESHAPE, OpCode.ADD]
     assert graph.nodes[0].attrs.shape == (2, 12)
     x = rand(2, 3, 4)
-    want = ReferenceEvaluator(_shape_subgraph_model(2)).run(None, {"x": x})[0]
+    outputs: Any = ReferenceEvaluator(_shape_subgraph_model(2)).run(None, {"x": x})
+    want = np.asarray(outputs[0])
     np.testing.assert_allclose(interpret(graph, {"x": x})["y"], want)
     assert graph.outputs == ("y",)
 
