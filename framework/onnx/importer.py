@@ -50,8 +50,9 @@ def read_model(model: ModelSource) -> tuple[onnx.ModelProto, str]:
                              f"{exc})") from None
 
 
-def check_model(model: onnx.ModelProto, source: str) -> None:
-    """Run onnx.checker (full check), raising FrameworkError with its first message line."""
+def check_model(model: onnx.ModelProto | str, source: str) -> None:
+    """Run onnx.checker on a model or a path (a path also works for models over 2 GB),
+    raising FrameworkError with the checker's first message line."""
     try:
         onnx.checker.check_model(model)
     except (onnx.checker.ValidationError, ValueError) as exc:
@@ -107,7 +108,7 @@ def load(model: ModelSource, input_shapes: Mapping[str, Sequence[int]] | None = 
     """
     proto, source = read_model(model)
     if check:
-        check_model(proto, source)
+        check_model(str(model) if isinstance(model, (str, os.PathLike)) else proto, source)
     graph_proto = proto.graph
     missing = unsupported_ops(graph_proto)
     if missing:

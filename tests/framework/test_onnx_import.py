@@ -179,6 +179,10 @@ CASES = [
          spec=lambda x, axis: softmax_2d(x, axis, log=True)),
     Case("log_softmax_opset13", "LogSoftmax", [X(rand(2, 3, 4))], opset=13),
     *[Case(op.lower(), op, [X(rand(2, 3, 4)), C(rand(3, 1))]) for op in ("Add", "Sub", "Mul")],
+    Case("add_legacy_broadcast_axis", "Add", [X(rand(2, 3, 4)), C(rand(3))],
+         dict(broadcast=1, axis=1), opset=6, spec=lambda a, b, **_: [a + b.reshape(3, 1)]),
+    Case("prelu_legacy_per_channel", "PRelu", [X(x4), C(rand(4))], opset=6,
+         spec=lambda x, s: [np.where(x >= 0, x, x * s.reshape(4, 1, 1))]),
     Case("div", "Div", [X(rand(2, 3, 4)), C(np.abs(rand(4)) + 1)]),
     Case("div_int", "Div", [X(ints(7, -7, 9)), C(ints(2, 2, -4))]),
     Case("pow", "Pow", [X(np.abs(rand(3, 4)) + 0.1), C(rand(4))]),
@@ -275,6 +279,20 @@ def test_constant_node_forms() -> None:
     graph = load(model)
     assert [n.op for n in graph.nodes] == [OpCode.MUL]  # a + b folded at import
     np.testing.assert_allclose(interpret(graph, {"x": x})["y"], want, rtol=1e-6)
+
+
+def test_outputs_keep_onnx_names_for_inputs_constants_and_aliases() -> None:
+    nodes = [helper.make_node("Shape", ["x"], ["shape"]),
+             helper.make_node("Identity", ["x"], ["same"]),
+             helper.make_node("Dropout", ["x"], ["dropped"])]
+    x = rand(2, 3)
+    model, expected = build(nodes, {"x": x}, {}, ["shape", "same", "dropped", "x"], 13)
+    graph = load(model)
+    assert graph.outputs == ("shape", "same", "dropped", "x")
+    assert "shape" in graph.constants  # Shape of a static input is known at import
+    got = interpret(graph, {"x": x})
+    for name, want in zip(graph.outputs, expected, strict=True):
+        np.testing.assert_array_equal(got[name], want)
 
 
 def _shape_subgraph_model(batch: str | int) -> onnx.ModelProto:
