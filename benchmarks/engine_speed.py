@@ -77,6 +77,7 @@ def main() -> None:
     cfg = get_preset(args.preset)
     kernel = Kernel("mixed", ({"core": mixed_stream(args.instructions)},))
     n = kernel.instruction_count()
+    run_kernel(Kernel("warm-up", ({"core": mixed_stream(200)},)), cfg)  # numba compiles once
     print(f"{'races':>6} {'instructions':>12} {'sim cycles':>12} {'wall s':>8} {'instr/s':>10}")
     for races in (False, True):
         start = time.perf_counter()

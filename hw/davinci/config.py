@@ -138,6 +138,8 @@ class DaVinciConfig(BaseModel):
     hbm_bytes_per_s: PositiveFloat
     l2_bytes: PositiveInt
     l2_bytes_per_s: PositiveFloat
+    l2_line_bytes: PositiveInt = 512  # 512 B on C220 [SOCCFG] facts §2.2 (C310: 256 B)
+    l2_ways: PositiveInt = 16  # estimate: associativity is unsourced
     kernel_launch_s: NonNegativeFloat
 
     def __init__(self, **data: Any) -> None:

@@ -26,7 +26,9 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import Any
 
+from hw.cache import burst_lines
 from isa.davinci import (
     Barrier,
     Copy,
@@ -96,6 +98,8 @@ class Decoded:
     reads: tuple[Region, ...] = ()
     writes: tuple[Region, ...] = ()
     flops: int = 0
+    gm_lines: Any = None  # L2 line indices the GM side touches, in order (numpy int64)
+    gm_write: bool = False
 
 
 def vector_repeats(instr: VectorInstruction, mask: MaskState) -> int:
@@ -116,24 +120,41 @@ def _space(space: Space) -> str:
     return space.name.lower()
 
 
-def _dma(cfg, instr: Instruction, src: Space, dst: Space, nbytes: int) -> Decoded:
+def _dma(cfg, instr: Instruction, src: Space, dst: Space, nbytes: int,
+         gm_bursts: tuple[int, int, int, int] | None = None) -> Decoded:
+    """A transfer of ``nbytes``; ``gm_bursts`` = (start, count, bytes, pitch) on the GM side
+    (default: one contiguous burst at the GM region)."""
     bandwidth = _bandwidth(cfg, _space(src), _space(dst))
     touches_gm = Space.GM in (src, dst)
     latency = cfg.gm_latency_cycles if touches_gm else cfg.local_latency_cycles
+    lines = None
+    if touches_gm:
+        if gm_bursts is None:
+            region = (instr.writes() if dst is Space.GM else instr.reads())[0]
+            gm_bursts = (region.start, 1, region.nbytes, region.nbytes)
+        lines = burst_lines(*gm_bursts, cfg.l2_line_bytes)
     return Decoded(
         instr, Kind.WORK, instr.pipe, math.ceil(nbytes / bandwidth),
         latency_cycles=latency, gm_bytes=nbytes if touches_gm else 0,
         path=f"{_space(src)}->{_space(dst)}", path_bytes=nbytes,
-        reads=instr.reads(), writes=instr.writes(),
+        reads=instr.reads(), writes=instr.writes(), gm_lines=lines, gm_write=dst is Space.GM,
     )
 
 
 def _copy(cfg, instr: Copy, mask: MaskState) -> Decoded:
-    return _dma(cfg, instr, instr.src.space, instr.dst.space, instr.nbytes)
+    bursts = None
+    burst = instr.burst_len * 32
+    if instr.src.space is Space.GM:
+        bursts = (instr.src.offset, instr.n_burst, burst, burst + instr.src_gap * 32)
+    elif instr.dst.space is Space.GM:
+        bursts = (instr.dst.offset, instr.n_burst, burst, burst + instr.dst_gap * 32)
+    return _dma(cfg, instr, instr.src.space, instr.dst.space, instr.nbytes, bursts)
 
 
 def _nd2nz(cfg, instr: CopyNd2Nz, mask: MaskState) -> Decoded:
-    return _dma(cfg, instr, Space.GM, Space.L1, instr.nbytes)
+    size = instr.dtype.itemsize
+    bursts = (instr.src.offset, instr.rows, instr.cols * size, instr.src_row_stride * size)
+    return _dma(cfg, instr, Space.GM, Space.L1, instr.nbytes, bursts)
 
 
 def _load2d(cfg, instr: Load2D, mask: MaskState) -> Decoded:
@@ -159,8 +180,11 @@ def _l0c_to_ub(cfg, instr: CopyL0cToUb, mask: MaskState) -> Decoded:
 def _fixpipe(cfg, instr: Fixpipe, mask: MaskState) -> Decoded:
     # FixPipe bandwidths are quoted in output elements (64 fp16 per cycle = 128 B/cycle,
     # facts §1.4), so the transfer is counted in the bytes written.
-    return _dma(cfg, instr, Space.L0C, instr.dst.space, instr.writes()[0].nbytes
-                if not instr.nz2nd else instr.m * instr.n * instr.dst_dtype.itemsize)
+    size = instr.dst_dtype.itemsize
+    if not instr.nz2nd:
+        return _dma(cfg, instr, Space.L0C, instr.dst.space, instr.writes()[0].nbytes)
+    bursts = (instr.dst.offset, instr.m, instr.n * size, instr.dst_row_stride * size)
+    return _dma(cfg, instr, Space.L0C, instr.dst.space, instr.m * instr.n * size, bursts)
 
 
 def _mmad(cfg, instr: Mmad, mask: MaskState) -> Decoded:

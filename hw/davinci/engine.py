@@ -28,6 +28,7 @@ from typing import Any
 
 import simpy
 
+from hw.cache import LineCache
 from hw.davinci.decode import Decoded, Kind
 from hw.davinci.races import RaceDetector
 from hw.davinci.stats import PIPE_NAMES, PipeStats, TimelineEvent
@@ -35,6 +36,7 @@ from hw.errors import SimulationError
 from isa.davinci import EXEC_PIPES, Pipe, Space, Unit
 
 Executor = Callable[[Decoded, Any], None]
+_DRAINING = (Kind.SET_FLAG, Kind.BARRIER, Kind.CROSS_SET)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,16 +57,33 @@ class _Chip:
         self.options = options
         self.hbm_bytes_per_cycle = float(cfg.hbm_bytes_per_cycle)
         self.hbm_free = 0.0
+        self.l2_bytes_per_cycle = float(cfg.l2_bytes_per_cycle)
+        self.l2_free = 0.0
+        self.line_bytes = int(cfg.l2_line_bytes)
+        self.l2 = LineCache(int(cfg.l2_bytes), self.line_bytes, int(cfg.l2_ways))
         self.events: list[TimelineEvent] = []
         self.events_dropped = 0
         self.units: dict[tuple[int, str], _Unit] = {}
         self.completed = 0  # instructions completed on any pipe, for stepping
 
-    def hbm_cycles(self, now: int, nbytes: int) -> float:
-        """Reserve ``nbytes`` on the shared HBM; return when the transfer can have finished."""
-        start = max(float(now), self.hbm_free)
-        self.hbm_free = start + nbytes / self.hbm_bytes_per_cycle
-        return self.hbm_free
+    def gm_transfer(self, now: int, d: Decoded) -> tuple[float, int]:
+        """Move ``d``'s GM bytes through the shared L2 and HBM.
+
+        Every byte crosses the L2 (one shared timeline at ``l2_bytes_per_cycle``); lines that
+        miss are filled from HBM (``l2_line_bytes`` each) and writes go through to HBM (a
+        write-through approximation of the eventual write-back). Both timelines are
+        first-come first-served reservations, so cores streaming at once contend. Returns
+        when the transfer can have finished and the HBM bytes it caused.
+        """
+        misses = self.l2.access(d.gm_lines) if d.gm_lines is not None else 0
+        hbm = d.gm_bytes if d.gm_write else misses * self.line_bytes
+        start = max(float(now), self.l2_free)
+        self.l2_free = done = start + d.gm_bytes / self.l2_bytes_per_cycle
+        if hbm:
+            start = max(float(now), self.hbm_free)
+            self.hbm_free = start + hbm / self.hbm_bytes_per_cycle
+            done = max(done, self.hbm_free)
+        return done, hbm
 
 
 class _Unit:
@@ -86,6 +105,8 @@ class _Unit:
         self.drain_waiter: simpy.Event | None = None
         self.running: dict[Pipe, bool] = dict.fromkeys(EXEC_PIPES, False)
         self.current: dict[Pipe, int | None] = dict.fromkeys(EXEC_PIPES)  # executing now
+        self.inflight: dict[Pipe, int] = dict.fromkeys(EXEC_PIPES, 0)  # last DMA landing
+        self.inflight_writes: dict[Pipe, list] = {pipe: [] for pipe in EXEC_PIPES}
         self.flags: dict[tuple[int, ...], tuple[int, ...]] = {}
         self.flag_waiters: dict[tuple[int, ...], simpy.Event] = {}
         self.cross_counts: Counter = Counter()
@@ -129,6 +150,9 @@ class _Unit:
                     while not self._drained():
                         self.drain_waiter = env.event()
                         yield self.drain_waiter
+                    landing = max(self.inflight.values())
+                    if landing > env.now:
+                        yield env.timeout(landing - env.now)
                     if self.races:
                         self.races.join_all()
                 else:
@@ -165,6 +189,17 @@ class _Unit:
     def _drained(self) -> bool:
         return not any(self.queues.values()) and not any(self.running.values())
 
+    def _same_pipe_hazard(self, pipe: Pipe, d: Decoded):
+        """Wait for an in-flight transfer of this pipe that writes what ``d`` touches."""
+        now = self.env.now
+        pending = [(done, w) for done, w in self.inflight_writes[pipe] if done > now]
+        self.inflight_writes[pipe] = pending
+        touched = (*d.reads, *d.writes)
+        wait = max((done for done, writes in pending
+                    if any(a.overlaps(b) for a in writes for b in touched)), default=now)
+        if wait > now:
+            yield self.env.timeout(wait - now)
+
     # ------------------------------------------------------------------ pipes
 
     def _pipe(self, pipe: Pipe):  # noqa: C901 - one branch per instruction kind
@@ -193,16 +228,26 @@ class _Unit:
             kind = d.kind
             waited_from = None
             cost = d.cycles
+            latency = 0
             if kind is Kind.WORK:
+                if d.latency_cycles and self.inflight_writes[pipe]:
+                    yield from self._same_pipe_hazard(pipe, d)
+                    start = env.now
                 if d.head_cycles and self.last_work_end[pipe] < start:
                     cost += d.head_cycles
                 if d.gm_bytes:
-                    hbm_done = chip.hbm_cycles(start, d.gm_bytes)
-                    cost = max(cost, math.ceil(hbm_done - start))
-                cost += d.latency_cycles
+                    gm_done, hbm = chip.gm_transfer(start, d)
+                    cost = max(cost, math.ceil(gm_done - start))
+                    (self.bytes_written if d.gm_write else self.bytes_read)["hbm"] += hbm
+                latency = d.latency_cycles
                 if self.races is not None:
                     self.races.access(pipe, index, d.reads, d.writes)
                 self._account(d)
+            elif kind is Kind.SET_FLAG:
+                pass  # fires once the pipe's transfers in flight have landed (see below)
+            elif kind in _DRAINING and self.inflight[pipe] > start:
+                # a barrier or cross-core flag covers this pipe's transfers still in flight
+                yield env.timeout(self.inflight[pipe] - start)
             elif kind is Kind.WAIT_FLAG:
                 if d.flag not in self.flags:
                     waited_from = start
@@ -227,12 +272,33 @@ class _Unit:
                 yield env.timeout(cost)
             end = env.now
             if kind is Kind.SET_FLAG:
-                self._set_flag(index, d)
+                # Modelling choice: set_flag does not hold the pipe while earlier transfers
+                # are in flight; the flag rises when they have all landed. The happens-before
+                # snapshot is taken here, at the flag's place in the pipe.
+                snapshot = self.races.snapshot(d.pipe) if self.races is not None else ()
+                landing = self.inflight[pipe]
+                if landing > end:
+                    env.timeout(landing - end).callbacks.append(
+                        lambda _, i=index, d=d, s=snapshot: self._set_flag(i, d, s))
+                    self.end = max(self.end, landing)
+                else:
+                    self._set_flag(index, d, snapshot)
             elif kind is Kind.CROSS_SET:
                 self._cross_set(index, d)
             elif kind is Kind.WORK:
                 self.last_work_end[pipe] = end
-                if self.execute is not None:  # the data lands when the instruction completes
+                if latency:
+                    # DMA engines keep transfers in flight: the pipe moves on after the
+                    # transfer time and the data lands `latency` cycles later.
+                    done = end + latency
+                    self.inflight[pipe] = max(self.inflight[pipe], done)
+                    self.end = max(self.end, done)
+                    if d.writes:
+                        self.inflight_writes[pipe].append((done, d.writes))
+                    if self.execute is not None:
+                        env.timeout(latency).callbacks.append(
+                            lambda _, d=d: self.execute(d, self.memory))
+                elif self.execute is not None:  # the data lands when the instruction completes
                     self.execute(d, self.memory)
             self.busy[pipe] += end - begin
             self.count[pipe] += 1
@@ -260,13 +326,13 @@ class _Unit:
                 self.bytes_written[region.space.name.lower()] += region.nbytes
         self.flops += d.flops
 
-    def _set_flag(self, index: int, d: Decoded) -> None:
+    def _set_flag(self, index: int, d: Decoded, snapshot: tuple[int, ...]) -> None:
         if d.flag in self.flags:
             raise SimulationError(
                 f"core {self.core} {self.name}: {self.describe(index)} sets a flag that is "
                 f"already set (each set_flag needs a wait_flag before the next set)"
             )
-        self.flags[d.flag] = self.races.snapshot(d.pipe) if self.races is not None else ()
+        self.flags[d.flag] = snapshot
         waiter = self.flag_waiters.pop(d.flag, None)
         if waiter is not None:
             waiter.succeed()
