@@ -84,7 +84,8 @@ def _fold_gemm(m: Match) -> Rewrite | None:
         if not m.is_constant(node.inputs[2]):
             return None
         c = at.beta * m.array(node.inputs[2]).astype(np.float64)
-    b_name, b_new = _const(m, "bn_weight", b * (inv[:, None] if at.trans_b else inv), node.inputs[1])
+    columns = inv[:, None] if at.trans_b else inv  # op(B)'s columns are the channels
+    b_name, b_new = _const(m, "bn_weight", b * columns, node.inputs[1])
     c_name, c_new = _const(m, "bn_bias", c * inv + shift, node.inputs[1])
     folded = node.replace(inputs=(node.inputs[0], b_name, c_name), outputs=bn.outputs,
                           name=bn.name, attrs=dataclasses.replace(at, beta=1.0))
