@@ -1,7 +1,7 @@
 """Converters for ONNX elementwise ops: activations, unary math, broadcasting binary ops,
 variadic Sum/Max/Min/Mean, comparisons, Where, Cast, Clip and the aliases (Identity, Dropout).
 
-Ops the IR lacks but that are short compositions of IR ops (Softsign, HardSigmoid, Not,
+Ops the IR lacks but that are short compositions of IR ops (Softsign, HardSigmoid, HardSwish, Not,
 LessOrEqual, GreaterOrEqual) are decomposed here, following the ONNX operator definitions.
 """
 
@@ -145,6 +145,13 @@ def _hard_sigmoid(ctx: ImportContext) -> str:
     return ctx.b.clip(x, 0.0, 1.0, name=ctx.out_name())
 
 
+def _hard_swish(ctx: ImportContext) -> str:
+    """x * max(0, min(1, x / 6 + 0.5)) (ONNX HardSwish)."""
+    x = ctx.input(0)
+    gate = ctx.b.clip(ctx.b.add(ctx.b.mul(x, 1.0 / 6.0), 0.5), 0.0, 1.0)
+    return ctx.b.mul(x, gate, name=ctx.out_name())
+
+
 def _not_of(build: Callable[[ImportContext], str]) -> Converter:
     """Logical negation of a bool value, as where(v, False, True) (the IR has no Not)."""
     def convert(ctx: ImportContext) -> str:
@@ -191,6 +198,7 @@ MATH_CONVERTERS: dict[str, Converter] = {
     "Gelu": _gelu,
     "Softsign": _softsign,
     "HardSigmoid": _hard_sigmoid,
+    "HardSwish": _hard_swish,
     "PRelu": _prelu,
     "Add": _binary(OpCode.ADD),
     "Sub": _binary(OpCode.SUB),

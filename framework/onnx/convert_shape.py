@@ -1,7 +1,7 @@
 """Converters for ONNX data-movement and shape ops: Reshape, Flatten, Transpose, Concat, Split,
-Slice, Pad, Gather, Squeeze, Unsqueeze, Expand, Tile, and the constant sources Shape, Size,
-Constant, ConstantOfShape and Range (which return NumPy arrays: their values are known at import
-because every shape in the IR is static).
+Slice, Pad, Gather, Squeeze, Unsqueeze, Expand, Tile, DepthToSpace, SpaceToDepth, and the
+constant sources Shape, Size, Constant, ConstantOfShape and Range (which return NumPy arrays:
+their values are known at import because every shape in the IR is static).
 
 Ops whose parameters moved from attributes to inputs across opsets (Split-13, Slice-10, Pad-11,
 Squeeze/Unsqueeze-13, Reshape-5) accept both forms: an input, when present, wins.
@@ -150,6 +150,29 @@ def _tile(ctx: ImportContext) -> str:
     return _reshape_to(ctx, x, tuple(d * r for d, r in zip(shape, reps, strict=True)))
 
 
+def _depth_to_space(ctx: ImportContext) -> str:
+    """DepthToSpace as reshape -> transpose -> reshape (ONNX DepthToSpace-13, DCR and CRD)."""
+    n, c, h, w = ctx.shape(0)
+    b = int(ctx.attrs.get("blocksize"))
+    if str(ctx.attrs.get("mode", "DCR")) == "CRD":
+        split, perm = (n, c // (b * b), b, b, h, w), (0, 1, 4, 2, 5, 3)
+    else:
+        split, perm = (n, b, b, c // (b * b), h, w), (0, 3, 4, 1, 5, 2)
+    x = ctx.b.transpose(ctx.b.reshape(ctx.input(0), split), perm)
+    return _reshape_to(ctx, x, (n, c // (b * b), h * b, w * b))
+
+
+def _space_to_depth(ctx: ImportContext) -> str:
+    """SpaceToDepth as reshape -> transpose -> reshape (the inverse of DepthToSpace; the CRD
+    mode is SpaceToDepth-28's)."""
+    n, c, h, w = ctx.shape(0)
+    b = int(ctx.attrs.get("blocksize"))
+    crd = str(ctx.attrs.get("mode", "DCR")) == "CRD"
+    x = ctx.b.reshape(ctx.input(0), (n, c, h // b, b, w // b, b))
+    x = ctx.b.transpose(x, (0, 1, 3, 5, 2, 4) if crd else (0, 3, 5, 1, 2, 4))
+    return _reshape_to(ctx, x, (n, c * b * b, h // b, w // b))
+
+
 def _shape(ctx: ImportContext) -> np.ndarray:
     shape = np.array(ctx.shape(0), dtype=np.int64)
     start, end = ctx.attrs.get("start", 0), ctx.attrs.get("end")  # Shape-15 start / end
@@ -193,6 +216,8 @@ SHAPE_CONVERTERS: dict[str, Converter] = {
     "Unsqueeze": _unsqueeze,
     "Expand": _expand,
     "Tile": _tile,
+    "DepthToSpace": _depth_to_space,
+    "SpaceToDepth": _space_to_depth,
     "Shape": _shape,
     "Size": lambda ctx: np.array(math.prod(ctx.shape(0)), dtype=np.int64),
     "Constant": _constant,
