@@ -191,8 +191,9 @@ def _fold(ctx: ImportContext, node: onnx.NodeProto) -> list[Result]:
     """Convert ``node`` on a scratch builder holding its constant inputs, then evaluate it."""
     scratch = ImportContext(GraphBuilder(f"fold_{node.op_type}"), ctx.opset, ctx.source)
     for name in node.input:
-        if name:
-            scratch.define_const(name, ctx.known_const(name))  # type: ignore[arg-type]
+        array = ctx.known_const(name) if name else None
+        if array is not None:
+            scratch.define_const(name, array)
     scratch.start(node)
     results = _run(scratch)
     pending = [r for r in results if isinstance(r, str) and not scratch.b.is_constant(r)]
