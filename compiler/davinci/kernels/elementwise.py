@@ -1,0 +1,333 @@
+"""Element-wise kernels: unary and binary ops (NumPy broadcasting) and fused element-wise
+chains, as ONE kernel that streams tiles GM -> UB -> (every op of the chain) -> GM.
+
+The work is split over the cores in contiguous ranges; each core walks its range in tiles,
+alternating between two UB buffer sets so MTE2 (loads), V (the chain) and MTE3 (stores) of
+consecutive tiles overlap (the flags come from reads()/writes()). Tiles are as large as UB
+allows, so instructions carry long repeats. Broadcasting follows `elementwise_plan`; padding
+follows the rule in `vector_common`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from compiler.davinci.builder import StreamBuilder
+from compiler.davinci.context import LoweringContext
+from compiler.davinci.kernels.elementwise_plan import (
+    ACC,
+    ChainOp,
+    Ext,
+    chain_of,
+    classify,
+    maps_zero_to_zero,
+)
+from compiler.davinci.kernels.vector_common import (
+    blocks,
+    copy_in,
+    copy_out,
+    copy_rows,
+    dtype_of,
+    gm,
+    numel,
+    plan_tiles,
+    split,
+    ub_bytes,
+)
+from compiler.davinci.kernels.vector_math import SCRATCH_TILES, binary, binary_scalar, unary
+from compiler.davinci.kernels.vector_ops import (
+    Geometry,
+    Opnd,
+    broadcast_lane0,
+    fill_row_lanes,
+)
+from compiler.davinci.lower import rule
+from compiler.errors import CompileError
+from compiler.executable import TensorPlacement
+from framework import Node, OpCode
+from framework.ops import BINARY_ELEMENTWISE, UNARY_ELEMENTWISE
+from isa.davinci import Addr, Space
+from isa.davinci.types import BLOCK_BYTES
+
+
+@dataclass
+class _Kernel:
+    """Everything the per-core emitter needs."""
+
+    chain: list[ChainOp]
+    exts: dict[str, Ext]
+    out: TensorPlacement
+    mode: str  # "flat", "rows" or "chan"
+    zero_fix: bool
+    scratch_tiles: int
+
+
+def _scratch_tiles(chain: list[ChainOp], exts: dict[str, Ext]) -> int:
+    need = 0
+    for step in chain:
+        need = max(need, SCRATCH_TILES.get(step.op, 0))
+        if step.op is OpCode.POW:
+            need = max(need, 1)
+    return need
+
+
+@rule(*sorted(UNARY_ELEMENTWISE | BINARY_ELEMENTWISE, key=lambda op: op.value),
+      ("fused", "elementwise"))
+def lower_elementwise(ctx: LoweringContext, node: Node) -> None:
+    """One streaming kernel for a unary/binary node or a fused element-wise chain."""
+    chain = chain_of(node)
+    out_value = node.outputs[0]
+    out = ctx.place(out_value)
+    if not ctx.type_of(out_value).is_float:
+        raise CompileError(f"{node.name}: integer element-wise {chain[0].op.value} has no "
+                           "DaVinci lowering (the vector kernels compute in fp16)")
+    exts: dict[str, Ext] = {}
+    for step in chain:
+        for arg in step.args:
+            if arg != ACC and arg not in exts:
+                exts[arg] = classify(ctx, arg, out, node.name)
+    kinds = {e.kind for e in exts.values()}
+    mode = ("rows" if kinds & {"row", "rows"} else "chan" if "chan" in kinds else "flat")
+    zero_fix = _has_padding(out) and not maps_zero_to_zero(chain, exts)
+    kernel = _Kernel(chain, exts, out, mode, zero_fix, _scratch_tiles(chain, exts))
+    emit_elementwise(ctx, node, kernel)
+
+
+def _has_padding(out: TensorPlacement) -> bool:
+    shape = out.shape or (1,)
+    channels = shape[1] if out.layout == "nc1hwc0" else shape[-1]
+    return channels % 16 != 0
+
+
+def _geometry(out: TensorPlacement) -> tuple[int, int]:
+    """(rows, row blocks) of the output's stored image (rows of the ndp layout; for
+    nc1hwc0 and flat walks, 32 B blocks)."""
+    shape = out.shape or (1,)
+    if out.layout == "ndp":
+        return numel(shape[:-1]), blocks(shape[-1] * 2)
+    return out.nbytes // BLOCK_BYTES, 1
+
+
+def emit_elementwise(ctx: LoweringContext, node: Node, k: _Kernel) -> None:
+    """Plan tiles, split them over cores and emit every core's stream."""
+    rows, row_blocks = _geometry(k.out)
+    tile_exts = [e for e in k.exts.values() if e.kind in ("flat", "rows")]
+    if k.mode == "rows":
+        units, unit_bytes = rows, row_blocks * BLOCK_BYTES
+        per_set = 1 + k.scratch_tiles + sum(
+            1 if e.kind == "flat" or not e.lane_bcast and not e.prebcast else
+            2 * BLOCK_BYTES / unit_bytes for e in tile_exts)
+        align = 1
+    else:
+        units, unit_bytes = k.out.nbytes // BLOCK_BYTES, BLOCK_BYTES
+        per_set = 1 + k.scratch_tiles + len(tile_exts)
+        align = 8
+        if k.mode == "chan":
+            hw = k.out.shape[2] * k.out.shape[3]
+            align = hw if hw * BLOCK_BYTES * per_set * 2 < ctx.target.ub_bytes // 4 else 8
+    persistent = sum(ub_bytes(e.placement.nbytes) + 2 * BLOCK_BYTES
+                     for e in k.exts.values() if e.kind in ("row", "chan", "scalar"))
+    budget = ctx.target.ub_bytes - persistent - 4096
+    plan = plan_tiles(budget, units, unit_bytes, per_set, ctx.target.cores, align)
+    ranges = split(-(-units // plan.tile_units), ctx.target.cores)
+    builder = ctx.builder(f"{node.name}", len(ranges))
+    for core, (t0, t1) in enumerate(ranges):
+        start, stop = t0 * plan.tile_units, min(units, t1 * plan.tile_units)
+        _emit_core(builder.stream(core), k, plan.tile_units, start, stop, unit_bytes, rows,
+                   row_blocks)
+    in_bytes = sum(numel(ctx.type_of(v).shape) * 2 for v, e in k.exts.items() if e.kind != "imm")
+    out_numel = numel(k.out.shape)
+    ctx.launch(builder, node, op=k.chain[0].op.value if len(k.chain) == 1 else "elementwise",
+               flops=out_numel * len(k.chain), min_bytes=in_bytes + out_numel * 2,
+               inputs=tuple(v for v, e in k.exts.items() if e.kind != "imm"),
+               outputs=(node.outputs[0],),
+               tiling=f"{k.mode}: {len(ranges)} cores, {plan.tile_units} "
+                      f"{'rows' if k.mode == 'rows' else 'blocks'} per tile, double-buffered")
+
+
+def _emit_core(sb: StreamBuilder, k: _Kernel, tile_units: int, start: int, stop: int,
+               unit_bytes: int, rows: int, row_blocks: int) -> None:
+    fixed = _load_persistent(sb, k)
+    tile_bytes = ub_bytes(tile_units * unit_bytes)
+    sets = []
+    for _ in range(2):
+        bufs: dict[str, Addr] = {ACC: sb.alloc(Space.UB, tile_bytes, "element-wise tile")}
+        if k.scratch_tiles:
+            bufs["\0tmp"] = sb.alloc(Space.UB, tile_bytes * k.scratch_tiles, "scratch")
+        for value, ext in k.exts.items():
+            if ext.kind == "flat" or (ext.kind == "rows" and not ext.lane_bcast
+                                      and not ext.prebcast):
+                bufs[value] = sb.alloc(Space.UB, tile_bytes, f"operand {value}")
+            elif ext.kind == "rows":
+                raw = ub_bytes(tile_units * BLOCK_BYTES)
+                bufs[value] = sb.alloc(Space.UB, raw, f"operand {value}")
+                if ext.lane_bcast:
+                    bufs[value + "\0x"] = sb.alloc(Space.UB, raw, f"broadcast {value}")
+        sets.append(bufs)
+    for index, u0 in enumerate(range(start, stop, tile_units)):
+        u1 = min(stop, u0 + tile_units)
+        bufs = sets[index % 2]
+        _load_tile(sb, k, bufs, u0, u1, unit_bytes)
+        for geo, offset, chan_opnds in _segments(k, u0, u1, row_blocks):
+            _emit_chain(sb, k, geo, offset, bufs, fixed, chan_opnds)
+        if k.zero_fix:
+            _zero_padding(sb, k, bufs[ACC], u0, u1, row_blocks)
+        copy_out(sb, gm(k.out, u0 * unit_bytes), bufs[ACC], (u1 - u0) * unit_bytes)
+
+
+def _load_persistent(sb: StreamBuilder, k: _Kernel) -> dict[str, Opnd]:
+    """Row vectors, channel vectors and broadcast scalars: loaded once per core."""
+    fixed: dict[str, Opnd] = {}
+    for value, ext in k.exts.items():
+        if ext.kind not in ("row", "chan", "scalar"):
+            continue
+        assert ext.placement is not None
+        nbytes = BLOCK_BYTES if ext.kind == "scalar" else ext.placement.nbytes
+        buf = sb.alloc(Space.UB, ub_bytes(nbytes), f"operand {value}")
+        copy_in(sb, buf, gm(ext.placement), nbytes)
+        if ext.kind == "scalar":
+            wide = sb.alloc(Space.UB, BLOCK_BYTES * 8, f"broadcast {value}")
+            broadcast_lane0(sb, wide, buf, 1, 0)
+            fixed[value] = Opnd(wide, row_stride=0, blk_stride=0)
+        elif ext.kind == "row":
+            fixed[value] = Opnd(buf, row_stride=0)
+        else:
+            fixed[value] = Opnd(buf, row_stride=1, blk_stride=0)
+    return fixed
+
+
+def _runs(row_map: Any, r0: int, r1: int) -> list[tuple[int, int, int]]:
+    """(first output row, first operand row, length) runs of consecutive operand rows."""
+    runs: list[tuple[int, int, int]] = []
+    for r in range(r0, r1):
+        src = int(row_map[r])
+        if runs and runs[-1][1] + runs[-1][2] == src and runs[-1][0] + runs[-1][2] == r:
+            first, base, length = runs[-1]
+            runs[-1] = (first, base, length + 1)
+        else:
+            runs.append((r, src, 1))
+    return runs
+
+
+def _load_tile(sb: StreamBuilder, k: _Kernel, bufs: dict[str, Addr], u0: int, u1: int,
+               unit_bytes: int) -> None:
+    for value, ext in k.exts.items():
+        assert ext.placement is not None or ext.kind == "imm"
+        if ext.kind == "flat":
+            copy_in(sb, bufs[value], gm(ext.placement, u0 * unit_bytes), (u1 - u0) * unit_bytes)
+        elif ext.kind == "rows":
+            row_bytes = ext.row_blocks * BLOCK_BYTES
+            for first, base, length in _runs(ext.row_map, u0, u1):
+                copy_in(sb, bufs[value] + (first - u0) * row_bytes,
+                        gm(ext.placement, base * row_bytes), length * row_bytes)
+            if ext.lane_bcast:
+                broadcast_lane0(sb, bufs[value + "\0x"], bufs[value], u1 - u0, 1)
+
+
+def _segments(k: _Kernel, u0: int, u1: int, row_blocks: int
+              ) -> list[tuple[Geometry, int, dict[str, Opnd]]]:
+    """(geometry, byte offset in the tile, per-segment operands) of each compute region."""
+    if k.mode == "flat":
+        return [(Geometry.flat((u1 - u0) * 16), 0, {})]
+    if k.mode == "rows":
+        return [(Geometry(u1 - u0, row_blocks * 16, row_blocks), 0, {})]
+    n, c, h, w = k.out.shape
+    c1, hw = -(-c // 16), h * w
+    segments = []
+    b = u0
+    while b < u1:
+        slice_index = b // hw
+        whole = b % hw == 0 and b + hw <= u1
+        if whole:  # a run of whole slices whose channel blocks are consecutive
+            last = u1 // hw
+            per_n = {ext.chan_batch for ext in k.exts.values() if ext.kind == "chan"}
+            if 1 in per_n and n > 1:
+                last = min(last, (slice_index // c1 + 1) * c1)
+            count = last - slice_index
+            geo = Geometry(count, hw * 16, hw)
+            end = b + count * hw
+        else:
+            end = min(u1, (slice_index + 1) * hw)
+            geo = Geometry(1, (end - b) * 16, end - b)
+        opnds = {}
+        for value, ext in k.exts.items():
+            if ext.kind == "chan":
+                index = slice_index if ext.chan_batch == n else slice_index % c1
+                opnds[value] = Opnd(Addr(Space.UB, 0) + index * BLOCK_BYTES, row_stride=1,
+                                    blk_stride=0)
+        segments.append((geo, (b - u0) * BLOCK_BYTES, opnds))
+        b = end
+    return segments
+
+
+def _operand(k: _Kernel, arg: str, bufs: dict[str, Addr], offset: int, fixed: dict[str, Opnd],
+             chan: dict[str, Opnd]) -> Opnd | float:
+    if arg == ACC:
+        return Opnd(bufs[ACC] + offset)
+    ext = k.exts[arg]
+    if ext.kind == "imm":
+        return ext.imm
+    if ext.kind == "chan":
+        base = fixed[arg]
+        rel = chan[arg]
+        return Opnd(base.addr + rel.addr.offset, rel.row_stride, 0)
+    if ext.kind in ("row", "scalar"):
+        return fixed[arg]
+    if ext.kind == "rows" and ext.lane_bcast:
+        return Opnd(bufs[arg + "\0x"], row_stride=1, blk_stride=0)
+    if ext.kind == "rows" and ext.prebcast:
+        return Opnd(bufs[arg], row_stride=1, blk_stride=0)
+    return Opnd(bufs[arg] + offset)
+
+
+def _emit_chain(sb: StreamBuilder, k: _Kernel, geo: Geometry, offset: int,
+                bufs: dict[str, Addr], fixed: dict[str, Opnd], chan: dict[str, Opnd]) -> None:
+    geo = Geometry(geo.rows, geo.cols, geo.row_stride, dtype_of(k.out), geo.tail)
+    acc = Opnd(bufs[ACC] + offset)
+    tmp = Opnd(bufs["\0tmp"] + offset) if "\0tmp" in bufs else None
+    for step in k.chain:
+        args = [_operand(k, a, bufs, offset, fixed, chan) for a in step.args]
+        if len(args) == 1:
+            if isinstance(args[0], float):
+                raise CompileError(f"{step.op.value}: a constant operand should have been folded")
+            unary(sb, geo, step.op, step.attrs, acc, args[0], tmp)
+        elif isinstance(args[0], float) and isinstance(args[1], float):
+            raise CompileError(f"{step.op.value}: two constant operands should have been folded")
+        elif isinstance(args[1], float):
+            binary_scalar(sb, geo, step.op, acc, args[0], args[1], False, tmp)  # type: ignore[arg-type]
+        elif isinstance(args[0], float):
+            binary_scalar(sb, geo, step.op, acc, args[1], args[0], True, tmp)
+        else:
+            binary(sb, geo, step.op, acc, args[0], args[1], tmp)
+
+
+def _zero_padding(sb: StreamBuilder, k: _Kernel, acc: Addr, u0: int, u1: int,
+                  row_blocks: int) -> None:
+    """Write zeros into the padded lanes of the tile (see vector_common's padding rule)."""
+    shape = k.out.shape or (1,)
+    if k.out.layout == "nc1hwc0":
+        n, c, h, w = shape
+        c1, hw = -(-c // 16), h * w
+        for batch in range(n):
+            first = (batch * c1 + c1 - 1) * hw
+            lo, hi = max(u0, first), min(u1, first + hw)
+            if lo < hi:
+                fill_row_lanes(sb, acc + (lo - u0) * BLOCK_BYTES, hi - lo, 1, c % 16, 16, 0.0)
+        return
+    valid = shape[-1] % 16
+    if k.mode == "rows":
+        fill_row_lanes(sb, acc + (row_blocks - 1) * BLOCK_BYTES, u1 - u0, row_blocks, valid, 16,
+                       0.0)
+        return
+    # flat walk over blocks: the rows whose last block lies in [u0, u1)
+    first_row = max(0, -(-(u0 + 1) // row_blocks) - 1)
+    while first_row * row_blocks + row_blocks - 1 < u0:
+        first_row += 1
+    last_row = (u1 - row_blocks) // row_blocks if u1 >= row_blocks else -1
+    while (last_row + 1) * row_blocks + row_blocks - 1 < u1:
+        last_row += 1
+    if last_row >= first_row:
+        pad_block = first_row * row_blocks + row_blocks - 1
+        fill_row_lanes(sb, acc + (pad_block - u0) * BLOCK_BYTES, last_row - first_row + 1,
+                       row_blocks, valid, 16, 0.0)
