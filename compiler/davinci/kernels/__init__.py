@@ -1,3 +1,4 @@
 """DaVinci kernel generators; importing this package registers their lowering rules."""
 
 from compiler.davinci.kernels import matmul  # noqa: E402, F401
+from compiler.davinci.kernels import elementwise  # noqa: E402, F401
