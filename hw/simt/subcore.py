@@ -1,0 +1,246 @@
+"""Warps, CTAs and the sub-core warp scheduler (one simpy process per sub-core).
+
+Each cycle a sub-core issues at most one instruction from one of its warps. A warp can issue
+when its scoreboard clears (every source and destination register and predicate ready), its
+pipe's initiation interval has passed, and it is not waiting at a barrier or on cp.async
+groups. GTO keeps issuing from the last warp while it can, then the oldest; loose round-robin
+(LRR) starts after the last warp issued. When no warp can issue, the cycles until the first can
+are charged to that warp's binding reason (Nsight-style stall reasons).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from typing import TYPE_CHECKING
+
+import numpy as np
+import simpy
+
+from hw.simt.decode import UNITS, Kind, Op
+from hw.simt.functional import ExecContext
+from hw.simt.lanes import Lanes
+
+if TYPE_CHECKING:
+    from hw.simt.engine import Gpu
+
+INF = math.inf
+STALL_REASONS = ("scoreboard_memory", "scoreboard_alu", "pipe_busy", "barrier", "async_wait",
+                 "idle")
+"""Why a sub-core issued nothing in a cycle (``idle``: no resident warp)."""
+
+
+class Cta:
+    """A resident CTA: its warps, shared memory, barrier arrivals and execution context."""
+
+    __slots__ = ("cta_id", "sm", "warps", "live", "arrived", "ctx", "start")
+
+    def __init__(self, cta_id: int, sm: int, ctx: ExecContext, start: int) -> None:
+        self.cta_id = cta_id
+        self.sm = sm
+        self.warps: list[Warp] = []
+        self.live = 0
+        self.arrived: list[Warp] = []
+        self.ctx = ctx
+        self.start = start
+
+
+class Warp:
+    """One warp's lanes plus its scoreboard (ready cycle per register and predicate)."""
+
+    __slots__ = ("lanes", "cta", "index", "age", "sub", "reg_ready", "reg_mem", "pred_ready",
+                 "next_issue", "at_barrier", "blocked_until", "groups", "open_group")
+
+    def __init__(self, lanes: Lanes, cta: Cta, index: int, age: int, sub: SubCore,
+                 nregs: int, now: int) -> None:
+        self.lanes = lanes
+        self.cta = cta
+        self.index = index
+        self.age = age
+        self.sub = sub
+        self.reg_ready = [0] * nregs
+        self.reg_mem = [False] * nregs
+        self.pred_ready = [0] * 8
+        self.next_issue = now
+        self.at_barrier = False
+        self.blocked_until = 0
+        self.groups: list[int] = []
+        self.open_group = -1
+
+
+class SubCore:
+    """A warp scheduler with its pipes (next-free cycle per `FuncUnit`)."""
+
+    def __init__(self, gpu: Gpu, sm: int, index: int) -> None:
+        self.gpu = gpu
+        self.env: simpy.Environment = gpu.env
+        self.sm = sm
+        self.index = index
+        self.warps: list[Warp] = []
+        self.last: Warp | None = None
+        self.pipe_free = [0] * len(UNITS)
+        self.pipe_busy = [0] * len(UNITS)
+        self.pipe_count = [0] * len(UNITS)
+        self.issued = 0
+        self.stalls: Counter[str] = Counter()
+        self.wake: simpy.Event = self.env.event()
+        self.lrr = gpu.cfg.scheduler == "lrr"
+        self.process = self.env.process(self.run())
+
+    def add(self, warp: Warp) -> None:
+        self.warps.append(warp)
+        self.notify()
+
+    def notify(self) -> None:
+        if not self.wake.triggered:
+            self.wake.succeed()
+
+    def _ready_at(self, warp: Warp) -> tuple[float, str]:
+        """(earliest issue cycle of the warp's next instruction, the binding reason)."""
+        if warp.at_barrier:
+            return INF, "barrier"
+        op = self.gpu.ops[warp.lanes.pc]
+        t, why = warp.next_issue, "pipe_busy"
+        if warp.blocked_until > t:
+            t, why = warp.blocked_until, "async_wait"
+        ready, mem = warp.reg_ready, warp.reg_mem
+        for r in op.srcs:
+            if ready[r] > t:
+                t, why = ready[r], ("scoreboard_memory" if mem[r] else "scoreboard_alu")
+        for r in op.dsts:
+            if ready[r] > t:
+                t, why = ready[r], ("scoreboard_memory" if mem[r] else "scoreboard_alu")
+        for p in op.psrcs:
+            if warp.pred_ready[p] > t:
+                t, why = warp.pred_ready[p], "scoreboard_alu"
+        if self.pipe_free[op.unit] > t:
+            t, why = self.pipe_free[op.unit], "pipe_busy"
+        return t, why
+
+    def _candidates(self) -> list[Warp]:
+        warps = self.warps
+        last = self.last
+        if last is None or last not in warps:
+            return warps
+        if self.lrr:
+            at = warps.index(last) + 1
+            return warps[at:] + warps[:at]
+        return [last, *warps]
+
+    def run(self):  # type: ignore[no-untyped-def]
+        env = self.env
+        while True:
+            if not self.warps:
+                self.wake = env.event()
+                yield self.wake
+                continue
+            now = env.now
+            best_t, reason = INF, "idle"
+            chosen = None
+            for warp in self._candidates():
+                t, why = self._ready_at(warp)
+                if t <= now:
+                    chosen = warp
+                    break
+                if t < best_t:
+                    best_t, reason = t, why
+            if chosen is not None:
+                self.issue(chosen, now)
+                yield env.timeout(1)
+                continue
+            self.wake = env.event()
+            if best_t == INF:
+                yield self.wake
+            else:
+                yield env.timeout(int(best_t) - now) | self.wake
+            self.stalls[reason] += env.now - now
+
+    def issue(self, warp: Warp, now: int) -> None:
+        """Issue the warp's next instruction at cycle ``now``."""
+        gpu = self.gpu
+        lanes = warp.lanes
+        op: Op = gpu.ops[lanes.pc]
+        kind = op.kind
+        ctx = warp.cta.ctx
+        ctx.now = now
+        ctx.warpid = warp.index
+        self.last = warp
+        self.issued += 1
+        self.pipe_free[op.unit] = now + op.ii
+        self.pipe_busy[op.unit] += op.ii
+        self.pipe_count[op.unit] += 1
+        warp.next_issue = now + 1
+        gpu.instruction_counts[op.name] += 1
+        done = now + op.latency
+        if kind == Kind.ALU:
+            if op.needed:
+                mask = lanes.active if op.guard < 0 else lanes.guard(op.guard, op.guard_neg)
+                if op.is_mma or mask.any():
+                    op.execute(lanes, mask, ctx)
+            self._written(warp, op, done, False)
+            lanes.step()
+        elif kind <= Kind.CP_ASYNC:
+            done = self._memory(warp, op, now)
+            lanes.step()
+        else:
+            done = self._control(warp, op, now)
+        if gpu.trace:
+            gpu.event(self, warp, op, now, done)
+
+    def _written(self, warp: Warp, op: Op, done: int, memory: bool) -> None:
+        for r in op.dsts:
+            warp.reg_ready[r] = done
+            warp.reg_mem[r] = memory
+        for p in op.pdsts:
+            warp.pred_ready[p] = done
+
+    def _memory(self, warp: Warp, op: Op, now: int) -> int:
+        lanes, gpu = warp.lanes, self.gpu
+        mask = lanes.active if op.guard < 0 else lanes.guard(op.guard, op.guard_neg)
+        addrs = op.execute(lanes, mask, warp.cta.ctx)
+        mem, sm, kind, size = gpu.memory, self.sm, op.kind, op.width_bytes
+        if kind == Kind.LD_GLOBAL:
+            done = mem.load(sm, now, addrs, size, use_l1=op.target == 0)
+            self._written(warp, op, done, True)
+        elif kind == Kind.LD_SHARED:
+            done = mem.shared(sm, now, np.flatnonzero(mask), addrs, size, write=False)
+            self._written(warp, op, done, True)
+        elif kind == Kind.ST_GLOBAL:
+            mem.store(sm, now, addrs, size)
+            done = now + 1
+        elif kind == Kind.ST_SHARED:
+            done = mem.shared(sm, now, np.flatnonzero(mask), addrs, size, write=True)
+        else:  # cp.async: the group completes when its last copy lands in shared memory
+            done = mem.load(sm, now, addrs, size, use_l1=op.target == 0, to_shared=True)
+            warp.open_group = max(warp.open_group, done)
+        return done
+
+    def _control(self, warp: Warp, op: Op, now: int) -> int:
+        lanes, kind = warp.lanes, op.kind
+        if kind == Kind.COMMIT:
+            warp.groups.append(max(warp.open_group, now))
+            warp.open_group = -1
+            lanes.step()
+        elif kind == Kind.WAIT:
+            finished = len(warp.groups) - op.target  # op.target holds n of wait_group n
+            if finished > 0:
+                warp.blocked_until = max(warp.groups[:finished])
+                del warp.groups[:finished]
+            lanes.step()
+        elif kind == Kind.BAR:
+            lanes.step()
+            warp.at_barrier = True
+            warp.cta.arrived.append(warp)
+            self.gpu.barrier_check(warp.cta, now)
+        elif kind == Kind.BRA:
+            taken = lanes.active if op.guard < 0 else lanes.guard(op.guard, op.guard_neg)
+            lanes.branch(taken, op.target)
+        else:  # exit
+            leaving = lanes.active if op.guard < 0 else lanes.guard(op.guard, op.guard_neg)
+            lanes.exit(leaving)
+            if lanes.done:
+                self.warps.remove(warp)
+                if self.last is warp:
+                    self.last = None
+                self.gpu.warp_done(warp, now + op.latency)
+        return now + op.latency
