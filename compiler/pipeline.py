@@ -23,6 +23,7 @@ from .passes import (
     fold_constants,
     fuse,
     infer_shapes,
+    simplify,
 )
 
 
@@ -43,6 +44,7 @@ def default_pipeline(options: CompileOptions) -> tuple[Pass, ...]:
     passes = [
         Pass("shape_inference", infer_shapes),
         Pass("constant_folding", partial(fold_constants, options=options)),
+        Pass("simplify", simplify),
         Pass("dead_code_elimination", eliminate_dead_code),
         Pass("common_subexpression_elimination", eliminate_common_subexpressions),
     ]

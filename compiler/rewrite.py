@@ -85,14 +85,21 @@ class Match:
         """A value/node name unused in the graph."""
         return self._editor.fresh(prefix)
 
+    def is_output(self, value: str) -> bool:
+        """True if ``value`` is a graph output."""
+        return value in self._editor.outputs
+
 
 @dataclass(frozen=True)
 class Rewrite:
     """Replacement for a match's root: ``nodes`` (in order) and ``constants`` that together
-    define every output of the root (under the same names), plus any new values they need."""
+    define every output of the root (under the same names), plus any new values they need;
+    or ``aliases`` (root output -> an existing value of the same type) whose readers are
+    redirected to that value (not allowed for graph outputs, whose names are the interface)."""
 
     nodes: tuple[Node, ...] = ()
     constants: Mapping[str, np.ndarray] = field(default_factory=dict)
+    aliases: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -190,10 +197,27 @@ class _Editor:
             for out, t in zip(node.outputs, inferred, strict=True):
                 self._define(out, t, old_types, where)
             self._add(node, key + (j,))
-        undefined = [o for o in root.outputs if o not in self.types]
+        for out, target in rewrite.aliases.items():
+            self._alias(out, target, old_types, where)
+        undefined = [o for o in root.outputs if o not in self.types
+                     and o not in rewrite.aliases]
         if undefined:
             raise CompileError(f"{where}: the rewrite does not define {undefined}")
         self._sweep_dead(list(root.inputs))
+
+    def _alias(self, value: str, target: str, old: Mapping[str, TensorType], where: str) -> None:
+        """Point every reader of the root output ``value`` at ``target`` instead."""
+        if value not in old or value in self.outputs:
+            raise CompileError(f"{where}: can only alias a root output that is no graph output, "
+                               f"not {value!r}")
+        t = self.types.get(target)
+        if t is None or (t.shape, t.dtype) != (old[value].shape, old[value].dtype):
+            raise CompileError(f"{where}: alias {value!r} -> {target!r} changes its type")
+        for user in sorted(self.consumers.pop(value, set())):
+            node = self.nodes[user]
+            self.nodes[user] = node.replace(
+                inputs=tuple(target if v == value else v for v in node.inputs))
+            self.consumers.setdefault(target, set()).add(user)
 
     def _define(self, value: str, t: TensorType, old: Mapping[str, TensorType],
                 where: str) -> None:

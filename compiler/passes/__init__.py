@@ -8,6 +8,7 @@ from .dead_code import eliminate_dead_code
 from .fusion import fuse
 from .layout_assignment import assign_layouts
 from .shape_inference import infer_shapes
+from .simplify import simplify
 
 __all__ = [
     "assign_layouts",
@@ -17,4 +18,5 @@ __all__ = [
     "fold_constants",
     "fuse",
     "infer_shapes",
+    "simplify",
 ]

@@ -15,6 +15,7 @@ from compiler.passes import (
     fold_constants,
     fuse,
     infer_shapes,
+    simplify,
 )
 from framework import Graph, GraphBuilder, OpCode, TensorType, interpret, verify_graph
 
@@ -101,6 +102,35 @@ def test_constant_folding_rounds_float16_like_the_interpreter() -> None:
     out = fold_constants(g)
     assert not out.nodes and y in out.constants and out.constants[y].dtype == np.float16
     np.testing.assert_array_equal(out.constants[y], interpret(g, {})[y])
+
+
+# ----- simplification -----------------------------------------------------------------------
+
+def test_simplify_bypasses_noops_and_collapses_chains() -> None:
+    b = GraphBuilder()
+    x = b.input("x", (2, 3, 4))
+    t = b.transpose(b.transpose(x, (1, 0, 2)), (2, 1, 0))  # one transpose, perm (2, 0, 1)
+    r = b.reshape(b.flatten(b.identity(x), 1), (6, 4))
+    same = b.cast(b.transpose(b.transpose(x, (0, 2, 1)), (0, 2, 1)), "float32")
+    y = b.add(b.reshape(t, (24,)), b.reshape(r, (24,)))
+    b.output(y, b.exp(same))
+    g = b.build()
+    out = simplify(g)
+    assert _ops(out) == [OpCode.TRANSPOSE, OpCode.RESHAPE, OpCode.RESHAPE, OpCode.ADD,
+                         OpCode.EXP]
+    assert out.nodes[0].attrs.perm == (2, 0, 1) and out.nodes[-1].inputs == ("x",)
+    _same_numbers(g, out)
+
+
+def test_simplify_keeps_graph_outputs_and_shared_inner_nodes() -> None:
+    b = GraphBuilder()
+    x = b.input("x", (2, 3))
+    inner = b.transpose(x)
+    b.output(b.identity(x), b.transpose(inner), b.exp(inner))
+    out = simplify(b.build())
+    # the output transpose(transpose(x)) is composed (to the identity perm) but stays
+    assert _ops(out) == [OpCode.TRANSPOSE, OpCode.IDENTITY, OpCode.TRANSPOSE, OpCode.EXP]
+    assert out.nodes[2].inputs == ("x",) and out.nodes[2].attrs.perm == (0, 1)
 
 
 # ----- dead code and common subexpressions --------------------------------------------------

@@ -98,6 +98,57 @@ def test_pipeline_preserves_numerics(model: str, target: str) -> None:
         np.testing.assert_allclose(got[name], want[name], rtol=1e-4, atol=1e-4)
 
 
+ZOO = [
+    "resnet18:image=32,width=8,classes=10",
+    "resnet50:image=32,width=8,classes=10",
+    "mobilenet_v2:image=32,width_mult=0.25,classes=10",
+    "vgg16:image=32,width=8,hidden=32,classes=10",
+    "bert_base:seq=8,layers=2,hidden=32,heads=2,intermediate=64,vocab=100,max_positions=16",
+    "gpt2_small:mode=decode,past=7,layers=2,hidden=32,heads=2,vocab=100,max_positions=16",
+    "vit_tiny:image=32,patch=8,dim=32,depth=2,heads=2,classes=10",
+]
+
+
+def _feeds(graph: Graph) -> dict[str, np.ndarray]:
+    feeds = {}
+    for name in graph.inputs:
+        t = graph.types[name]
+        if t.dtype.startswith("int"):
+            feeds[name] = RNG.integers(0, 8, t.shape).astype(t.dtype)
+        else:
+            feeds[name] = RNG.normal(size=t.shape).astype(t.dtype)
+    return feeds
+
+
+@pytest.mark.parametrize("spec", ZOO)
+def test_pipeline_preserves_numerics_on_reduced_zoo_models(spec: str) -> None:
+    workloads = pytest.importorskip("workloads")
+    graph = workloads.build(spec, 2)
+    compiled = run_pipeline(graph)
+    feeds = _feeds(graph)
+    want, got = interpret(graph, feeds), interpret(compiled, feeds)
+    for name in graph.outputs:
+        scale = float(np.abs(want[name]).max()) + 1e-6
+        np.testing.assert_allclose(got[name] / scale, want[name] / scale, atol=1e-5)
+
+
+def test_pipeline_on_a_training_step_keeps_training_batch_norms() -> None:
+    workloads = pytest.importorskip("workloads")
+    from framework import train_step
+
+    graph = train_step(workloads.build("resnet18:image=32,width=8,classes=10", 2),
+                       "cross_entropy")
+    compiled = run_pipeline(graph)
+    ops = [n.op for n in compiled.nodes]
+    assert ops.count(OpCode.BATCH_NORM) == 20 and OpCode.FUSED in ops
+    grads = [n.outputs[0] for n in compiled.nodes if n.op is OpCode.CONV2D_GRAD_WEIGHT]
+    assert grads and all(compiled.types[v].layout == "FRACTAL_Z" for v in grads)
+    feeds = _feeds(graph)
+    want, got = interpret(graph, feeds), interpret(compiled, feeds)
+    for name in graph.outputs:
+        np.testing.assert_allclose(got[name], want[name], rtol=1e-4, atol=1e-5)
+
+
 def test_pipeline_result_on_the_resnet_block() -> None:
     compiled = run_pipeline(resnet_block())
     ops = [n.op for n in compiled.nodes]
@@ -111,7 +162,7 @@ def test_pipeline_result_on_the_resnet_block() -> None:
 
 def test_options_select_the_passes() -> None:
     names = [p.name for p in default_pipeline(CompileOptions())]
-    assert names == ["shape_inference", "constant_folding", "dead_code_elimination",
+    assert names == ["shape_inference", "constant_folding", "simplify", "dead_code_elimination",
                      "common_subexpression_elimination", "batch_norm_folding", "fusion",
                      "layout_assignment", "shape_inference"]
     plain = [p.name for p in default_pipeline(CompileOptions(fuse=False, fold_batch_norm=False))]

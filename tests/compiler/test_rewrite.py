@@ -137,3 +137,21 @@ def test_new_nodes_are_placed_where_the_root_was() -> None:
     g = rewrite_graph(b.build(), [Rule("split", Pat.op(OpCode.RELU), split_relu)])
     assert [n.op for n in g.nodes] == [OpCode.NEG, OpCode.ABS, OpCode.MAXIMUM, OpCode.EXP]
     verify_graph(g)
+
+
+def test_alias_rewrites_redirect_readers_but_not_graph_outputs() -> None:
+    def bypass(m: Match) -> Rewrite:
+        return Rewrite(aliases={m.root.outputs[0]: m.root.inputs[0]})
+
+    b = GraphBuilder()
+    x = b.input("x", (3,))
+    kept = b.identity(x)
+    y = b.exp(b.identity(x))
+    b.output(y, kept)
+    rule = Rule("bypass", Pat.op(OpCode.IDENTITY,
+                                 where=lambda n: n.outputs[0] != kept), bypass)
+    g = rewrite_graph(b.build(), [rule])
+    assert [n.op for n in g.nodes] == [OpCode.IDENTITY, OpCode.EXP]
+    assert g.nodes[1].inputs == (x,)
+    with pytest.raises(CompileError, match="no graph output"):
+        rewrite_graph(b.build(), [Rule("bypass_all", Pat.op(OpCode.IDENTITY), bypass)])
