@@ -4,16 +4,20 @@ the reference interpreter; also run timing mode and check each kernel against it
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 
 from archsim.simulate import run_executable
+from compiler.davinci import context
 from compiler.davinci.lower import lower_graph
 from compiler.executable import Executable
 from framework import Graph, GraphBuilder, interpret
 from hw.davinci import get_preset
+from hw.davinci.run import SimOptions, run_kernel
+from isa.davinci.layouts import from_layout, layout_shape, to_layout
 
 PRESET = "ascend910"
 
@@ -25,6 +29,7 @@ class Outcome:
     exe: Executable
     outputs: dict[str, np.ndarray]
     reference: dict[str, np.ndarray]
+    gm: np.ndarray
 
 
 def build(fn: Callable[[GraphBuilder], str | tuple[str, ...]], **inputs: tuple[int, ...]
@@ -51,23 +56,71 @@ def feeds_for(graph: Graph, seed: int = 0, low: float = -2.0, high: float = 2.0
     return feeds
 
 
+@contextmanager
+def _forced_layouts(fmap: Iterable[str]) -> Iterator[None]:
+    """Lower with the values in ``fmap`` stored as NC1HWC0 feature maps (as they would be next
+    to a convolution), whatever the layout assignment would choose."""
+    original = context.assign_layouts
+    forced = set(fmap)
+
+    def assign(graph: Graph) -> dict[str, str]:
+        layouts = original(graph)
+        layouts.update({v: "nc1hwc0" for v in forced})
+        return layouts
+
+    context.assign_layouts = assign  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        context.assign_layouts = original  # type: ignore[assignment]
+
+
+def lower(graph: Graph, preset: str = PRESET, fmap: Iterable[str] = ()) -> Executable:
+    """The executable of ``graph`` (``fmap`` values forced to NC1HWC0)."""
+    with _forced_layouts(fmap):
+        return lower_graph(graph, get_preset(preset))
+
+
 def run(graph: Graph, feeds: Mapping[str, np.ndarray] | None = None, preset: str = PRESET,
-        seed: int = 0) -> Outcome:
+        seed: int = 0, fmap: Iterable[str] = ()) -> Outcome:
     """Lower ``graph``, run it functionally, return outputs next to the reference."""
     config = get_preset(preset)
-    exe = lower_graph(graph, config)
+    exe = lower(graph, preset, fmap)
     feeds = dict(feeds) if feeds is not None else feeds_for(graph, seed)
-    result = run_executable(exe, config, mode="functional", inputs=feeds, graph=graph)
+    gm = np.zeros(max(exe.gm_bytes, 1), dtype=np.uint8)
+    for name, image in exe.constants.items():
+        _write(gm, exe.placements[name].offset, image)
+    for name in exe.inputs:
+        place = exe.placements[name]
+        _write(gm, place.offset, to_layout(np.asarray(feeds[name]).astype(place.dtype),
+                                           place.layout))
+    for launch in exe.kernels:
+        run_kernel(launch.program, config, SimOptions(mode="functional"), gm=gm)
+    outputs = {}
+    for name in exe.outputs:
+        place = exe.placements[name]
+        itemsize = np.dtype(place.dtype).itemsize
+        shape = layout_shape(place.shape or (1,), place.layout, itemsize)
+        count = int(np.prod(shape))
+        stored = gm[place.offset:place.offset + count * itemsize].view(place.dtype)
+        outputs[name] = from_layout(stored.reshape(shape), place.layout,
+                                    place.shape).astype(np.float32)
     reference = interpret(graph, feeds)
-    return Outcome(exe, dict(result.outputs),
-                   {k: np.asarray(v, dtype=np.float32) for k, v in reference.items()})
+    return Outcome(exe, outputs,
+                   {k: np.asarray(v, dtype=np.float32) for k, v in reference.items()}, gm)
+
+
+def _write(gm: np.ndarray, offset: int, array: np.ndarray) -> None:
+    raw = np.ascontiguousarray(array).view(np.uint8).reshape(-1)
+    gm[offset:offset + raw.size] = raw
 
 
 def check(graph: Graph, feeds: Mapping[str, np.ndarray] | None = None, rtol: float = 1e-2,
-          atol_frac: float = 1e-2, atol: float = 0.0, preset: str = PRESET) -> Outcome:
+          atol_frac: float = 1e-2, atol: float = 0.0, preset: str = PRESET,
+          fmap: Iterable[str] = ()) -> Outcome:
     """Run and assert every output matches the reference within fp16 tolerance:
     |got - ref| <= atol + atol_frac * max|ref| + rtol * |ref|."""
-    outcome = run(graph, feeds, preset)
+    outcome = run(graph, feeds, preset, fmap=fmap)
     for name in graph.outputs:
         got, ref = outcome.outputs[name], outcome.reference[name]
         assert got.shape == ref.shape, (name, got.shape, ref.shape)
@@ -83,10 +136,11 @@ def check(graph: Graph, feeds: Mapping[str, np.ndarray] | None = None, rtol: flo
     return outcome
 
 
-def check_roofline(graph: Graph, preset: str = PRESET) -> list[tuple[int, float]]:
+def check_roofline(graph: Graph, preset: str = PRESET, fmap: Iterable[str] = ()
+                   ) -> list[tuple[int, float]]:
     """Timing-mode run: every kernel's cycles >= its roofline bound; returns (cycles, bound)."""
     config = get_preset(preset)
-    exe = lower_graph(graph, config)
+    exe = lower(graph, preset, fmap)
     result = run_executable(exe, config, mode="timing")
     pairs = []
     for record in result.kernels:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from compiler.davinci.builder import StreamBuilder
-from compiler.davinci.context import LoweringContext, activation_layout
+from compiler.davinci.context import LoweringContext
 from compiler.executable import TensorPlacement
 from isa.davinci import Addr, Copy, DType, Space
 from isa.davinci.types import BLOCK_BYTES
@@ -43,7 +43,7 @@ def place_input(ctx: LoweringContext, value: str, layout: str | None = None) -> 
         array = ctx.constant(value)
         dtype = "float16" if tensor_type.is_float else "int32"
         return ctx.place_constant(value, array.reshape(tensor_type.shape) if tensor_type.shape
-                                  else array.reshape(1), layout or activation_layout(tensor_type),
+                                  else array.reshape(1), layout or ctx.layout_of(value),
                                   dtype=dtype)
     return ctx.place(value) if layout is None else ctx.place(value, layout)
 
