@@ -8,6 +8,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from compiler import CompileError, CompileOptions, Pass, default_pipeline, run_pipeline
 from framework import Graph, GraphBuilder, OpCode, interpret
@@ -213,3 +215,49 @@ def test_bad_options_and_bad_input_graphs_are_rejected() -> None:
     broken = g.replace(outputs=("nowhere",))
     with pytest.raises(CompileError, match="input graph 'mlp' is invalid"):
         run_pipeline(broken)
+
+
+UNARY = ("relu", "exp", "tanh", "sigmoid", "neg", "abs", "silu")
+BINARY = ("add", "sub", "mul", "maximum")
+
+
+@st.composite
+def random_networks(draw: st.DrawFn) -> Graph:
+    """Random DAGs of matmuls, unary and broadcasting binary ops over (4, 8) values, with
+    constant operands of shape (4, 8), (1, 8), (8,) or () and several outputs."""
+    b = GraphBuilder("random")
+    values = [b.input("x", (4, 8)), b.input("y", (4, 8))]
+    for _ in range(draw(st.integers(1, 14))):
+        src = draw(st.sampled_from(values))
+        kind = draw(st.sampled_from(("unary", "binary", "const", "matmul")))
+        if kind == "unary":
+            out = getattr(b, draw(st.sampled_from(UNARY)))(src)
+        elif kind == "binary":
+            out = getattr(b, draw(st.sampled_from(BINARY)))(src, draw(st.sampled_from(values)))
+        elif kind == "const":
+            shape = draw(st.sampled_from([(4, 8), (1, 8), (8,), ()]))
+            c = b.constant(_rand(*shape))
+            a, c = (src, c) if draw(st.booleans()) else (c, src)
+            out = getattr(b, draw(st.sampled_from(BINARY)))(a, c)
+        else:
+            out = b.matmul(src, b.constant(_rand(8, 8, scale=0.3)))
+        values.append(out)
+    outs = draw(st.lists(st.sampled_from(values[2:]), min_size=1, max_size=3, unique=True))
+    b.output(*outs)
+    return b.build()
+
+
+@given(random_networks())
+def test_pipeline_preserves_numerics_on_random_networks(graph: Graph) -> None:
+    compiled = run_pipeline(graph)
+    for node in compiled.nodes:  # every group obeys the chain invariant
+        if node.op is OpCode.FUSED:
+            body = node.attrs.body
+            assert set(body.nodes[0].inputs) <= set(body.inputs)
+            for prev, cur in zip(body.nodes, body.nodes[1:], strict=False):
+                assert prev.outputs[0] in cur.inputs
+                assert len(set(cur.inputs) - {prev.outputs[0]}) <= 1
+    feeds = {"x": _rand(4, 8), "y": _rand(4, 8)}
+    want, got = interpret(graph, feeds), interpret(compiled, feeds)
+    for name in graph.outputs:
+        np.testing.assert_allclose(got[name], want[name], rtol=1e-5, atol=1e-5)
