@@ -44,9 +44,10 @@ class Pat:
 
     @staticmethod
     def op(ops: OpCode | frozenset[OpCode], *src: Pat, **kw: Any) -> Pat:
-        """A node pattern: ``Pat.op(OpCode.RELU, Pat.any("x"), name="r")``."""
+        """A node pattern: ``Pat.op(OpCode.RELU, Pat.any("x"), name="r")``; with no ``src``
+        patterns the node's inputs are not constrained."""
         opset = frozenset({ops}) if isinstance(ops, OpCode) else frozenset(ops)
-        return Pat(ops=opset, src=tuple(src) if src else kw.pop("src", None), **kw)
+        return Pat(ops=opset, src=tuple(src) or None, **kw)
 
     @staticmethod
     def any(name: str | None = None) -> Pat:

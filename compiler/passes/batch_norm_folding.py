@@ -116,7 +116,7 @@ def _fold_matmul(m: Match) -> Rewrite | None:
 
 
 def _anchor(op: OpCode) -> Pat:
-    return Pat.op(op, src=None, name="anchor", single_use=True)
+    return Pat.op(op, name="anchor", single_use=True)
 
 
 RULES = (
