@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import onnx
 
 from ..builder import GraphBuilder
@@ -93,14 +94,16 @@ def _input_shape(value: onnx.ValueInfoProto, override: Sequence[int] | None,
 
 
 def load(model: ModelSource, input_shapes: Mapping[str, Sequence[int]] | None = None,
-         check: bool = True) -> Graph:
+         check: bool = True, bind: Mapping[str, npt.ArrayLike] | None = None) -> Graph:
     """Import an ONNX model as a verified Graph.
 
     ``model`` is a path, serialized bytes or an `onnx.ModelProto` (default-domain opsets 6..the
     installed onnx package's newest). ``input_shapes`` fixes the shape of named inputs; any
     other symbolic or unknown dimension (``batch``, ``seq``, ``?``) becomes 1. Initializers
     become graph constants (also when, as in IR version < 4 models, they are listed as graph
-    inputs: they are then not inputs of the Graph). ``check`` runs onnx.checker first.
+    inputs: they are then not inputs of the Graph). ``bind`` fixes the values of named graph
+    inputs, which then become constants too (for models that feed shape parameters, such as a
+    Reshape target, as inputs). ``check`` runs onnx.checker first.
 
     Raises FrameworkError for a missing or malformed file, a model the checker rejects, a
     model with unsupported ops (one message listing each op type with its node name), or a
@@ -115,7 +118,7 @@ def load(model: ModelSource, input_shapes: Mapping[str, Sequence[int]] | None = 
         raise FrameworkError(f"{source}: unsupported ONNX ops: {', '.join(missing)}")
     ctx = ImportContext(GraphBuilder(graph_proto.name or Path(source).stem or "onnx"),
                         model_opset(proto), source)
-    _declare_values(ctx, graph_proto, dict(input_shapes or {}))
+    _declare_values(ctx, graph_proto, dict(input_shapes or {}), dict(bind or {}))
     consumed = {name for node in graph_proto.node for name in node.input} | \
         {out.name for out in graph_proto.output}
     for node in graph_proto.node:
@@ -129,21 +132,29 @@ def load(model: ModelSource, input_shapes: Mapping[str, Sequence[int]] | None = 
 
 
 def _declare_values(ctx: ImportContext, graph: onnx.GraphProto,
-                    input_shapes: dict[str, Sequence[int]]) -> None:
+                    input_shapes: dict[str, Sequence[int]],
+                    bind: dict[str, npt.ArrayLike]) -> None:
     initializers = {t.name for t in graph.initializer}
     for tensor in graph.initializer:
         ctx.define_const(tensor.name, tensor_to_array(tensor, f"{ctx.source}: initializer"))
     names = [v.name for v in graph.input if v.name not in initializers]
-    unknown = sorted(set(input_shapes) - set(names))
-    if unknown:
-        raise FrameworkError(f"{ctx.source}: input_shapes names {unknown}, but the model's "
-                             f"inputs are {names}")
+    for what, given in (("input_shapes", input_shapes), ("bind", bind)):
+        unknown = sorted(set(given) - set(names))
+        if unknown:
+            raise FrameworkError(f"{ctx.source}: {what} names {unknown}, but the model's "
+                                 f"inputs are {names}")
     for value in graph.input:
         if value.name in initializers:
             continue
+        where = f"{ctx.source}: input {value.name!r}"
         if not value.type.HasField("tensor_type"):
-            raise FrameworkError(f"{ctx.source}: input {value.name!r} is not a tensor")
-        dtype = onnx_dtype(value.type.tensor_type.elem_type, f"{ctx.source}: input {value.name!r}")
+            raise FrameworkError(f"{where} is not a tensor")
+        dtype = onnx_dtype(value.type.tensor_type.elem_type, where)
+        if value.name in bind:
+            array = np.array(bind[value.name], dtype=dtype)
+            array.flags.writeable = False
+            ctx.define_const(value.name, array)
+            continue
         shape = _input_shape(value, input_shapes.get(value.name), ctx.source)
         ctx.define(value.name, ctx.b.input(value.name, shape, dtype))
 

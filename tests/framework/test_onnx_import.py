@@ -345,6 +345,22 @@ def test_symbolic_dims_default_to_one_and_input_shapes_override() -> None:
         load(model, input_shapes={"nope": (1,)})
 
 
+def test_bind_turns_inputs_into_constants() -> None:
+    graph = helper.make_graph(
+        [helper.make_node("Slice", ["x", "starts", "ends"], ["y"])], "slice",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, (4, 5)),
+         helper.make_tensor_value_info("starts", TensorProto.INT64, (2,)),
+         helper.make_tensor_value_info("ends", TensorProto.INT64, (2,))],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ("a", "b"))])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    with pytest.raises(FrameworkError, match=r"starts \(input 'starts'\) must be a constant"):
+        load(model)
+    g = load(model, bind={"starts": [1, 0], "ends": [3, -1]})
+    assert g.inputs == ("x",) and g.types["y"].shape == (2, 4)
+    with pytest.raises(FrameworkError, match=r"bind names \['nope'\]"):
+        load(model, bind={"nope": [1]})
+
+
 def test_file_path_and_bytes_sources(tmp_path: Path) -> None:
     path = tmp_path / "m.onnx"
     onnx.save(_shape_subgraph_model(2), str(path))
