@@ -336,6 +336,65 @@ def test_shape_subgraph_folds_to_constants() -> None:
     assert graph.outputs == ("y",)
 
 
+def _attention_block_model() -> onnx.ModelProto:
+    """A self-attention + GELU block as torch.onnx.export writes it at opset 17: head reshapes
+    computed from Shape/Gather/Concat, a Where causal mask, LayerNorm decomposed into
+    ReduceMean/Sub/Pow/Sqrt/Div, GELU as Div/Erf/Add/Mul."""
+    d, heads = 8, 2
+    inits = {"wqkv": rand(d, 3 * d), "wo": rand(d, d), "g": rand(d), "beta": rand(d),
+             "i0": ints(0).reshape(()), "i1": ints(1).reshape(()), "hd": ints(heads, d // heads),
+             "ax0": ints(0), "neg1": ints(-1), "two": np.float32(2.0), "eps": np.float32(1e-5),
+             "scale": np.float32(np.sqrt(d // heads)), "sqrt2": np.float32(np.sqrt(2.0)),
+             "one": np.float32(1.0), "half": np.float32(0.5), "ninf": np.float32(-1e9),
+             "tri": np.tril(np.ones((1, 1, 16, 16), bool)), "sl0": ints(0, 0), "ax23": ints(2, 3),
+             "thirds": ints(d, d, d)}
+    n = helper.make_node
+    nodes = [
+        n("Shape", ["x"], ["shp"]), n("Gather", ["shp", "i0"], ["b"]),
+        n("Gather", ["shp", "i1"], ["t"]),
+        n("Unsqueeze", ["b", "ax0"], ["b1"]), n("Unsqueeze", ["t", "ax0"], ["t1"]),
+        n("Concat", ["b1", "t1", "hd"], ["heads_shape"], axis=0),
+        n("MatMul", ["x", "wqkv"], ["qkv"]),
+        n("Split", ["qkv", "thirds"], ["q", "k", "v"], axis=-1),
+        *[n("Reshape", [z, "heads_shape"], [f"{z}4"]) for z in "qkv"],
+        n("Transpose", ["q4"], ["qh"], perm=[0, 2, 1, 3]),
+        n("Transpose", ["k4"], ["kh"], perm=[0, 2, 3, 1]),
+        n("Transpose", ["v4"], ["vh"], perm=[0, 2, 1, 3]),
+        n("MatMul", ["qh", "kh"], ["s0"]), n("Div", ["s0", "scale"], ["s1"]),
+        n("Concat", ["t1", "t1"], ["tt"], axis=0),
+        n("Slice", ["tri", "sl0", "tt", "ax23"], ["mask"]),
+        n("Where", ["mask", "s1", "ninf"], ["s2"]), n("Softmax", ["s2"], ["p"], axis=-1),
+        n("MatMul", ["p", "vh"], ["o4"]), n("Transpose", ["o4"], ["o3"], perm=[0, 2, 1, 3]),
+        n("Concat", ["b1", "t1", "neg1"], ["flat_shape"], axis=0),
+        n("Reshape", ["o3", "flat_shape"], ["o"]), n("MatMul", ["o", "wo"], ["proj"]),
+        n("Add", ["x", "proj"], ["h"]),
+        n("ReduceMean", ["h"], ["mu"], axes=[-1]), n("Sub", ["h", "mu"], ["hc"]),
+        n("Pow", ["hc", "two"], ["sq"]), n("ReduceMean", ["sq"], ["var"], axes=[-1]),
+        n("Add", ["var", "eps"], ["ve"]), n("Sqrt", ["ve"], ["sd"]),
+        n("Div", ["hc", "sd"], ["hn"]), n("Mul", ["hn", "g"], ["hg"]),
+        n("Add", ["hg", "beta"], ["ln"]),
+        n("Div", ["ln", "sqrt2"], ["gd"]), n("Erf", ["gd"], ["ge"]),
+        n("Add", ["ge", "one"], ["g1"]), n("Mul", ["ln", "g1"], ["g2"]),
+        n("Mul", ["g2", "half"], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "attention", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ("B", "T", d))],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ("B", "T", d))],
+        [onnx.numpy_helper.from_array(np.asarray(v), k) for k, v in inits.items()])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_exported_attention_block_folds_shapes_and_matches_reference() -> None:
+    model = _attention_block_model()
+    onnx.checker.check_model(model)
+    graph = load(model, input_shapes={"x": (2, 5, 8)})
+    ops = {node.op for node in graph.nodes}
+    assert OpCode.GATHER not in ops and OpCode.CONCAT not in ops  # shape arithmetic folded
+    x = rand(2, 5, 8)
+    want = np.asarray(ReferenceEvaluator(model).run(None, {"x": x})[0])
+    np.testing.assert_allclose(interpret(graph, {"x": x})["y"], want, rtol=1e-4, atol=1e-5)
+
+
 def test_symbolic_dims_default_to_one_and_input_shapes_override() -> None:
     model = _shape_subgraph_model("batch")
     assert load(model).types["x"].shape == (1, 3, 4)
