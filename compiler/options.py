@@ -11,6 +11,9 @@ from .errors import CompileError
 TARGETS = ("davinci", "simt")
 """Code-generation targets: the DaVinci AI Core and the SIMT (GPU-style) model."""
 
+EPILOGUE_OPERANDS = ("tile", "any")
+"""Values of CompileOptions.epilogue_operands."""
+
 
 @dataclass(frozen=True)
 class CompileOptions:
@@ -21,6 +24,10 @@ class CompileOptions:
     (`storage_dtype`). ``fold_max_elements`` bounds how large a constant the constant folder
     may create beyond the size of the constants it consumes (so ``expand(scalar)`` to a huge
     tensor stays a node). ``max_epilogue_ops`` bounds a fusion group's epilogue chain.
+    ``epilogue_operands`` says which outside operands a conv/matmul epilogue may read: "tile"
+    (the default) allows what a tile-streaming epilogue can fetch per output tile (a
+    full-size tensor, a one-element value or a per-channel vector); "any" allows every operand
+    that broadcasts into the result. Elementwise chains accept any broadcasting operand.
     """
 
     target: str = "davinci"
@@ -29,6 +36,7 @@ class CompileOptions:
     fold_batch_norm: bool = True
     fold_max_elements: int = 1 << 16
     max_epilogue_ops: int = 8
+    epilogue_operands: str = "tile"
     gm_alignment_bytes: int = 512  # GM cache-line alignment, facts/davinci.md (MTE2: 512 B)
 
     def __post_init__(self) -> None:
@@ -43,6 +51,9 @@ class CompileOptions:
         if self.max_epilogue_ops < 1:
             raise CompileError(f"CompileOptions: max_epilogue_ops must be >= 1, "
                                f"got {self.max_epilogue_ops}")
+        if self.epilogue_operands not in EPILOGUE_OPERANDS:
+            raise CompileError(f"CompileOptions: epilogue_operands must be one of "
+                               f"{EPILOGUE_OPERANDS}, got {self.epilogue_operands!r}")
         align = self.gm_alignment_bytes
         if align < 1 or align & (align - 1):
             raise CompileError(f"CompileOptions: gm_alignment_bytes must be a power of two, "

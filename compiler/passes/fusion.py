@@ -40,7 +40,23 @@ def _body(m: Match, nodes: tuple[Node, ...], inputs: tuple[str, ...],
     return Graph(inputs, (nodes[-1].outputs[0],), nodes, {}, types, name)
 
 
-def _grow(max_epilogue: int) -> Callable[[Match], Rewrite | None]:
+def tile_operand(operand: TensorType, result: TensorType) -> bool:
+    """Whether a tile-streaming epilogue can read ``operand`` beside each tile of ``result``:
+    the same shape, one element, or a per-channel vector (channels on axis 1 of a 4-D NCHW
+    result, on the last axis otherwise)."""
+    if operand.shape == result.shape or operand.numel == 1:
+        return True
+    if operand.rank > result.rank or not result.shape:
+        return False
+    padded = (1,) * (result.rank - operand.rank) + operand.shape
+    axis = 1 if result.rank == 4 else result.rank - 1
+    return all(d == (result.shape[axis] if i == axis else 1) for i, d in enumerate(padded))
+
+
+def _grow(options: CompileOptions) -> Callable[[Match], Rewrite | None]:
+    max_epilogue = options.max_epilogue_ops
+    any_operand = options.epilogue_operands == "any"
+
     def grow(m: Match) -> Rewrite | None:
         root, prev = m.root, m.nodes["prev"]
         value = prev.outputs[0]
@@ -49,13 +65,17 @@ def _grow(max_epilogue: int) -> Callable[[Match], Rewrite | None]:
         if len(prev.outputs) != 1 or (out.shape, out.dtype) != (before.shape, before.dtype):
             return None  # the outside operand would widen the chain: not an epilogue
         external = tuple(v for v in dict.fromkeys(root.inputs) if v != value)
+        kind = prev.attrs.kind if prev.op is OpCode.FUSED else \
+            _KIND_OF_ANCHOR.get(prev.op, "elementwise")
+        if kind != "elementwise" and not any_operand and \
+                not all(tile_operand(m.type_of(v), out) for v in external):
+            return None
         if prev.op is OpCode.FUSED:
             body: Graph = prev.attrs.body
             if len(body.nodes) > max_epilogue:
                 return None
-            kind, nodes, inputs, known = prev.attrs.kind, body.nodes, body.inputs, body.types
+            nodes, inputs, known = body.nodes, body.inputs, body.types
         else:
-            kind = _KIND_OF_ANCHOR.get(prev.op, "elementwise")
             nodes, inputs, known = (prev,), tuple(dict.fromkeys(prev.inputs)), {}
         inputs += tuple(v for v in external if v not in inputs)
         attrs = FusedAttrs(kind, _body(m, nodes + (root,), inputs, known))
@@ -65,12 +85,12 @@ def _grow(max_epilogue: int) -> Callable[[Match], Rewrite | None]:
 
 def fuse(graph: Graph, options: CompileOptions | None = None) -> Graph:
     """Group conv/matmul epilogues and elementwise chains into FUSED nodes (see the module
-    docstring); a group's epilogue holds at most ``options.max_epilogue_ops`` ops."""
-    limit = (options or CompileOptions()).max_epilogue_ops
+    docstring); a group's epilogue holds at most ``options.max_epilogue_ops`` ops, and a
+    conv/matmul epilogue reads only operands ``options.epilogue_operands`` allows."""
+    grow = _grow(options or CompileOptions())
     prev = Pat.op(_FUSIBLE, name="prev", single_use=True)
     rules = [
-        Rule("fuse_unary", Pat.op(ELEMENTWISE_OPS, prev), _grow(limit)),
-        Rule("fuse_binary", Pat.op(ELEMENTWISE_OPS, prev, Pat.any(), commutative=True),
-             _grow(limit)),
+        Rule("fuse_unary", Pat.op(ELEMENTWISE_OPS, prev), grow),
+        Rule("fuse_binary", Pat.op(ELEMENTWISE_OPS, prev, Pat.any(), commutative=True), grow),
     ]
     return rewrite_graph(graph, rules)

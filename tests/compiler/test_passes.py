@@ -303,6 +303,25 @@ def test_fusion_stops_at_shared_values_outputs_widening_operands_and_the_limit()
     assert [len(n) for _, n in _fused(limited)] == [3, 3]
 
 
+def test_anchor_epilogues_read_only_tile_operands_unless_told_otherwise() -> None:
+    b = GraphBuilder()
+    q = b.input("q", (2, 3, 4, 5))
+    scores = b.div(b.matmul(q, b.input("k", (2, 3, 5, 4))), 8.0)
+    masked = b.add(scores, b.constant(_rand(4, 4)))  # broadcasts over (batch, heads)
+    conv = b.conv2d(b.input("x", (1, 4, 3, 3)), b.constant(_rand(6, 4, 1, 1)))
+    scaled = b.add(b.mul(conv, b.constant(_rand(6, 1, 1))), b.constant(_rand(1, 1, 3)))
+    b.output(b.exp(masked), scaled)
+    g = b.build()
+    tile = _fused(fuse(g))
+    assert ("matmul", ["matmul", "div"]) in tile and ("conv", ["conv2d", "mul"]) in tile
+    assert ("elementwise", ["add", "exp"]) in tile
+    wide = _fused(fuse(g, CompileOptions(epilogue_operands="any")))
+    assert sorted(wide) == [("conv", ["conv2d", "mul", "add"]),
+                            ("matmul", ["matmul", "div", "add", "exp"])]
+    with pytest.raises(CompileError, match="epilogue_operands"):
+        CompileOptions(epilogue_operands="some")
+
+
 def test_fused_node_rules_flops_printer_and_builder() -> None:
     b = GraphBuilder()
     x = b.input("x", (2, 8))
