@@ -82,8 +82,3 @@ def device_nbytes(t: TensorType, dtype: str | None = None) -> int:
     dt = dtype or t.dtype
     return math.prod(padded_shape(t, dt)) * np.dtype(dt).itemsize
 
-
-def is_padded(t: TensorType, dtype: str | None = None) -> bool:
-    """True if the layout stores padding for this shape."""
-    dt = dtype or t.dtype
-    return device_nbytes(t, dt) != t.numel * np.dtype(dt).itemsize

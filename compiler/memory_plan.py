@@ -5,7 +5,8 @@ constants (weights), graph inputs, graph outputs, and the workspace that holds t
 intermediate values. Constants, inputs and outputs are live for the whole run and are simply
 packed. Intermediates share the workspace: a value is live from the node that produces it to
 the last node that reads it (inclusive, so a node's outputs never overlap its inputs: no
-in-place reuse), and two values may share bytes only if their lifetimes are disjoint.
+in-place reuse), and two values may share bytes only if their lifetimes are disjoint. Values
+inside FUSED bodies never reach global memory (they stay on chip) and are not planned.
 
 Placement is TensorFlow Lite's "greedy by size" best fit (Lee et al. 2019, "On-Device Neural
 Net Inference with Mobile GPUs", section 3.2): intermediates are placed largest first, each at
@@ -51,7 +52,8 @@ class MemoryPlan:
     """A GM plan: ``allocations`` (value -> Allocation), ``region_offsets`` (region -> base
     offset), ``peak_bytes`` (arena size: all regions, workspace at its peak),
     ``workspace_bytes`` (the workspace region alone) and ``naive_bytes`` (every value in its
-    own aligned buffer, nothing shared), and the ``alignment`` in bytes."""
+    own aligned buffer, nothing shared), the ``alignment`` in bytes, and ``order``: the node
+    names in the topological order that workspace lifetimes index."""
 
     allocations: Mapping[str, Allocation]
     region_offsets: Mapping[str, int]

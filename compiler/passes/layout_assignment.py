@@ -6,7 +6,8 @@ attention are NZ too); other 4-D values (activations) NC1HWC0; everything else N
 SIMT: NHWC for 4-D activations, ND otherwise. Inside a FUSED body, inputs take the layout of
 the outer values they stand for, and the chain values take the fused result's layout (an
 epilogue works on the anchor's output tiles in place). Layouts are tags only: the graph still
-computes the same values (the interpreter ignores them).
+computes the same values (the interpreter ignores them). Graph inputs and outputs are tagged
+like any other value: whoever feeds or reads the device converts at that boundary.
 """
 
 from __future__ import annotations

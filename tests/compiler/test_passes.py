@@ -345,6 +345,21 @@ def test_fused_node_rules_flops_printer_and_builder() -> None:
                                interpret(g, {"x": np.ones((2, 8), np.float32)})[y], rtol=1e-6)
 
 
+def test_fused_float16_groups_round_like_the_unfused_ops() -> None:
+    b = GraphBuilder()
+    x = b.input("x", (1, 4, 5, 5), "float16")
+    w = b.constant(_rand(8, 4, 3, 3).astype(np.float16))
+    y = b.sigmoid(b.add(b.conv2d(x, w, padding=1), b.constant(_rand(8, 1, 1).astype(np.float16))))
+    b.output(y)
+    g = b.build()
+    out = fuse(g)
+    assert _fused(out) == [("conv", ["conv2d", "add", "sigmoid"])]
+    feeds = {"x": _rand(1, 4, 5, 5).astype(np.float16)}
+    got = interpret(out, feeds)[y]
+    assert got.dtype == np.float16
+    np.testing.assert_array_equal(got, interpret(g, feeds)[y])
+
+
 def test_verify_rejects_fused_bodies_that_break_the_invariant() -> None:
     from framework import FrameworkError
     from framework.attrs import FusedAttrs
