@@ -3,6 +3,8 @@ the same answers before and after."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 
@@ -376,6 +378,25 @@ def test_verify_rejects_fused_bodies_that_break_the_invariant() -> None:
         outer.fused([u, v], "conv", not_chain)
     with pytest.raises(FrameworkError, match="kind must be"):
         FusedAttrs("pool", not_chain)
+    with pytest.raises(FrameworkError, match="typed"):
+        outer.fused([u, outer.input("w", (4,))], "elementwise", not_chain)
+
+    def body_of(build: Callable[[GraphBuilder, str], str]) -> Graph:
+        inner = GraphBuilder("body")
+        out = build(inner, inner.input("p", (3,)))
+        inner.output(out)
+        return inner.build()
+
+    bad = {
+        "may not hold constants": body_of(lambda g, p: g.exp(g.add(p, g.scalar(1.0)))),
+        "must be elementwise": body_of(lambda g, p: g.softmax(g.exp(p))),
+        "changes the chain type": body_of(
+            lambda g, p: g.add(g.exp(p), g.input("wide", (2, 3)))),
+    }
+    wide = outer.input("wide", (2, 3))
+    for message, body in bad.items():
+        with pytest.raises(FrameworkError, match=message):
+            outer.fused([u, wide][:len(body.inputs)], "elementwise", body)
 
 
 # ----- layout assignment --------------------------------------------------------------------
