@@ -61,6 +61,7 @@ class Gpu:
     # ---------------------------------------------------------------- CTAs and warps
 
     def _resident(self, sm: int, now: int, delta: int) -> None:
+        now = max(now, self.last_change[sm])  # retire times may lie a little ahead
         self.warp_cycles += self.resident_warps[sm] * (now - self.last_change[sm])
         self.last_change[sm] = now
         self.resident_warps[sm] += delta

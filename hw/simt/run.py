@@ -1,13 +1,14 @@
 """Run one SIMT kernel on a GPU model and collect a `GpuKernelRun`.
 
-Large grids: every CTA is simulated when the grid is at most ``sample_waves`` waves, or when
-the whole grid is estimated at no more than ``full_budget_instructions`` warp instructions
-(about a minute of simulation). Otherwise the run simulates ``sample_waves`` waves on
+Large grids (``sample="auto"``): every CTA is simulated when the grid is at most
+``sample_waves`` waves, or when the whole grid is estimated at no more than
+``full_budget_instructions`` warp instructions (about a minute of simulation). Otherwise the run simulates ``sample_waves`` waves on
 ``sample_sms`` SMs that own their fair share (sample_sms / sms) of L2 capacity, L2 bandwidth
 and DRAM bandwidth, then extrapolates: cycles scale with the number of waves (a partial last
 wave counts as a whole one, as CTAs of one kernel take about the same time), counts scale with
 CTAs. The result says so: ``sampled=True`` and ``sampled_fraction``. Functional mode always
-simulates every CTA (every output must be computed).
+simulates every CTA (every output must be computed). ``sample="waves"`` always samples and
+``"full"`` never does.
 """
 
 from __future__ import annotations
@@ -197,7 +198,8 @@ def run_kernel(kernel: Kernel, cfg: GpuConfig, options: SimOptions = SimOptions(
     ctas = kernel.launch.ctas
     wave = cfg.sms * occ.ctas_per_sm
     functional = options.mode == "functional"
-    if functional or options.sample == "full" or ctas <= wave * options.sample_waves:
+    small = options.sample == "auto" and ctas <= wave * options.sample_waves
+    if functional or options.sample == "full" or small:
         gpu, cycles = _simulate(cfg, kernel, occ, options, gmem, cfg.sms, ctas)
         outputs = {**written, **{d.name: _view(gmem, d).copy() for d in kernel.outputs}} \
             if functional else {}

@@ -242,5 +242,9 @@ class SubCore:
                 self.warps.remove(warp)
                 if self.last is warp:
                     self.last = None
-                self.gpu.warp_done(warp, now + op.latency)
+                # a warp retires once its loads have landed and its stores have left the LSU
+                end = max(now + op.latency, max(warp.reg_ready, default=0),
+                          self.gpu.memory.lsu_free[self.sm], *warp.groups, warp.open_group)
+                self.gpu.warp_done(warp, end)
+                return end
         return now + op.latency
