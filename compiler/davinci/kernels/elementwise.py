@@ -130,10 +130,10 @@ def emit_elementwise(ctx: LoweringContext, node: Node, k: _Kernel) -> None:
                      for e in k.exts.values() if e.kind in ("row", "chan", "scalar"))
     budget = ctx.target.ub_bytes - persistent - 4096
     plan = plan_tiles(budget, units, unit_bytes, per_set, ctx.target.cores, align)
-    ranges = split(-(-units // plan.tile_units), ctx.target.cores)
+    ranges = [(a * align, min(units, b * align))
+              for a, b in split(-(-units // align), ctx.target.cores)]
     builder = ctx.builder(f"{node.name}", len(ranges))
-    for core, (t0, t1) in enumerate(ranges):
-        start, stop = t0 * plan.tile_units, min(units, t1 * plan.tile_units)
+    for core, (start, stop) in enumerate(ranges):
         _emit_core(builder.stream(core), k, plan.tile_units, start, stop, unit_bytes, rows,
                    row_blocks)
     in_bytes = sum(numel(ctx.type_of(v).shape) * 2 for v, e in k.exts.items() if e.kind != "imm")

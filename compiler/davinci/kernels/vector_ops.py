@@ -32,6 +32,7 @@ from isa.davinci import (
     DType,
     SetMask,
     VBinary,
+    VConv,
     VBinOp,
     VDup,
     VReduce,
@@ -220,6 +221,25 @@ def vcopy(sb: StreamBuilder, geo: Geometry, dst: Addr | Opnd, src: Addr | Opnd) 
         vbin(sb, geo, VBinOp.OR, dst, src, src)
 
 
+def vconv_flat(sb: StreamBuilder, dst: Addr, src: Addr, count: int, dst_dtype: DType,
+               src_dtype: DType) -> None:
+    """``count`` contiguous elements converted ``src_dtype`` -> ``dst_dtype`` (a repeat covers
+    256 B of the wider type; the narrower side advances proportionally fewer blocks)."""
+    wide = max(dst_dtype.itemsize, src_dtype.itemsize)
+    lanes = REPEAT_BYTES // wide
+    d_step, s_step = lanes * dst_dtype.itemsize // BLOCK_BYTES, lanes * src_dtype.itemsize // 32
+    full, tail = divmod(count, lanes)
+    for first in range(0, full, MAX_REPEAT):
+        reps = min(MAX_REPEAT, full - first)
+        sb.emit(VConv(dst_dtype, src_dtype, dst + first * lanes * dst_dtype.itemsize,
+                      src + first * lanes * src_dtype.itemsize, reps, 1, 1, d_step, s_step))
+    if tail:
+        set_mask(sb, lane_mask(tail, lanes))
+        sb.emit(VConv(dst_dtype, src_dtype, dst + full * lanes * dst_dtype.itemsize,
+                      src + full * lanes * src_dtype.itemsize, 1, 1, 1, d_step, s_step))
+        full_mask(sb)
+
+
 def fill_row_lanes(sb: StreamBuilder, dst: Addr, rows: int, row_stride: int, first: int,
                    last: int, value: float, dtype: DType = FP16) -> None:
     """Set lanes first..last-1 (within one 32 B block at ``dst``) of every row to ``value``:
@@ -268,6 +288,23 @@ def broadcast_lane0(sb: StreamBuilder, dst: Addr, src: Addr, rows: int, src_stri
     c0 = c0_of(dtype)
     for lane in range(c0):
         row_reduce(sb, VReduceOp.MAX, dst + lane * dtype.itemsize, src, rows, src_stride, 1,
+                   dst_stride=c0, dtype=dtype)
+
+
+def row_stat(sb: StreamBuilder, op: VBinOp, work: Addr, out: Addr, rows: int, row_stride: int,
+             row_blocks: int, dtype: DType = FP16) -> None:
+    """Block r of ``out`` <- the ``op`` reduction (vmax or vadd) of row r of ``work`` (rows of
+    ``row_blocks`` blocks, ``row_stride`` apart; destroyed), in every lane of the block.
+    Padding lanes must already hold the neutral element.
+
+    Rows fold pairwise to one repeat, then each lane of the result block is one ``vcmax`` /
+    ``vcadd`` of the folded repeat: C0 one-element reductions per row, because the ISA has no
+    lane broadcast (fp32 rows need 8, which is why the normalisations compute in fp32)."""
+    left = block_reduce_rows(sb, op, work, rows, row_stride, row_blocks, dtype)
+    rop = VReduceOp.MAX if op is VBinOp.MAX else VReduceOp.SUM
+    c0 = c0_of(dtype)
+    for lane in range(c0):
+        row_reduce(sb, rop, out + lane * dtype.itemsize, work, rows, row_stride, left * c0,
                    dst_stride=c0, dtype=dtype)
 
 
