@@ -26,6 +26,12 @@ def device_dtype(tensor_type: TensorType) -> str:
     return DEVICE_FLOAT if tensor_type.is_float else "int32"
 
 
+def activation_layout(tensor_type: TensorType) -> str:
+    """The layout a value of this type gets when nothing else is known (4-D floats as feature
+    maps); values of a graph take theirs from `assign_layouts` via `LoweringContext.layout_of`."""
+    return "nc1hwc0" if tensor_type.rank == 4 and tensor_type.is_float else "ndp"
+
+
 _FMAP_OPS = {OpCode.CONV2D, OpCode.CONV_TRANSPOSE2D, OpCode.MAX_POOL2D, OpCode.AVG_POOL2D,
              OpCode.GLOBAL_AVG_POOL, OpCode.BATCH_NORM}
 

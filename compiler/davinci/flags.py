@@ -9,7 +9,8 @@ write-after-write on overlapping bytes), and no more:
   done (vector clocks, as in the engine's race detector), so transitive orderings need no flag.
 - The set_flag goes right after the producing instruction, not before the consumer, so the
   producer pipe can run ahead (double buffering keeps working); the wait_flag goes right before
-  the consumer.
+  the consumer. Consumers that follow each other directly in program order (a run of loads
+  into one buffer) share one pair whose set follows the last of their producers.
 - Event ids are reused round-robin per (src, dst) pair; if every id is still pending at some
   point of the interval, the dependency falls back to ``barrier ALL`` before the consumer
   (counted in `FlagStats`).
@@ -59,6 +60,9 @@ def insert_flags(instructions: Sequence[Instruction], event_ids: int,
     known_at: dict[int, tuple[int, ...]] = {}  # producer index -> its pipe's knowledge then
     shadow: dict[tuple[Space, int], list[dict[tuple[int, int, bool], int] | None]] = {}
     pairs: list[_Pair] = []
+    open_pairs: dict[tuple[int, int], _Pair] = {}  # latest pair per (src, dst)
+    run_end: dict[tuple[int, int], int] = {}  # last consumer-side index a pair's wait covers
+    previous = -1  # index of the previous non-scalar instruction
 
     for index, instr in enumerate(instructions):
         pipe = instr.pipe
@@ -80,11 +84,27 @@ def insert_flags(instructions: Sequence[Instruction], event_ids: int,
             if needs[other] > mine[other]:
                 producer = epoch_index[other][needs[other]]
                 seen = known_at[producer]
-                pairs.append(_Pair(Pipe(other), pipe, producer, index, epoch, seen[pipe]))
+                run = open_pairs.get((other, pipe))
+                if run is not None and run_end.get((other, pipe)) == previous \
+                        and run.set_after <= producer < run.wait_before:
+                    # consecutive consumers: one flag, set after the last producer
+                    run.set_after = producer
+                    run.src_knows_dst = seen[pipe]
+                else:
+                    run = _Pair(Pipe(other), pipe, producer, index, epoch, seen[pipe])
+                    pairs.append(run)
+                    open_pairs[other, pipe] = run
                 # the wait orders this pipe after everything the producer's pipe had seen
                 for q, value in enumerate(seen):
                     if value > mine[q]:
                         mine[q] = value
+        for key in open_pairs:
+            if key[1] == pipe and run_end.get(key) == previous:
+                run_end[key] = index
+        for key, run in open_pairs.items():
+            if run.wait_before == index:
+                run_end[key] = index
+        previous = index
         mine[pipe] = epoch
         known_at[index] = tuple(mine)
         for region, write in accesses:
@@ -143,7 +163,11 @@ def _assign_events(pairs: list[_Pair], event_ids: int) -> set[int]:
 
     An id may be reused by a later pair of the same pipes only once the earlier pair's wait is
     known to have executed before the later set (the setting pipe is ordered after the earlier
-    consumer); otherwise the flag could be set twice.
+    consumer); otherwise the flag could be set twice. When every id is still in use, the new
+    dependency is merged into the most recent pending pair by moving that pair's set_flag
+    after the new producer (its consumer then waits a little longer and, being earlier in the
+    consumer pipe, orders the new consumer too); only when even that is impossible does the
+    consumer fall back to ``barrier ALL``.
     """
     barriers_before: set[int] = set()
     holders: dict[tuple[Pipe, Pipe], list[_Pair | None]] = {}
@@ -151,10 +175,17 @@ def _assign_events(pairs: list[_Pair], event_ids: int) -> set[int]:
         slots = holders.setdefault((pair.src, pair.dst), [None] * event_ids)
         free = [e for e, held in enumerate(slots)
                 if held is None or pair.src_knows_dst >= held.consumer_epoch]
-        if not free:
-            pair.event = -1
-            barriers_before.add(pair.wait_before)
+        if free:
+            pair.event = free[0]
+            slots[pair.event] = pair
             continue
-        pair.event = free[0]
-        slots[pair.event] = pair
+        latest = max((held for held in slots if held is not None),
+                     key=lambda held: held.wait_before)
+        if latest.set_after <= pair.set_after < latest.wait_before:
+            latest.set_after = pair.set_after
+            latest.src_knows_dst = pair.src_knows_dst
+            pair.event = -2  # covered by `latest`
+            continue
+        pair.event = -1
+        barriers_before.add(pair.wait_before)
     return barriers_before

@@ -106,7 +106,6 @@ class _Unit:
         self.running: dict[Pipe, bool] = dict.fromkeys(EXEC_PIPES, False)
         self.current: dict[Pipe, int | None] = dict.fromkeys(EXEC_PIPES)  # executing now
         self.inflight: dict[Pipe, int] = dict.fromkeys(EXEC_PIPES, 0)  # last DMA landing
-        self.inflight_writes: dict[Pipe, list] = {pipe: [] for pipe in EXEC_PIPES}
         self.flags: dict[tuple[int, ...], tuple[int, ...]] = {}
         self.flag_waiters: dict[tuple[int, ...], simpy.Event] = {}
         self.cross_counts: Counter = Counter()
@@ -189,17 +188,6 @@ class _Unit:
     def _drained(self) -> bool:
         return not any(self.queues.values()) and not any(self.running.values())
 
-    def _same_pipe_hazard(self, pipe: Pipe, d: Decoded):
-        """Wait for an in-flight transfer of this pipe that writes what ``d`` touches."""
-        now = self.env.now
-        pending = [(done, w) for done, w in self.inflight_writes[pipe] if done > now]
-        self.inflight_writes[pipe] = pending
-        touched = (*d.reads, *d.writes)
-        wait = max((done for done, writes in pending
-                    if any(a.overlaps(b) for a in writes for b in touched)), default=now)
-        if wait > now:
-            yield self.env.timeout(wait - now)
-
     # ------------------------------------------------------------------ pipes
 
     def _pipe(self, pipe: Pipe):  # noqa: C901 - one branch per instruction kind
@@ -230,9 +218,6 @@ class _Unit:
             cost = d.cycles
             latency = 0
             if kind is Kind.WORK:
-                if d.latency_cycles and self.inflight_writes[pipe]:
-                    yield from self._same_pipe_hazard(pipe, d)
-                    start = env.now
                 if d.head_cycles and self.last_work_end[pipe] < start:
                     cost += d.head_cycles
                 if d.gm_bytes:
@@ -289,12 +274,13 @@ class _Unit:
                 self.last_work_end[pipe] = end
                 if latency:
                     # DMA engines keep transfers in flight: the pipe moves on after the
-                    # transfer time and the data lands `latency` cycles later.
+                    # transfer time and the data lands `latency` cycles later, in order. As on
+                    # the hardware, a later instruction of the same pipe is not held back for
+                    # it: a same-pipe dependency through memory needs `barrier PIPE`
+                    # [ASC-ARCH] facts §4.
                     done = end + latency
                     self.inflight[pipe] = max(self.inflight[pipe], done)
                     self.end = max(self.end, done)
-                    if d.writes:
-                        self.inflight_writes[pipe].append((done, d.writes))
                     if self.execute is not None:
                         env.timeout(latency).callbacks.append(
                             lambda _, d=d: self.execute(d, self.memory))

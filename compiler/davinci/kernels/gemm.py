@@ -113,42 +113,62 @@ class _Buffers:
 
 def emit_gemm(sb: StreamBuilder, problem: GemmProblem, t: Tiling, tiles: list[tuple[int, int, int]],
               coupled: bool, scratch: int) -> None:
-    """Emit the tiles ``(batch, m0, n0)`` of one core into ``sb``."""
+    """Emit the tiles ``(batch, m0, n0)`` of one core into ``sb``.
+
+    The K chunks of all tiles form one sequence; chunk i + 1 is loaded before chunk i is
+    computed (software pipelining), so the scalar unit issues the next loads before the
+    in-order Cube and MTE1 queues fill up with work that waits on the current ones.
+    """
     if not coupled:
         raise CompileError("matmul epilogues on separated cores are not lowered yet")
     buf = _Buffers(sb, t, problem, scratch, coupled)
-    gm = Space.GM
     kp = ceil_to(problem.k, 16)
-    chunk_count = slice_count = 0
-    for tile_index, (bi, m0, n0) in enumerate(tiles):
+    chunks = [(tile_index, kstart) for tile_index in range(len(tiles))
+              for kstart in range(0, kp, t.kc)]
+    if not chunks:
+        return
+    _load_chunk(sb, problem, t, buf, tiles, chunks, 0)
+    slice_count = 0
+    for i, (tile_index, kstart) in enumerate(chunks):
+        if i + 1 < len(chunks):
+            _load_chunk(sb, problem, t, buf, tiles, chunks, i + 1)
+        bi, m0, n0 = tiles[tile_index]
         bm_v = min(t.bm, problem.m - m0)
         bm16 = ceil_to(bm_v, 16)
-        bn_v = min(t.bn, problem.n - n0)
-        nblk = -(-bn_v // 16)
+        nblk = -(-min(t.bn, problem.n - n0) // 16)
         l0c = buf.l0c[tile_index % len(buf.l0c)]
-        first = True
-        for kstart in range(0, kp, t.kc):
-            kcv = min(t.kc, kp - kstart)
-            l1a, l1b = buf.l1a[chunk_count % 2], buf.l1b[chunk_count % 2]
-            chunk_count += 1
-            a_base = Addr(gm, problem.a.offsets[bi] + (m0 * problem.a.pitch + kstart) * 2)
-            for kb in range(kcv // 16):
-                sb.emit(*_copies(l1a + kb * t.bm * BLOCK, a_base + kb * BLOCK, bm_v, 1,
-                                 problem.a.pitch // 16 - 1, 0))
-            _load_b_chunk(sb, problem.b, bi, l1b, kstart, kcv, n0, nblk)
-            for s in range(0, kcv, t.bk):
-                bkv = min(t.bk, kcv - s)
-                l0a, l0b = buf.l0a[slice_count % 2], buf.l0b[slice_count % 2]
-                slice_count += 1
-                for j in range(bkv // 16):
-                    sb.emit(*_load2d(l0a + j * FRACTAL, l1a + ((s // 16 + j) * (t.bm // 16))
-                                     * FRACTAL, bm16 // 16, 1, bkv // 16))
-                _slice_b(sb, problem.b, l0b, l1b, s, bkv, kcv, nblk)
-                k_valid = min(bkv, problem.k - kstart - s)
-                sb.emit(Mmad(l0c, l0a, l0b, bm16, k_valid, nblk * 16, DType.FP16, first))
-                first = False
-        out = buf.out[tile_index % 2]
-        emit_epilogue(sb, problem, buf, l0c, out, bi, m0, n0, bm_v, bm16, nblk)
+        kcv = min(t.kc, kp - kstart)
+        l1a, l1b = buf.l1a[i % 2], buf.l1b[i % 2]
+        for s in range(0, kcv, t.bk):
+            bkv = min(t.bk, kcv - s)
+            l0a, l0b = buf.l0a[slice_count % 2], buf.l0b[slice_count % 2]
+            slice_count += 1
+            for j in range(bkv // 16):
+                sb.emit(*_load2d(l0a + j * FRACTAL, l1a + ((s // 16 + j) * (t.bm // 16))
+                                 * FRACTAL, bm16 // 16, 1, bkv // 16))
+            _slice_b(sb, problem.b, l0b, l1b, s, bkv, kcv, nblk)
+            k_valid = min(bkv, problem.k - kstart - s)
+            first = kstart == 0 and s == 0
+            sb.emit(Mmad(l0c, l0a, l0b, bm16, k_valid, nblk * 16, DType.FP16, first))
+        if kstart + t.kc >= kp:
+            out = buf.out[tile_index % 2]
+            emit_epilogue(sb, problem, buf, l0c, out, bi, m0, n0, bm_v, bm16, nblk)
+
+
+def _load_chunk(sb: StreamBuilder, problem: GemmProblem, t: Tiling, buf: _Buffers,
+                tiles: list[tuple[int, int, int]], chunks: list[tuple[int, int]], i: int) -> None:
+    """MTE2: chunk ``i``'s slice of A (NZ column blocks) and of B into L1 buffer i % 2."""
+    tile_index, kstart = chunks[i]
+    bi, m0, n0 = tiles[tile_index]
+    bm_v = min(t.bm, problem.m - m0)
+    nblk = -(-min(t.bn, problem.n - n0) // 16)
+    kcv = min(t.kc, ceil_to(problem.k, 16) - kstart)
+    l1a, l1b = buf.l1a[i % 2], buf.l1b[i % 2]
+    a_base = Addr(Space.GM, problem.a.offsets[bi] + (m0 * problem.a.pitch + kstart) * 2)
+    for kb in range(kcv // 16):
+        sb.emit(*_copies(l1a + kb * t.bm * BLOCK, a_base + kb * BLOCK, bm_v, 1,
+                         problem.a.pitch // 16 - 1, 0))
+    _load_b_chunk(sb, problem.b, bi, l1b, kstart, kcv, n0, nblk)
 
 
 def _load_b_chunk(sb: StreamBuilder, b: Operand, bi: int, l1b: Addr, kstart: int, kcv: int,
