@@ -134,6 +134,19 @@ def test_pipeline_preserves_numerics_on_reduced_zoo_models(spec: str) -> None:
         np.testing.assert_allclose(got[name] / scale, want[name] / scale, atol=1e-5)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("spec", ["resnet50", "bert_base"])
+def test_pipeline_preserves_numerics_on_full_size_models(spec: str) -> None:
+    workloads = pytest.importorskip("workloads")
+    graph = workloads.build(spec)
+    compiled = run_pipeline(graph)
+    feeds = _feeds(graph)
+    want, got = interpret(graph, feeds), interpret(compiled, feeds)
+    for name in graph.outputs:
+        scale = float(np.abs(want[name]).max()) + 1e-6
+        np.testing.assert_allclose(got[name] / scale, want[name] / scale, atol=1e-5)
+
+
 def test_pipeline_on_a_training_step_keeps_training_batch_norms() -> None:
     workloads = pytest.importorskip("workloads")
     from framework import train_step
