@@ -43,7 +43,7 @@ from isa.davinci import (
     VUnOp,
 )
 from isa.davinci.sync import FULL_MASK
-from isa.davinci.types import BLOCK_BYTES, REPEAT_BYTES
+from isa.davinci.types import BLOCK_BYTES, BLOCKS_PER_REPEAT, REPEAT_BYTES
 
 FP16 = DType.FP16
 MAX_REPEAT = 255  # repeatTime is 8-bit [ASC-HIDIM] facts §1.2
@@ -82,7 +82,7 @@ class Geometry:
     def lanes(self) -> int:
         return lanes_of(self.dtype)
 
-    def pieces(self) -> Iterator[tuple[int, int, int, int, bool]]:
+    def pieces(self, max_operand_stride: int = 0) -> Iterator[tuple[int, int, int, int, bool]]:
         """(first row, first column, repeats, active lanes, along_rows) of each instruction.
 
         Rows are walked one of two ways, whichever needs fewer instructions: along rows (one
@@ -92,7 +92,8 @@ class Geometry:
         chunks, partial = divmod(self.cols, lanes)
         along_rows = -(-self.cols // lanes) * -(-self.rows // MAX_REPEAT)
         along_cols = self.rows * (-(-chunks // MAX_REPEAT) + (1 if partial else 0))
-        if self.rows and self.row_stride <= MAX_STRIDE and along_rows <= along_cols:
+        strides_fit = max(self.row_stride, max_operand_stride) <= MAX_STRIDE
+        if self.rows and strides_fit and along_rows <= along_cols:
             for col in range(0, self.cols, lanes):
                 for row in range(0, self.rows, MAX_REPEAT):
                     yield (row, col, min(MAX_REPEAT, self.rows - row),
@@ -116,15 +117,20 @@ class Opnd:
     row_stride: int | None = None
     blk_stride: int = 1
 
+    def stride(self, geo: Geometry) -> int:
+        """The row stride in blocks this operand uses under ``geo``."""
+        return geo.row_stride if self.row_stride is None else self.row_stride
+
     def at(self, geo: Geometry, row: int, col: int, along_rows: bool) -> tuple[Addr, int]:
         """(address of the piece starting at (row, col), its repeat stride)."""
-        stride = geo.row_stride if self.row_stride is None else self.row_stride
+        stride = self.stride(geo)
         offset = row * stride * BLOCK_BYTES
-        if self.blk_stride:
-            offset += col * geo.dtype.itemsize
+        # column `col` (a multiple of the repeat's lanes) sits col / C0 blocks in, each
+        # blk_stride blocks apart
+        offset += (col // c0_of(geo.dtype)) * self.blk_stride * BLOCK_BYTES
         if along_rows:
             return self.addr + offset, min(stride, MAX_STRIDE)
-        return self.addr + offset, 8 * self.blk_stride
+        return self.addr + offset, BLOCKS_PER_REPEAT * self.blk_stride
 
 
 def opnd(x: Addr | Opnd) -> Opnd:
@@ -153,9 +159,10 @@ def full_mask(sb: StreamBuilder) -> None:
     sb.emit(SetMask(hi=FULL_MASK, lo=FULL_MASK))
 
 
-def _each(sb: StreamBuilder, geo: Geometry, build: Any) -> None:
+def _each(sb: StreamBuilder, geo: Geometry, build: Any, *operands: Opnd) -> None:
     """Call ``build(row, repeats, col, along_rows)`` per piece, masking partial pieces."""
-    for row, col, rows, active, along in geo.pieces():
+    widest = max((o.stride(geo) for o in operands), default=0)
+    for row, col, rows, active, along in geo.pieces(widest):
         if active < geo.lanes:
             set_mask(sb, lane_mask(active, geo.lanes))
         sb.emit(build(row, rows, col, along))
@@ -175,7 +182,7 @@ def vbin(sb: StreamBuilder, geo: Geometry, op: VBinOp, dst: Addr | Opnd, a: Addr
         return VBinary(op, geo.dtype, da, xa, ya, rows, d.blk_stride, x.blk_stride, y.blk_stride,
                        ds, xs, ys)
 
-    _each(sb, geo, build)
+    _each(sb, geo, build, d, x, y)
 
 
 def vun(sb: StreamBuilder, geo: Geometry, op: VUnOp, dst: Addr | Opnd, src: Addr | Opnd) -> None:
@@ -186,7 +193,7 @@ def vun(sb: StreamBuilder, geo: Geometry, op: VUnOp, dst: Addr | Opnd, src: Addr
         (da, ds), (sa, ss) = d.at(geo, row, col, along), s.at(geo, row, col, along)
         return VUnary(op, geo.dtype, da, sa, rows, d.blk_stride, s.blk_stride, ds, ss)
 
-    _each(sb, geo, build)
+    _each(sb, geo, build, d, s)
 
 
 def vsc(sb: StreamBuilder, geo: Geometry, op: VScalarOp, dst: Addr | Opnd, src: Addr | Opnd,
@@ -199,7 +206,7 @@ def vsc(sb: StreamBuilder, geo: Geometry, op: VScalarOp, dst: Addr | Opnd, src: 
         return VScalar(op, geo.dtype, da, sa, float(scalar), rows, d.blk_stride, s.blk_stride,
                        ds, ss)
 
-    _each(sb, geo, build)
+    _each(sb, geo, build, d, s)
 
 
 def vdup(sb: StreamBuilder, geo: Geometry, dst: Addr | Opnd, scalar: float) -> None:
@@ -210,7 +217,7 @@ def vdup(sb: StreamBuilder, geo: Geometry, dst: Addr | Opnd, scalar: float) -> N
         da, ds = d.at(geo, row, col, along)
         return VDup(geo.dtype, da, float(scalar), rows, d.blk_stride, ds)
 
-    _each(sb, geo, build)
+    _each(sb, geo, build, d)
 
 
 def vcopy(sb: StreamBuilder, geo: Geometry, dst: Addr | Opnd, src: Addr | Opnd) -> None:
