@@ -1,8 +1,9 @@
 """Converters for ONNX elementwise ops: activations, unary math, broadcasting binary ops,
 variadic Sum/Max/Min/Mean, comparisons, Where, Cast, Clip and the aliases (Identity, Dropout).
 
-Ops the IR lacks but that are short compositions of IR ops (Softsign, HardSigmoid, HardSwish, Not,
-LessOrEqual, GreaterOrEqual) are decomposed here, following the ONNX operator definitions.
+Ops the IR lacks but that are short compositions of IR ops (Softsign, HardSigmoid, HardSwish,
+Mish, ThresholdedRelu, Not, LessOrEqual, GreaterOrEqual) are decomposed here, following the ONNX
+operator definitions.
 """
 
 from __future__ import annotations
@@ -152,6 +153,19 @@ def _hard_swish(ctx: ImportContext) -> str:
     return ctx.b.mul(x, gate, name=ctx.out_name())
 
 
+def _mish(ctx: ImportContext) -> str:
+    """x * tanh(softplus(x)) (ONNX Mish)."""
+    x = ctx.input(0)
+    return ctx.b.mul(x, ctx.b.tanh(ctx.b.softplus(x)), name=ctx.out_name())
+
+
+def _thresholded_relu(ctx: ImportContext) -> str:
+    """x where x > alpha else 0, alpha 1.0 by default (ONNX ThresholdedRelu)."""
+    x = ctx.input(0)
+    keep = ctx.b.greater(x, float(ctx.attrs.get("alpha", 1.0)))
+    return ctx.b.where(keep, x, 0.0, name=ctx.out_name())
+
+
 def _not_of(build: Callable[[ImportContext], str]) -> Converter:
     """Logical negation of a bool value, as where(v, False, True) (the IR has no Not)."""
     def convert(ctx: ImportContext) -> str:
@@ -199,6 +213,8 @@ MATH_CONVERTERS: dict[str, Converter] = {
     "Softsign": _softsign,
     "HardSigmoid": _hard_sigmoid,
     "HardSwish": _hard_swish,
+    "Mish": _mish,
+    "ThresholdedRelu": _thresholded_relu,
     "PRelu": _prelu,
     "Add": _binary(OpCode.ADD),
     "Sub": _binary(OpCode.SUB),

@@ -154,6 +154,8 @@ CASES = [
     Case("softsign", "Softsign", [X(x4)]),
     Case("hard_sigmoid", "HardSigmoid", [X(x4)], dict(alpha=0.3)),
     Case("hard_swish", "HardSwish", [X(x4 * 4)]),
+    Case("mish", "Mish", [X(x4 * 4)], opset=18),
+    Case("thresholded_relu", "ThresholdedRelu", [X(x4)], dict(alpha=0.5)),
     Case("gelu_exact", "Gelu", [X(x4)], opset=20),
     Case("gelu_tanh", "Gelu", [X(x4)], dict(approximate="tanh"), opset=20),
     Case("erf", "Erf", [X(x4)]),
