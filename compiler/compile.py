@@ -6,9 +6,13 @@ from typing import Any
 
 from compiler.davinci.lower import lower_graph
 from compiler.executable import Executable
+from compiler.options import CompileOptions
+from compiler.pipeline import run_pipeline
 from framework import Graph
 
 
-def compile_graph(graph: Graph, target: Any, options: Any = None) -> Executable:
-    """Compile ``graph`` for the chip ``target`` (DaVinci)."""
-    return lower_graph(graph, target, options, name=graph.name)
+def compile_graph(graph: Graph, target: Any, options: CompileOptions | None = None) -> Executable:
+    """Compile ``graph`` for the chip ``target`` (DaVinci): the pass pipeline, then lowering."""
+    options = options or CompileOptions(target="davinci")
+    optimized = run_pipeline(graph, options)
+    return lower_graph(optimized, target, options, name=graph.name)

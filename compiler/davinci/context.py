@@ -49,8 +49,8 @@ def assign_layouts(graph: Graph) -> dict[str, str]:
     fmap: set[str] = set()
     for node in graph.nodes:
         if _is_fmap_node(node):
-            data = node.inputs[:1] if node.op is not OpCode.FUSED else node.inputs[:1]
-            fmap.update(v for v in (*data, *node.outputs[:1]) if graph.types[v].rank == 4)
+            fmap.update(v for v in (*node.inputs, *node.outputs[:1])
+                        if graph.types[v].rank == 4 and v not in graph.constants)
     elementwise = [n for n in graph.nodes if n.op in UNARY_ELEMENTWISE | BINARY_ELEMENTWISE
                    or (n.op is OpCode.FUSED and n.attrs.kind == "elementwise")]
     changed = True

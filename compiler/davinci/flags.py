@@ -21,7 +21,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from isa.davinci import Barrier, Instruction, Pipe, Region, SetFlag, Space, WaitFlag
+from isa.davinci import (
+    Barrier,
+    Copy,
+    CopyL0cToUb,
+    CopyNd2Nz,
+    Fixpipe,
+    Img2Col,
+    Instruction,
+    Load2D,
+    Pipe,
+    Region,
+    SetFlag,
+    Space,
+    WaitFlag,
+)
+
+# Data movers keep transfers in flight, so a later instruction of the same pipe that touches
+# their bytes needs pipe_barrier first ([ASC-ARCH] facts §4).
+_PIPELINED = (Copy, CopyNd2Nz, Load2D, Img2Col, CopyL0cToUb, Fixpipe)
 
 _PIPES = len(Pipe)
 _PAGE_SHIFT = 16
@@ -29,10 +47,12 @@ _PAGE_SHIFT = 16
 
 @dataclass(frozen=True, slots=True)
 class FlagStats:
-    """How many flag pairs and fallback barriers the pass inserted."""
+    """How many flag pairs, fallback ``barrier ALL`` and same-pipe barriers the pass
+    inserted."""
 
     pairs: int
     barriers: int
+    pipe_barriers: int = 0
 
 
 @dataclass(slots=True)
@@ -60,6 +80,8 @@ def insert_flags(instructions: Sequence[Instruction], event_ids: int,
     known_at: dict[int, tuple[int, ...]] = {}  # producer index -> its pipe's knowledge then
     shadow: dict[tuple[Space, int], list[dict[tuple[int, int, bool], int] | None]] = {}
     pairs: list[_Pair] = []
+    fenced = [0] * _PIPES  # epoch up to which each pipe's own transfers are known landed
+    barriers_on: dict[int, Pipe] = {}  # instruction index -> pipe to drain before it
     open_pairs: dict[tuple[int, int], _Pair] = {}  # latest pair per (src, dst)
     run_end: dict[tuple[int, int], int] = {}  # last consumer-side index a pair's wait covers
     previous = -1  # index of the previous non-scalar instruction
@@ -79,6 +101,7 @@ def insert_flags(instructions: Sequence[Instruction], event_ids: int,
         for region, write in accesses:
             if region.space not in skip_spaces:
                 _conflicts(shadow, region, write, pipe, needs)
+        own_need, needs[pipe] = needs[pipe], 0
         mine = known[pipe]
         for other in range(_PIPES):
             if needs[other] > mine[other]:
@@ -94,10 +117,16 @@ def insert_flags(instructions: Sequence[Instruction], event_ids: int,
                     run = _Pair(Pipe(other), pipe, producer, index, epoch, seen[pipe])
                     pairs.append(run)
                     open_pairs[other, pipe] = run
-                # the wait orders this pipe after everything the producer's pipe had seen
+                # the wait orders this pipe after everything the producer's pipe had seen,
+                # including its own earlier transfers having landed
                 for q, value in enumerate(seen):
                     if value > mine[q]:
                         mine[q] = value
+                fenced[pipe] = max(fenced[pipe], seen[pipe])
+        if own_need > fenced[pipe]:
+            # an earlier transfer of this same pipe may still be in flight: pipe_barrier
+            barriers_on[index] = pipe
+            fenced[pipe] = epoch - 1
         for key in open_pairs:
             if key[1] == pipe and run_end.get(key) == previous:
                 run_end[key] = index
@@ -107,9 +136,10 @@ def insert_flags(instructions: Sequence[Instruction], event_ids: int,
         previous = index
         mine[pipe] = epoch
         known_at[index] = tuple(mine)
+        pipelined = isinstance(instr, _PIPELINED)
         for region, write in accesses:
             if region.space not in skip_spaces:
-                _record(shadow, region, write, pipe, epoch)
+                _record(shadow, region, write, pipe, epoch, pipelined)
 
     barriers_before = _assign_events(pairs, event_ids)
     sets_after: dict[int, list[_Pair]] = {}
@@ -122,31 +152,42 @@ def insert_flags(instructions: Sequence[Instruction], event_ids: int,
     for index, instr in enumerate(instructions):
         if index in barriers_before:
             out.append(Barrier(Pipe.ALL))
+        elif index in barriers_on:
+            out.append(Barrier(barriers_on[index]))
         for pair in waits_before.get(index, ()):
             out.append(WaitFlag(pair.src, pair.dst, pair.event))
         out.append(instr)
         for pair in sets_after.get(index, ()):
             out.append(SetFlag(pair.src, pair.dst, pair.event))
     inserted = sum(1 for p in pairs if p.event >= 0)
-    return out, FlagStats(inserted, len(barriers_before))
+    return out, FlagStats(inserted, len(barriers_before), len(barriers_on))
 
 
 def _conflicts(shadow: dict, region: Region, write: bool, pipe: int, needs: list[int]) -> None:
+    """Raise ``needs[q]`` to the latest conflicting access of pipe q (of this same pipe only
+    for a read of bytes a transfer that may still be in flight writes)."""
     start, stop = region.start, region.stop
     for page in range(start >> _PAGE_SHIFT, ((stop - 1) >> _PAGE_SHIFT) + 1):
         slot = shadow.get((region.space, page))
         if slot is None:
             continue
         for other, entries in enumerate(slot):
-            if entries is None or other == pipe:
+            if entries is None:
                 continue
-            for (e_start, e_stop, e_write), e_epoch in entries.items():
-                if e_epoch > needs[other] and (write or e_write) and e_start < stop \
-                        and start < e_stop:
+            for (e_start, e_stop, e_write), (e_epoch, pipelined) in entries.items():
+                if other == pipe:
+                    # in-flight transfers of one pipe land in order, so only a read of bytes
+                    # an earlier transfer writes needs the barrier
+                    if not (pipelined and e_write and not write):
+                        continue
+                elif not (write or e_write):
+                    continue
+                if e_epoch > needs[other] and e_start < stop and start < e_stop:
                     needs[other] = e_epoch
 
 
-def _record(shadow: dict, region: Region, write: bool, pipe: int, epoch: int) -> None:
+def _record(shadow: dict, region: Region, write: bool, pipe: int, epoch: int,
+            pipelined: bool) -> None:
     start, stop = region.start, region.stop
     for page in range(start >> _PAGE_SHIFT, ((stop - 1) >> _PAGE_SHIFT) + 1):
         slot = shadow.get((region.space, page))
@@ -155,7 +196,7 @@ def _record(shadow: dict, region: Region, write: bool, pipe: int, epoch: int) ->
         entries = slot[pipe]
         if entries is None:
             entries = slot[pipe] = {}
-        entries[start, stop, write] = epoch
+        entries[start, stop, write] = (epoch, pipelined)
 
 
 def _assign_events(pairs: list[_Pair], event_ids: int) -> set[int]:

@@ -1,6 +1,9 @@
 """DaVinci kernel generators; importing this package registers their lowering rules."""
 
-from compiler.davinci.kernels import matmul  # noqa: E402, F401
-from compiler.davinci.kernels import elementwise  # noqa: E402, F401
-from compiler.davinci.kernels import norm  # noqa: E402, F401
-from compiler.davinci.kernels import pooling  # noqa: E402, F401
+from compiler.davinci.kernels import (
+    conv,  # noqa: E402, F401
+    elementwise,  # noqa: E402, F401
+    matmul,  # noqa: E402, F401
+    norm,  # noqa: E402, F401
+    pooling,  # noqa: E402, F401
+)

@@ -75,8 +75,8 @@ def _binary_step(ctx, op: OpCode, value: str, shape: tuple[int, ...], channels: 
 
 def _is_channel_vector(ext: tuple[int, ...], out: tuple[int, ...]) -> bool:
     """A bias broadcast along the channel axis (axis 1 of NCHW, last axis of a matrix)."""
-    if len(out) == 4:
-        return math.prod(ext) == out[1] and (len(ext) == 1 or ext[-3:] == (out[1], 1, 1))
+    if len(out) == 4:  # NumPy broadcasts a (C,) vector along W, so only (C, 1, 1) shapes
+        return len(ext) >= 3 and ext[-3:] == (out[1], 1, 1) and math.prod(ext) == out[1]
     return ext[-1] == out[-1] and math.prod(ext) == out[-1]
 
 

@@ -1,0 +1,241 @@
+"""Convolution on the Cube through img2col (implicit GEMM), with fused epilogues.
+
+Feature maps are NC1HWC0 in GM; weights are a constant FRACTAL_Z image (the Cube's L0B form).
+Per tile (``rows`` output rows x ``bn`` output channels of one image):
+
+- MTE2 loads the input rows the tile reads, every C1 slice (one strided copy), when the tile
+  changes rows; weight chunks stream through L1 one chunk ahead of the Cube.
+- MTE1 builds each K slice of the img2col matrix straight into L0A (load3d: padding, stride and
+  dilation in hardware) and copies the matching weight fractals into L0B.
+- The Cube accumulates into L0C; the epilogue (bias, activation, residual) runs in UB and MTE3
+  writes the tile back as NC1HWC0 (each output-channel block is a contiguous run of pixels).
+
+Depthwise convolutions (groups == C == Cout) run the same way with C0-block-diagonal weights:
+each output block reads only its own input block, at a 16x FLOP overhead on the Cube.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from compiler.davinci.builder import StreamBuilder
+from compiler.davinci.context import LoweringContext
+from compiler.davinci.kernels.conv_tiling import ConvShape, ConvTiling, choose_conv_tiling
+from compiler.davinci.kernels.epilogue import Step, steps_from_fused, ub_scratch_bytes
+from compiler.davinci.kernels.gemm import BLOCK, FRACTAL, _copies, _emit_scalar, _load2d
+from compiler.davinci.kernels.tiling import ceil_to
+from compiler.davinci.lower import rule
+from compiler.errors import CompileError
+from framework import Node, OpCode
+from isa.davinci import Addr, CopyL0cToUb, DType, Img2Col, Mmad, Space
+
+
+@dataclass(frozen=True)
+class ConvProblem:
+    shape: ConvShape
+    x: int  # GM offsets
+    w: int
+    y: int
+    steps: tuple[Step, ...]
+    bias: int | None
+    residual: int | None
+    relu_on_move: bool
+
+
+@rule(OpCode.CONV2D, ("fused", "conv"))
+def lower_conv(ctx: LoweringContext, node: Node) -> None:
+    if node.op is OpCode.FUSED:
+        anchor, inputs, steps = steps_from_fused(ctx, node)
+    else:
+        anchor, inputs, steps = node, list(node.inputs), []
+    at = anchor.attrs
+    x_name, w_name = inputs[0], inputs[1]
+    if not ctx.is_constant(w_name):
+        raise CompileError(f"{node.name}: convolution weights must be constants")
+    if len(inputs) > 2:
+        steps = [Step("bias", OpCode.ADD, value=inputs[2]), *steps]
+    x_type = ctx.type_of(x_name)
+    out = node.outputs[0]
+    out_type = ctx.type_of(out)
+    n, c, h, w = x_type.shape
+    cout, ho, wo = out_type.shape[1], out_type.shape[2], out_type.shape[3]
+    weight = ctx.constant(w_name)
+    depthwise = at.groups > 1
+    if depthwise and not (at.groups == c == cout):
+        raise CompileError(f"{node.name}: grouped convolution with groups={at.groups} "
+                           f"(only 1 or depthwise) has no DaVinci lowering")
+    pt, pl, pb, pr = at.padding
+    shape = ConvShape(n, -(-c // 16), h, w, cout, weight.shape[2], weight.shape[3],
+                      at.stride[0], at.stride[1], at.dilation[0], at.dilation[1], pt, pl, pb, pr,
+                      ho, wo, depthwise)
+    x_place = ctx.place(x_name)
+    if x_place.layout != "nc1hwc0":
+        raise CompileError(f"{node.name}: input {x_name} is {x_place.layout}, expected nc1hwc0")
+    if depthwise:
+        w_place = ctx.place_constant(w_name, _depthwise_matrix(weight), "zn",
+                                     key=f"{w_name}:dw")
+    else:
+        w_place = ctx.place_constant(w_name, weight, "fractal_z", key=f"{w_name}:fz")
+    y_place = ctx.place(out)
+    if y_place.layout != "nc1hwc0":
+        raise CompileError(f"{node.name}: output {out} is {y_place.layout}, expected nc1hwc0")
+    bias = residual = None
+    for step in steps:
+        if step.kind == "bias":
+            from compiler.davinci.kernels.matmul import _bias
+
+            bias = _bias(ctx, step, cout).offset
+        elif step.kind == "binary":
+            placement = ctx.place(step.value)
+            if placement.layout != "nc1hwc0":
+                raise CompileError(f"{node.name}: residual {step.value} is {placement.layout}")
+            residual = placement.offset
+    relu_first = bool(steps) and steps[0].kind == "unary" and steps[0].op is OpCode.RELU
+    problem = ConvProblem(shape, x_place.offset, w_place.offset, y_place.offset, tuple(steps),
+                          bias, residual, relu_first)
+    tiling = choose_conv_tiling(ctx.target, shape, 2 if residual is not None else 0)
+    tiles = _tiles(shape, tiling)
+    builder = ctx.builder(node.name, tiling.cores)
+    bm16 = ceil_to(tiling.rows * wo, 16)
+    scratch = ub_scratch_bytes(list(steps), bm16 * tiling.bn)
+    for core in range(tiling.cores):
+        _emit(builder.stream(core), problem, tiling, tiles[core::tiling.cores], scratch)
+    flops = 2 * n * cout * ho * wo * (1 if depthwise else c) * shape.kh * shape.kw
+    min_bytes = (x_type.numel + out_type.numel + weight.size) * 2
+    for step in steps:
+        if step.value is not None:
+            min_bytes += ctx.type_of(step.value).numel * 2
+    ctx.launch(builder, node, "conv2d", flops, min_bytes, tuple(inputs), (out,),
+               tiling.explain())
+
+
+def _depthwise_matrix(weight: np.ndarray) -> np.ndarray:
+    """(K = C1*Kh*Kw*16, 16): block cb's K rows hold diag(w[cb*16 + i, 0, kh, kw])."""
+    cout, _, kh, kw = weight.shape
+    c1 = -(-cout // 16)
+    out = np.zeros((c1, 16, kh, kw, 16), dtype=np.float32)  # (c1, c0, kh, kw, n)
+    for i in range(cout):
+        out[i // 16, i % 16, :, :, i % 16] = weight[i, 0]
+    # K order is (c1, kh, kw, c0) as img2col emits it
+    return out.transpose(0, 2, 3, 1, 4).reshape(c1 * kh * kw * 16, 16)
+
+
+def _tiles(s: ConvShape, t: ConvTiling) -> list[tuple[int, int, int]]:
+    """(image, first output row, first output channel), channels innermost."""
+    step = 16 if s.depthwise else t.bn
+    return [(img, oh0, c0) for img in range(s.n) for oh0 in range(0, s.ho, t.rows)
+            for c0 in range(0, s.cout, step)]
+
+
+def _emit(sb: StreamBuilder, p: ConvProblem, t: ConvTiling, tiles: list[tuple[int, int, int]],
+          scratch: int) -> None:
+    s = p.shape
+    bm16_max = ceil_to(t.rows * s.wo, 16)
+    window_bytes = s.c1 * s.window_rows(t.rows) * s.w * BLOCK
+    windows = [sb.alloc(Space.L1, window_bytes, "input rows") for _ in range(2)]
+    l1b = [sb.alloc(Space.L1, t.kc * t.bn * 2, "weight chunk") for _ in range(2)]
+    l0a = [sb.alloc(Space.L0A, bm16_max * t.bk * 2, "img2col slice") for _ in range(2)]
+    l0b = [sb.alloc(Space.L0B, t.bk * t.bn * 2, "weight slice") for _ in range(2)]
+    l0c = [sb.alloc(Space.L0C, bm16_max * t.bn * 4, "output tile")
+           for _ in range(t.l0c_buffers)]
+    ub = [sb.alloc(Space.UB, bm16_max * t.bn * 2, "output tile in UB") for _ in range(2)]
+    bias_ub = sb.alloc(Space.UB, t.bn * 2, "bias") if p.bias is not None else None
+    res_ub = sb.alloc(Space.UB, bm16_max * t.bn * 2, "residual") if p.residual is not None \
+        else None
+    scratch_ub = sb.alloc(Space.UB, scratch, "epilogue scratch") if scratch else None
+
+    k_total = s.k
+    chunks = [(ti, ks) for ti in range(len(tiles)) for ks in range(0, k_total, t.kc)]
+    window_of: list[int] = []  # window buffer index per tile
+    count = -1
+    last = None
+    for img, oh0, _ in tiles:
+        if (img, oh0) != last:
+            count += 1
+            last = (img, oh0)
+        window_of.append(count)
+
+    def load(i: int) -> None:
+        ti, ks = chunks[i]
+        img, oh0, c0 = tiles[ti]
+        if ks == 0 and (ti == 0 or window_of[ti] != window_of[ti - 1]):
+            rows = min(t.rows, s.ho - oh0)
+            r0, r1, _, _ = _window(s, oh0, rows)
+            src = Addr(Space.GM, p.x + ((img * s.c1) * s.h + r0) * s.w * BLOCK)
+            sb.emit(*_copies(windows[window_of[ti] % 2], src, s.c1, (r1 - r0) * s.w,
+                             (s.h - (r1 - r0)) * s.w, 0))
+        kcv = min(t.kc, k_total - ks)
+        nblk = 1 if s.depthwise else -(-min(t.bn, s.cout - c0) // 16)
+        n1 = 1 if s.depthwise else -(-s.cout // 16)
+        kbase = (c0 // 16) * s.kh * s.kw if s.depthwise else 0
+        src = Addr(Space.GM, p.w + ((kbase + ks // 16) * n1 + (0 if s.depthwise else c0 // 16))
+                   * FRACTAL)
+        sb.emit(*_copies(l1b[i % 2], src, kcv // 16, nblk * 16, (n1 - nblk) * 16, 0))
+
+    load(0)
+    slices = 0
+    for i, (ti, ks) in enumerate(chunks):
+        if i + 1 < len(chunks):
+            load(i + 1)
+        img, oh0, c0 = tiles[ti]
+        rows = min(t.rows, s.ho - oh0)
+        pixels = rows * s.wo
+        bm16 = ceil_to(pixels, 16)
+        nblk = 1 if s.depthwise else -(-min(t.bn, s.cout - c0) // 16)
+        r0, r1, ptop, pbot = _window(s, oh0, rows)
+        kbase = (c0 // 16) * s.kh * s.kw if s.depthwise else 0
+        kcv = min(t.kc, k_total - ks)
+        acc = l0c[ti % len(l0c)]
+        for sl in range(0, kcv, t.bk):
+            bkv = min(t.bk, kcv - sl)
+            a, b = l0a[slices % 2], l0b[slices % 2]
+            slices += 1
+            sb.emit(Img2Col(a, windows[window_of[ti] % 2], r1 - r0, s.w, s.c1, s.kh, s.kw,
+                            s.sh, s.sw, s.dh, s.dw, ptop, pbot, s.pl, s.pr, 0, bm16 // 16,
+                            kbase + (ks + sl) // 16, bkv // 16))
+            sb.emit(*_load2d(b, l1b[i % 2] + (sl // 16) * nblk * FRACTAL, (bkv // 16) * nblk,
+                             1, 1))
+            sb.emit(Mmad(acc, a, b, bm16, bkv, nblk * 16, DType.FP16, ks == 0 and sl == 0))
+        if ks + t.kc >= k_total:
+            _epilogue(sb, p, acc, ub[ti % 2], bias_ub, res_ub, scratch_ub, img, oh0, c0,
+                      pixels, bm16, nblk)
+
+
+def _window(s: ConvShape, oh0: int, rows: int) -> tuple[int, int, int, int]:
+    """Input rows [r0, r1) output rows oh0.. read, and the padding img2col adds above/below."""
+    span = s.dh * (s.kh - 1) + 1
+    first = oh0 * s.sh - s.pt
+    last = (oh0 + rows - 1) * s.sh - s.pt + span  # one past the last input row read
+    r0, r1 = max(0, first), min(s.h, last)
+    return r0, r1, max(0, -first), max(0, last - s.h)
+
+
+def _epilogue(sb: StreamBuilder, p: ConvProblem, acc: Addr, out: Addr, bias_ub, res_ub,
+              scratch_ub, img: int, oh0: int, c0: int, pixels: int, bm16: int,
+              nblk: int) -> None:
+    s = p.shape
+    c1out = -(-s.cout // 16)
+    hw = s.ho * s.wo
+    sb.emit(CopyL0cToUb(out, acc, nblk * (bm16 // 16), DType.FP32, DType.FP16, p.relu_on_move))
+    count = nblk * bm16 * 16
+    steps = p.steps[1:] if p.relu_on_move else p.steps
+    if any(step.kind in ("bias", "unary", "binary") for step in steps):
+        from compiler.davinci.kernels import vector_ops
+    tile_gm = ((img * c1out + c0 // 16) * hw + oh0 * s.wo) * BLOCK
+    for step in steps:
+        if step.kind == "bias":
+            sb.emit(*_copies(bias_ub, Addr(Space.GM, p.bias + c0 * 2), 1, nblk, 0, 0))
+            vector_ops.emit_channel_add(sb, out, out, bias_ub, bm16, nblk)
+        elif step.kind == "unary":
+            vector_ops.emit_unary(sb, step.op, step.attrs, out, out, count, scratch_ub)
+        elif step.kind == "scalar":
+            _emit_scalar(sb, step, out, count)
+        elif step.kind == "binary":
+            sb.emit(*_copies(res_ub, Addr(Space.GM, p.residual + tile_gm), nblk, pixels,
+                             hw - pixels, bm16 - pixels))
+            a, b = (res_ub, out) if step.swap else (out, res_ub)
+            vector_ops.emit_binary(sb, step.op, out, a, b, count)
+    sb.emit(*_copies(Addr(Space.GM, p.y + tile_gm), out, nblk, pixels, bm16 - pixels,
+                     hw - pixels))
