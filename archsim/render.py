@@ -7,6 +7,7 @@ from rich.table import Table
 
 from archsim.checks import CheckResult
 from hw.davinci.stats import PIPE_NAMES, KernelRun
+from hw.results import RunResult
 
 _WIDTH_WHEN_PIPED = 160
 _FLOW_ORDER = ("S", "MTE2", "MTE1", "M", "FIX", "V", "MTE3")  # the way data flows
@@ -86,3 +87,26 @@ def timeline_chart(run: KernelRun, width: int = 72, core: int = 0) -> str:
     lines = [ruler] + [f"{name:<{label}} {''.join(rows[name])}" for name in names]
     lines.append(f"{'':<{label}} ('#' busy, '.' waiting on a flag; one column = {scale:.1f} cycles)")
     return "\n".join(lines)
+
+
+def run_table(result: RunResult, top: int = 12) -> Table:
+    """A model run: totals in the title, the slowest layers as rows."""
+    util = result.utilization()
+    title = (
+        f"{result.model} on {result.hw}, batch {result.batch} ({result.mode}): "
+        f"{result.seconds * 1e3:.3f} ms, {result.throughput_per_s:.1f}/s, "
+        f"{result.flops / 1e9:.2f} GFLOP, roofline {result.roofline_seconds * 1e3:.3f} ms\n"
+        + "  ".join(f"{unit} {value:.0%}" for unit, value in util.items())
+    )
+    table = Table(title=title)
+    for header in ("layer", "op", "us", "share", "GFLOP", "cube %"):
+        table.add_column(header, justify="left" if header in ("layer", "op") else "right")
+    layers = sorted(result.layers(), key=lambda row: -row["seconds"])
+    total = result.seconds or 1.0
+    for row in layers[:top]:
+        table.add_row(row["name"], row["op"], f"{row['seconds'] * 1e6:.1f}",
+                      f"{row['seconds'] / total:.1%}", f"{row['flops'] / 1e9:.3f}",
+                      f"{row['utilization'].get('cube', 0.0):.0%}")
+    if len(layers) > top:
+        table.caption = f"{len(layers) - top} more layers"
+    return table

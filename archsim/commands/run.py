@@ -1,7 +1,8 @@
-"""`archsim run [MODEL]`: the main job.
+"""`archsim run MODEL --hw PRESET [--batch N] [--mode timing|functional] [--json]`: the main job.
 
-Until the compiler lands, MODEL is a DaVinci assembly program (a .s path or a built-in example
-name); the default is the double-buffered matmul example.
+MODEL is a zoo spec (``resnet50``, ``bert_base:seq=128``, ``gemm:m=8192,n=4096,k=4096``), a
+path to an ``.onnx`` file, or a DaVinci assembly program (a ``.s`` file or a built-in example
+name) which runs as written.
 """
 
 from __future__ import annotations
@@ -11,39 +12,61 @@ import sys
 
 import click
 
-from archsim.asm_runner import run_asm
-from archsim.render import check_lines, console, pipe_table, summary_lines
+from archsim.asm_runner import resolve_program, run_asm
+from archsim.errors import InputError
+from archsim.render import check_lines, console, pipe_table, run_table, summary_lines
 
-DEFAULT_PROGRAM = "matmul_128x256x512_db"
+DEFAULT_MODEL = "resnet50"
+
+
+def _is_program(model: str) -> bool:
+    if model.endswith(".s"):
+        return True
+    try:
+        resolve_program(model)
+    except InputError:
+        return False
+    return True
 
 
 @click.command()
-@click.argument("model", default=DEFAULT_PROGRAM)
+@click.argument("model", default=DEFAULT_MODEL)
 @click.option("--hw", default=None,
-              help="Preset name or config file (TOML/YAML/JSON); default: the program's "
-                   "'.note hw' line, else ascend910.")
+              help="Preset name or config file (TOML/YAML/JSON); default ascend910.")
+@click.option("--batch", default=1, show_default=True, type=click.IntRange(min=1))
 @click.option("--mode", type=click.Choice(["timing", "functional"]), default="timing",
               show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def run(model: str, hw: str | None, mode: str, as_json: bool) -> None:
-    """Run MODEL on the hardware HW and report time and utilisation."""
+def run(model: str, hw: str | None, batch: int, mode: str, as_json: bool) -> None:
+    """Compile MODEL for the hardware HW, run it and report time and utilisation."""
+    if _is_program(model):
+        _run_program(model, hw, mode, as_json)
+        return
+    from archsim.simulate import simulate
+
+    result = simulate(model, hw=hw or "ascend910", batch=batch, mode=mode)
+    if as_json:
+        click.echo(json.dumps(result.to_json()))
+        return
+    out = console()
+    out.print(run_table(result))
+
+
+def _run_program(model: str, hw: str | None, mode: str, as_json: bool) -> None:
     result = run_asm(model, hw, functional=mode == "functional")
     r = result.run
     if as_json:
-        record = {
-            "model": result.kernel.name, "hw": result.run.chip, "batch": 1, "mode": mode,
+        units = {"cube": "M", "vector": "V", "scalar": "S", "mte1": "MTE1", "mte2": "MTE2",
+                 "mte3": "MTE3"}
+        click.echo(json.dumps({
+            "model": result.kernel.name, "hw": r.chip, "batch": 1, "mode": mode,
             "cycles": r.total_cycles, "seconds": r.seconds, "flops": r.flops,
-            "utilization": {
-                "cube": r.utilization("M"), "vector": r.utilization("V"),
-                "scalar": r.utilization("S"), "mte1": r.utilization("MTE1"),
-                "mte2": r.utilization("MTE2"), "mte3": r.utilization("MTE3"),
-            },
+            "utilization": {unit: r.utilization(pipe) for unit, pipe in units.items()},
             "checks": [{"name": c.name, "passed": c.passed} for c in result.checks],
-        }
-        click.echo(json.dumps(record))
+        }))
     else:
         out = console()
-        out.print(f"{result.kernel.name} on {result.run.chip} ({mode} mode)")
+        out.print(f"{result.kernel.name} on {r.chip} ({mode} mode)")
         for line in summary_lines(r):
             out.print(line)
         out.print(pipe_table(r))

@@ -27,8 +27,8 @@ def test_asm_functional_reports_the_checks() -> None:
     assert "PASS Y = conv2d(X, W, pad=1)" in result.output
 
 
-def test_run_defaults_to_a_built_in_program_and_prints_json() -> None:
-    result = invoke("run", "--json")
+def test_run_takes_a_built_in_program_and_prints_json() -> None:
+    result = invoke("run", "matmul_128x256x512_db", "--json")
     assert result.exit_code == 0, result.output
     record = json.loads(result.output)
     assert record["cycles"] > 0 and 0.85 <= record["utilization"]["cube"] <= 1.0
