@@ -7,3 +7,4 @@ from compiler.davinci.kernels import (
     norm,  # noqa: E402, F401
     pooling,  # noqa: E402, F401
 )
+from compiler.davinci.kernels import movement  # noqa: E402, F401

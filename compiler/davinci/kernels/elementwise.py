@@ -61,6 +61,7 @@ class _Kernel:
     mode: str  # "flat", "rows" or "chan"
     zero_fix: bool
     scratch_tiles: int
+    row_range: tuple[int, int] | None = None  # rows mode: write only these output rows
 
 
 def _scratch_tiles(chain: list[ChainOp], exts: dict[str, Ext]) -> int:
@@ -130,8 +131,9 @@ def emit_elementwise(ctx: LoweringContext, node: Node, k: _Kernel) -> None:
                      for e in k.exts.values() if e.kind in ("row", "chan", "scalar"))
     budget = ctx.target.ub_bytes - persistent - 4096
     plan = plan_tiles(budget, units, unit_bytes, per_set, ctx.target.cores, align)
-    ranges = [(a * align, min(units, b * align))
-              for a, b in split(-(-units // align), ctx.target.cores)]
+    first, last = k.row_range if k.row_range is not None else (0, units)
+    ranges = [(first + a * align, min(last, first + b * align))
+              for a, b in split(-(-(last - first) // align), ctx.target.cores)]
     builder = ctx.builder(f"{node.name}", len(ranges))
     for core, (start, stop) in enumerate(ranges):
         _emit_core(builder.stream(core), k, plan.tile_units, start, stop, unit_bytes, rows,
@@ -168,7 +170,7 @@ def _emit_core(sb: StreamBuilder, k: _Kernel, tile_units: int, start: int, stop:
     for index, u0 in enumerate(range(start, stop, tile_units)):
         u1 = min(stop, u0 + tile_units)
         bufs = sets[index % 2]
-        _load_tile(sb, k, bufs, u0, u1, unit_bytes)
+        _load_tile(sb, k, bufs, u0, u1, unit_bytes, row_blocks)
         for geo, offset, chan_opnds in _segments(k, u0, u1, row_blocks):
             _emit_chain(sb, k, geo, offset, bufs, fixed, chan_opnds)
         if k.zero_fix:
@@ -197,30 +199,36 @@ def _load_persistent(sb: StreamBuilder, k: _Kernel) -> dict[str, Opnd]:
     return fixed
 
 
-def _runs(row_map: Any, r0: int, r1: int) -> list[tuple[int, int, int]]:
-    """(first output row, first operand row, length) runs of consecutive operand rows."""
-    runs: list[tuple[int, int, int]] = []
-    for r in range(r0, r1):
-        src = int(row_map[r])
-        if runs and runs[-1][1] + runs[-1][2] == src and runs[-1][0] + runs[-1][2] == r:
-            first, base, length = runs[-1]
-            runs[-1] = (first, base, length + 1)
-        else:
-            runs.append((r, src, 1))
+def _runs(row_map: Any, r0: int, r1: int) -> list[tuple[int, int, int, int]]:
+    """(first output row, first operand row, count, operand row step >= 1) of the arithmetic
+    runs of ``row_map`` over output rows r0..r1-1 (one burst copy each)."""
+    runs: list[tuple[int, int, int, int]] = []
+    r = r0
+    while r < r1:
+        base = int(row_map[r])
+        step = int(row_map[r + 1]) - base if r + 1 < r1 else 1
+        if step < 1:
+            step = 1
+        count = 1
+        while r + count < r1 and int(row_map[r + count]) == base + count * step:
+            count += 1
+        runs.append((r, base, count, step))
+        r += count
     return runs
 
 
 def _load_tile(sb: StreamBuilder, k: _Kernel, bufs: dict[str, Addr], u0: int, u1: int,
-               unit_bytes: int) -> None:
+               unit_bytes: int, out_row_blocks: int) -> None:
     for value, ext in k.exts.items():
         assert ext.placement is not None or ext.kind == "imm"
         if ext.kind == "flat":
             copy_in(sb, bufs[value], gm(ext.placement, u0 * unit_bytes), (u1 - u0) * unit_bytes)
         elif ext.kind == "rows":
-            row_bytes = ext.row_blocks * BLOCK_BYTES
-            for first, base, length in _runs(ext.row_map, u0, u1):
-                copy_in(sb, bufs[value] + (first - u0) * row_bytes,
-                        gm(ext.placement, base * row_bytes), length * row_bytes)
+            width = 1 if ext.lane_bcast or ext.prebcast else out_row_blocks
+            for first, base, count, step in _runs(ext.row_map, u0, u1):
+                src = gm(ext.placement, base * ext.row_blocks * BLOCK_BYTES + ext.col_offset * 2)
+                copy_rows(sb, bufs[value] + (first - u0) * width * BLOCK_BYTES, src, count,
+                          width, step * ext.row_blocks, width)
             if ext.lane_bcast:
                 broadcast_lane0(sb, bufs[value + "\0x"], bufs[value], u1 - u0, 1)
 

@@ -57,6 +57,7 @@ class Ext:
     lane_bcast: bool = False
     prebcast: bool = False
     chan_batch: int = 1
+    col_offset: int = 0  # rows kind: first element read of each operand row (any alignment)
 
 
 def chain_of(node: Node) -> list[ChainOp]:

@@ -1,0 +1,340 @@
+"""Data-movement kernels on row-major (ndp) values: transpose / permute (last axis kept),
+slice, split, concat, constant pad, gather with constant indices, expand, and reshapes.
+
+Every output row is assembled in UB from *pieces*: a piece copies, for each output row it
+covers, one input row (any input, any row: a row map) starting at any element of that row,
+into a 32 B-aligned column block of the output row. GM reads may start at any byte (facts
+§2.2: GM has no alignment rule), which is how slices and pads shift the last axis; UB
+addresses stay block-aligned. Lanes a piece reads past its columns, and padding columns, are
+then overwritten with the pad value (vector_dup under a lane mask), padded lanes with zeros
+(padding rule in `vector_common`). Runs of output rows whose input rows form an arithmetic
+progression become one burst copy with a source gap, so a (0, 2, 1, 3) attention transpose is
+one copy per (batch, head) rather than one per row.
+
+Reshapes move no data when the stored bytes agree (same last axis, or both last axes whole
+blocks, or an NC1HWC0 map with H = W = 1 viewed as a matrix); other reshapes are refused with a
+message naming them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from compiler.davinci.builder import StreamBuilder
+from compiler.davinci.context import LoweringContext
+from compiler.davinci.kernels.elementwise import _Kernel, emit_elementwise
+from compiler.davinci.kernels.elementwise_plan import ChainOp, classify
+from compiler.davinci.kernels.vector_common import (
+    blocks,
+    copy_out,
+    copy_rows,
+    gm,
+    numel,
+    place_input,
+    split,
+    ub_bytes,
+)
+from compiler.davinci.kernels.vector_ops import Geometry, fill_row_lanes, vdup
+from compiler.davinci.lower import rule
+from compiler.errors import CompileError
+from compiler.executable import TensorPlacement
+from framework import Node, OpCode
+from framework.shape_utils import norm_axis
+from framework.shapes import slice_ranges
+from isa.davinci import Addr, Space
+from isa.davinci.types import BLOCK_BYTES
+
+
+@dataclass(frozen=True)
+class Piece:
+    """Input rows copied into a column range of the output rows (see the module docstring)."""
+
+    placement: TensorPlacement
+    row_map: np.ndarray  # per output row: the input row, or -1 (not covered by this piece)
+    col_offset: int  # first input element of the row that lands at the piece's first column
+    dst_col: int  # first output column (a multiple of 16)
+    columns: int  # output columns the piece provides
+
+
+@dataclass
+class Assembly:
+    """How to build every output row of one kernel."""
+
+    out: TensorPlacement
+    pieces: list[Piece]
+    fill_value: float = 0.0
+    needs_fill: bool = False  # some output element comes from no piece
+    fixes: list[tuple[int, int, float]] = field(default_factory=list)  # (col0, col1, value)
+
+
+def _rows_shape(shape: tuple[int, ...]) -> tuple[int, int]:
+    shape = shape or (1,)
+    return numel(shape[:-1]), shape[-1]
+
+
+def _ndp(ctx: LoweringContext, value: str, where: str, output: bool = False) -> TensorPlacement:
+    placement = ctx.place(value) if output else place_input(ctx, value)
+    if placement.layout != "ndp":
+        raise CompileError(f"{where}: {value} is stored {placement.layout}; data movement is "
+                           "lowered for row-major (ndp) values only")
+    return placement
+
+
+def _emit(ctx: LoweringContext, node: Node, asm: Assembly, op: str) -> None:
+    rows, length = _rows_shape(asm.out.shape)
+    row_blocks = blocks(length * 2)
+    row_bytes = row_blocks * BLOCK_BYTES
+    budget = ctx.target.ub_bytes - 4096
+    if 2 * row_bytes > budget:
+        raise CompileError(f"{node.name}: one output row of {length} elements does not fit UB")
+    tile = max(1, min(budget // (2 * row_bytes), -(-rows // ctx.target.cores)))
+    ranges = split(rows, ctx.target.cores)
+    builder = ctx.builder(node.name, len(ranges))
+    for core, (r0, r1) in enumerate(ranges):
+        sb = builder.stream(core)
+        bufs = [sb.alloc(Space.UB, ub_bytes(tile * row_bytes), "rows") for _ in range(2)]
+        for index, t0 in enumerate(range(r0, r1, tile)):
+            t1 = min(r1, t0 + tile)
+            _tile(sb, asm, bufs[index % 2], t0, t1, row_blocks, length)
+            copy_out(sb, gm(asm.out, t0 * row_bytes), bufs[index % 2], (t1 - t0) * row_bytes)
+    moved = numel(asm.out.shape) * 2
+    ctx.launch(builder, node, op=op, flops=0, min_bytes=2 * moved,
+               inputs=tuple(v for v in node.inputs if not ctx.is_constant(v)),
+               outputs=(asm.out.name,),
+               tiling=f"{len(ranges)} cores, {tile} rows per tile, {len(asm.pieces)} pieces")
+
+
+def _tile(sb: StreamBuilder, asm: Assembly, buf: Addr, t0: int, t1: int, row_blocks: int,
+          length: int) -> None:
+    rows = t1 - t0
+    if asm.needs_fill:
+        vdup(sb, Geometry.flat(rows * row_blocks * 16), buf, asm.fill_value)
+    for piece in asm.pieces:
+        src_blocks = blocks(piece.placement.shape[-1] * 2) if piece.placement.shape else 1
+        width = blocks((piece.columns + piece.dst_col % 16) * 2)
+        for first, base, count, step in _row_runs(piece.row_map, t0, t1):
+            offset = base * src_blocks * BLOCK_BYTES + piece.col_offset * 2
+            if piece.placement.offset + offset < 0:
+                raise CompileError(f"{asm.out.name}: a shifted read would start before GM")
+            copy_rows(sb, buf + ((first - t0) * row_blocks + piece.dst_col // 16) * BLOCK_BYTES,
+                      gm(piece.placement, offset), count, width, step * src_blocks, row_blocks)
+    for col0, col1, value in asm.fixes:
+        fill_cols(sb, buf, rows, row_blocks, col0, col1, value)
+    if length % 16:
+        fill_cols(sb, buf, rows, row_blocks, length, row_blocks * 16, 0.0)
+
+
+def _row_runs(row_map: np.ndarray, t0: int, t1: int) -> list[tuple[int, int, int, int]]:
+    """(first output row, first input row, count, input step >= 1) over covered rows."""
+    runs = []
+    r = t0
+    while r < t1:
+        base = int(row_map[r])
+        if base < 0:
+            r += 1
+            continue
+        step = int(row_map[r + 1]) - base if r + 1 < t1 and row_map[r + 1] >= 0 else 1
+        step = max(step, 1)
+        count = 1
+        while r + count < t1 and int(row_map[r + count]) == base + count * step:
+            count += 1
+        runs.append((r, base, count, step))
+        r += count
+    return runs
+
+
+def fill_cols(sb: StreamBuilder, buf: Addr, rows: int, row_blocks: int, col0: int, col1: int,
+              value: float) -> None:
+    """Columns col0..col1-1 of every row of the tile <- value."""
+    if col0 >= col1:
+        return
+    first_full, last_full = -(-col0 // 16), col1 // 16
+    if first_full > last_full:  # inside one block
+        fill_row_lanes(sb, buf + (col0 // 16) * BLOCK_BYTES, rows, row_blocks, col0 % 16,
+                       col1 - (col0 // 16) * 16, value)
+        return
+    if col0 % 16:
+        fill_row_lanes(sb, buf + (col0 // 16) * BLOCK_BYTES, rows, row_blocks, col0 % 16, 16,
+                       value)
+    if last_full > first_full:
+        geo = Geometry(rows, (last_full - first_full) * 16, row_blocks)
+        vdup(sb, geo, buf + first_full * BLOCK_BYTES, value)
+    if col1 % 16:
+        fill_row_lanes(sb, buf + last_full * BLOCK_BYTES, rows, row_blocks, 0, col1 % 16, value)
+
+
+def _row_index(shape: tuple[int, ...]) -> np.ndarray:
+    """Input row numbers arranged by the leading axes of ``shape``."""
+    shape = shape or (1,)
+    return np.arange(numel(shape[:-1])).reshape(shape[:-1])
+
+
+# --- rules --------------------------------------------------------------------------------------
+
+@rule(OpCode.TRANSPOSE)
+def lower_transpose(ctx: LoweringContext, node: Node) -> None:
+    """Permutations that keep the last axis move whole rows."""
+    x, y = node.inputs[0], node.outputs[0]
+    perm = node.attrs.perm
+    if perm and perm[-1] != len(perm) - 1:
+        raise CompileError(f"{node.name}: transpose {perm} moves the last axis: the vector ISA "
+                           "has no lane transpose (only row permutations are lowered)")
+    src, out = _ndp(ctx, x, node.name), _ndp(ctx, y, node.name, True)
+    row_map = _row_index(src.shape).transpose(perm[:-1]).reshape(-1) if perm else np.zeros(1)
+    length = (out.shape or (1,))[-1]
+    _emit(ctx, node, Assembly(out, [Piece(src, row_map, 0, 0, length)]), "transpose")
+
+
+def _slice_piece(src: TensorPlacement, out_shape: tuple[int, ...], index: tuple[slice, ...],
+                 where: str) -> Piece:
+    last = index[-1].indices(src.shape[-1])
+    if last[2] != 1:
+        raise CompileError(f"{where}: a step of {last[2]} on the last axis needs lane gathers, "
+                           "which the vector ISA lacks")
+    rows = _row_index(src.shape)[index[:-1]].reshape(-1)
+    return Piece(src, rows, last[0], 0, out_shape[-1])
+
+
+@rule(OpCode.SLICE)
+def lower_slice(ctx: LoweringContext, node: Node) -> None:
+    """Rows selected by the leading axes' slices, the last axis shifted by its start."""
+    src, out = _ndp(ctx, node.inputs[0], node.name), _ndp(ctx, node.outputs[0], node.name, True)
+    index = slice_ranges(src.shape, node.attrs)
+    piece = _slice_piece(src, out.shape, index, node.name)
+    _emit(ctx, node, Assembly(out, [piece]), "slice")
+
+
+@rule(OpCode.SPLIT)
+def lower_split(ctx: LoweringContext, node: Node) -> None:
+    """One slice kernel per output."""
+    src = _ndp(ctx, node.inputs[0], node.name)
+    axis = norm_axis(node.attrs.axis, len(src.shape))
+    start = 0
+    for value, size in zip(node.outputs, node.attrs.sizes, strict=True):
+        out = _ndp(ctx, value, node.name, True)
+        index = tuple(slice(start, start + size) if a == axis else slice(None)
+                      for a in range(len(src.shape)))
+        _emit(ctx, node, Assembly(out, [_slice_piece(src, out.shape, index, node.name)]),
+              "split")
+        start += size
+
+
+@rule(OpCode.CONCAT)
+def lower_concat(ctx: LoweringContext, node: Node) -> None:
+    """Each input becomes a piece: its rows (leading-axis concat) or its columns (last-axis
+    concat, every input but the last a whole number of 32 B blocks wide)."""
+    out = _ndp(ctx, node.outputs[0], node.name, True)
+    rank = len(out.shape)
+    axis = norm_axis(node.attrs.axis, rank)
+    out_rows = _row_index(out.shape)
+    pieces, offset = [], 0
+    for value in node.inputs:
+        src = _ndp(ctx, value, node.name)
+        size = src.shape[axis]
+        if axis == rank - 1:
+            if offset % 16:
+                raise CompileError(f"{node.name}: concat along the last axis at column {offset} "
+                                   "(not a multiple of 16) needs lane shifts")
+            row_map = np.arange(numel(out.shape[:-1]))
+            pieces.append(Piece(src, row_map, 0, offset, size))
+        else:
+            row_map = np.full(numel(out.shape[:-1]), -1, dtype=np.int64)
+            index = tuple(slice(offset, offset + size) if a == axis else slice(None)
+                          for a in range(rank - 1))
+            row_map[out_rows[index].reshape(-1)] = np.arange(numel(src.shape[:-1]))
+            pieces.append(Piece(src, row_map, 0, 0, out.shape[-1]))
+        offset += size
+    _emit(ctx, node, Assembly(out, pieces), "concat")
+
+
+@rule(OpCode.PAD)
+def lower_pad(ctx: LoweringContext, node: Node) -> None:
+    """Constant padding: the tile is filled with the value, input rows are copied in (shifted
+    right by the left pad of the last axis), and the columns the copy overran are refilled."""
+    at = node.attrs
+    if at.mode != "constant":
+        raise CompileError(f"{node.name}: {at.mode} padding has no DaVinci lowering (constant "
+                           "only)")
+    src, out = _ndp(ctx, node.inputs[0], node.name), _ndp(ctx, node.outputs[0], node.name, True)
+    rank = len(src.shape)
+    begins = at.pads[:rank]
+    out_rows = _row_index(out.shape)
+    row_map = np.full(numel(out.shape[:-1]), -1, dtype=np.int64)
+    index = tuple(slice(begins[a], begins[a] + src.shape[a]) for a in range(rank - 1))
+    row_map[out_rows[index].reshape(-1)] = np.arange(numel(src.shape[:-1]))
+    left, length = begins[-1], src.shape[-1]
+    piece = Piece(src, row_map, -left, 0, out.shape[-1])
+    fixes = [(0, left, at.value), (left + length, out.shape[-1], at.value)]
+    _emit(ctx, node, Assembly(out, [piece], at.value, True, fixes), "pad")
+
+
+@rule(OpCode.GATHER)
+def lower_gather(ctx: LoweringContext, node: Node) -> None:
+    """Gather with constant indices along a leading axis: a row map."""
+    x, indices = node.inputs
+    if not ctx.is_constant(indices):
+        raise CompileError(f"{node.name}: gather with run-time indices needs data-dependent "
+                           "addresses, which the DaVinci stream (no scalar loads) cannot form")
+    src, out = _ndp(ctx, x, node.name), _ndp(ctx, node.outputs[0], node.name, True)
+    axis = norm_axis(node.attrs.axis, len(src.shape))
+    if axis == len(src.shape) - 1:
+        raise CompileError(f"{node.name}: gather along the last axis needs lane gathers")
+    idx = ctx.constant(indices).astype(np.int64)
+    idx = np.where(idx < 0, idx + src.shape[axis], idx)
+    rows = np.take(_row_index(src.shape), idx, axis=axis).reshape(-1)
+    _emit(ctx, node, Assembly(out, [Piece(src, rows, 0, 0, out.shape[-1])]), "gather")
+
+
+@rule(OpCode.EXPAND)
+def lower_expand(ctx: LoweringContext, node: Node) -> None:
+    """Broadcast: the element-wise kernel with an identity chain does every broadcast kind."""
+    out = ctx.place(node.outputs[0])
+    x = node.inputs[0]
+    ext = classify(ctx, x, out, node.name)
+    if ext.kind == "imm":
+        _fill(ctx, node, out, ext.imm)
+        return
+    mode = "rows" if ext.kind in ("row", "rows") else "chan" if ext.kind == "chan" else "flat"
+    kernel = _Kernel([ChainOp(OpCode.IDENTITY, None, (x,))], {x: ext}, out, mode,
+                     (out.shape or (1,))[-1] % 16 != 0 and out.layout == "ndp", 0)
+    emit_elementwise(ctx, node, kernel)
+
+
+def _fill(ctx: LoweringContext, node: Node, out: TensorPlacement, value: float) -> None:
+    if out.layout != "ndp":
+        raise CompileError(f"{node.name}: a constant {out.layout} tensor should have been folded")
+    _emit(ctx, node, Assembly(out, [], value, True), "fill")
+
+
+@rule(OpCode.FILL)
+def lower_fill(ctx: LoweringContext, node: Node) -> None:
+    """A tensor of one value (vector_dup), padding zeroed."""
+    _fill(ctx, node, _ndp(ctx, node.outputs[0], node.name, True), node.attrs.value)
+
+
+@rule(OpCode.RESHAPE, OpCode.FLATTEN)
+def lower_reshape(ctx: LoweringContext, node: Node) -> None:
+    """A view when the stored bytes already agree; otherwise refused."""
+    x, y = node.inputs[0], node.outputs[0]
+    src = place_input(ctx, x)
+    out_shape = ctx.type_of(y).shape or (1,)
+    in_shape = src.shape or (1,)
+    want = ctx.layout_of(y)
+    same_bytes = False
+    if src.layout == "ndp" and want == "ndp":
+        same_bytes = in_shape[-1] == out_shape[-1] or (in_shape[-1] % 16 == 0
+                                                       and out_shape[-1] % 16 == 0)
+    elif src.layout == "nc1hwc0" and in_shape[2:] == (1, 1):
+        # (N, C1, 1, 1, 16) is the ndp image of (N, C) and the NC1HWC0 image of (N, C, 1, 1)
+        same_bytes = (want == "ndp" and out_shape[-1] == in_shape[1]) or (
+            want == "nc1hwc0" and len(out_shape) == 4 and out_shape[1] == in_shape[1]
+            and out_shape[2:] == (1, 1))
+    elif src.layout == "ndp" and want == "nc1hwc0" and len(out_shape) == 4:
+        same_bytes = out_shape[2:] == (1, 1) and in_shape[-1] == out_shape[1]
+    if not same_bytes:
+        raise CompileError(f"{node.name}: reshape {in_shape} ({src.layout}) -> {out_shape} "
+                           f"({want}) moves lanes; no DaVinci lowering")
+    ctx.placements[y] = TensorPlacement(y, src.offset, src.nbytes, tuple(out_shape), src.dtype,
+                                        want)
