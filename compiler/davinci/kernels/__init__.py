@@ -8,3 +8,4 @@ from compiler.davinci.kernels import (
     pooling,  # noqa: E402, F401
 )
 from compiler.davinci.kernels import movement  # noqa: E402, F401
+from compiler.davinci.kernels import reduce  # noqa: E402, F401

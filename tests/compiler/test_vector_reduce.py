@@ -1,0 +1,33 @@
+"""Reduction and argmax DaVinci kernels against the reference interpreter."""
+
+from __future__ import annotations
+
+import pytest
+from davinci_harness import build, check, check_roofline
+
+from compiler.errors import CompileError
+
+
+@pytest.mark.parametrize("op", ["reduce_sum", "reduce_mean", "reduce_max"])
+@pytest.mark.parametrize("shape,axes,keep", [
+    ((6, 40), -1, True), ((6, 40), -1, False), ((6, 40), 0, True), ((3, 5, 40), 1, False),
+    ((3, 5, 40), None, True), ((3, 5, 40), (0, 2), False), ((3, 5, 300), -1, False),
+    ((40, 33, 17), (0, 1), False),
+])
+def test_reductions(op: str, shape: tuple, axes, keep: bool) -> None:
+    graph = build(lambda gb, x: getattr(gb, op)(x, axes, keepdims=keep), x=shape)
+    check(graph, atol=1e-3)
+
+
+@pytest.mark.parametrize("shape,keep", [((6, 40), False), ((2, 3, 200), True), ((4, 16), False)])
+def test_argmax_last_axis(shape: tuple, keep: bool) -> None:
+    check(build(lambda gb, x: gb.argmax(x, -1, keepdims=keep), x=shape))
+
+
+def test_argmax_other_axis_is_refused() -> None:
+    with pytest.raises(CompileError, match="only the last axis"):
+        check(build(lambda gb, x: gb.argmax(x, 0), x=(6, 40)))
+
+
+def test_reduction_respects_the_roofline() -> None:
+    assert check_roofline(build(lambda gb, x: gb.reduce_sum(x, -1), x=(256, 512)))
