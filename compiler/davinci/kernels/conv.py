@@ -97,11 +97,15 @@ def lower_conv(ctx: LoweringContext, node: Node) -> None:
                           bias, residual, relu_first)
     tiling = choose_conv_tiling(ctx.target, shape, 2 if residual is not None else 0)
     tiles = _tiles(shape, tiling)
-    builder = ctx.builder(node.name, tiling.cores)
+    per_core = -(-len(tiles) // tiling.cores)
+    cores = -(-len(tiles) // per_core)
+    builder = ctx.builder(node.name, cores)
     bm16 = ceil_to(tiling.rows * wo, 16)
     scratch = ub_scratch_bytes(list(steps), bm16 * tiling.bn)
-    for core in range(tiling.cores):
-        _emit(builder.stream(core), problem, tiling, tiles[core::tiling.cores], scratch)
+    for core in range(cores):
+        # contiguous blocks: a core's channel tiles share the input rows it loaded
+        _emit(builder.stream(core), problem, tiling,
+              tiles[core * per_core:(core + 1) * per_core], scratch)
     flops = 2 * n * cout * ho * wo * (1 if depthwise else c) * shape.kh * shape.kw
     min_bytes = (x_type.numel + out_type.numel + weight.size) * 2
     for step in steps:

@@ -120,7 +120,11 @@ def _estimate(target, s: ConvShape, rows, bm16, bn, bk, kc, kp, window, buffers)
     cores = min(target.cores, tiles)
     cube = (bm16 // 16) * (bn // 16) * (kp // 16)
     rate = min(target.gm_to_l1_bytes_per_cycle, target.hbm_bytes_per_cycle / cores)
-    mte2 = (window / max(1, col_tiles if not s.depthwise else 1) + kp * bn * FP16) / rate
+    # a core takes a contiguous block of tiles, channels innermost, so it reloads the input
+    # rows only when its block moves to new rows
+    per_core = math.ceil(tiles / cores)
+    window_loads = max(1, math.ceil(per_core / col_tiles))
+    mte2 = (window * window_loads / per_core + kp * bn * FP16) / rate
     img2col_rate = target.l1_to_l0a_bytes_per_cycle
     if s.sw > 1:
         img2col_rate = min(img2col_rate, max(32, 512 // (2 * s.sw + 1)))
@@ -129,8 +133,14 @@ def _estimate(target, s: ConvShape, rows, bm16, bn, bk, kc, kp, window, buffers)
     epilogue = bm16 * bn * FP32 / out_rate + bm16 * bn * FP16 / target.ub_to_gm_bytes_per_cycle
     if buffers == 1:
         cube += epilogue
-    parts = {"cube": cube, "mte2": mte2, "mte1": mte1, "epilogue": epilogue}
+    # the scalar unit issues one instruction per cycle, and every slice and chunk costs a
+    # flag hand-over between pipes (an estimate of a few cycles each)
+    instructions = 3 * math.ceil(kp / bk) + 2 * math.ceil(kp / kc) + 8
+    parts = {"cube": cube, "mte2": mte2, "mte1": mte1, "epilogue": epilogue,
+             "issue": 4 * instructions}
     bound = max(parts, key=parts.get)
-    waves = math.ceil(tiles / cores)
-    total = waves * parts[bound] + mte2 + epilogue + target.gm_latency_cycles
+    # issue and hand-overs overlap the pipes only partly: charge them once more, which also
+    # steers the choice towards fewer, larger instructions among near-equal tilings
+    total = per_core * (parts[bound] + instructions) + mte2 + epilogue \
+        + target.gm_latency_cycles
     return int(total), bound, cores, tiles

@@ -107,8 +107,14 @@ def _estimate(target, m, n, kp, batch, bm, bn, bk, kc, hbm_per_cycle, buffers):
     epilogue = bm * bn * FP32 / out_rate + bm * bn * FP16 / target.ub_to_gm_bytes_per_cycle
     if buffers == 1:
         cube += epilogue  # without a second L0C buffer the epilogue cannot overlap the Cube
-    parts = {"cube": cube, "mte2": mte2, "mte1": mte1, "epilogue": epilogue}
+    # the scalar unit issues one instruction per cycle, and every slice and chunk costs a
+    # flag hand-over between pipes (an estimate of a few cycles each)
+    instructions = (bm // 16 + bn // 16 + 2) * (kp // bk) + (bm // 16 + bn // 16) * (kp // kc)
+    parts = {"cube": cube, "mte2": mte2, "mte1": mte1, "epilogue": epilogue,
+             "issue": 4 * instructions}
     bound = max(parts, key=parts.get)
     waves = math.ceil(tiles / cores)
-    total = waves * parts[bound] + mte2 / max(1, kp // kc) + epilogue
+    # issue and hand-overs overlap the pipes only partly: charge them once more, which also
+    # steers the choice towards fewer, larger instructions among near-equal tilings
+    total = waves * (parts[bound] + instructions) + mte2 / max(1, kp // kc) + epilogue
     return int(total), bound, cores, tiles
