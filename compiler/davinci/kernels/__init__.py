@@ -9,3 +9,4 @@ from compiler.davinci.kernels import (
 )
 from compiler.davinci.kernels import movement  # noqa: E402, F401
 from compiler.davinci.kernels import reduce  # noqa: E402, F401
+from compiler.davinci.kernels import batch_norm  # noqa: E402, F401

@@ -138,11 +138,12 @@ def emit_elementwise(ctx: LoweringContext, node: Node, k: _Kernel) -> None:
     for core, (start, stop) in enumerate(ranges):
         _emit_core(builder.stream(core), k, plan.tile_units, start, stop, unit_bytes, rows,
                    row_blocks)
-    in_bytes = sum(numel(ctx.type_of(v).shape) * 2 for v, e in k.exts.items() if e.kind != "imm")
+    in_bytes = sum(e.placement.nbytes for e in k.exts.values()
+                   if e.kind != "imm" and e.placement is not None)
     out_numel = numel(k.out.shape)
     ctx.launch(builder, node, op=k.chain[0].op.value if len(k.chain) == 1 else "elementwise",
                flops=out_numel * len(k.chain), min_bytes=in_bytes + out_numel * 2,
-               inputs=tuple(v for v, e in k.exts.items() if e.kind != "imm"),
+               inputs=tuple(v for v, e in k.exts.items() if e.kind != "imm" and v in ctx.graph.types),
                outputs=(node.outputs[0],),
                tiling=f"{k.mode}: {len(ranges)} cores, {plan.tile_units} "
                       f"{'rows' if k.mode == 'rows' else 'blocks'} per tile, double-buffered")
