@@ -78,6 +78,7 @@ class LoweringContext:
     kernels: list[KernelLaunch] = field(default_factory=list)
     gm_top: int = 0
     layouts: dict[str, str] = field(default_factory=dict)
+    views: dict[str, Any] = field(default_factory=dict)  # transposes read in place (views.py)
 
     def __post_init__(self) -> None:
         if not self.layouts:

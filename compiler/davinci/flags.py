@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from isa.davinci import (
     Barrier,
     Copy,
+    CopyGather,
     CopyL0cToUb,
     CopyNd2Nz,
     Fixpipe,
@@ -39,7 +40,7 @@ from isa.davinci import (
 
 # Data movers keep transfers in flight, so a later instruction of the same pipe that touches
 # their bytes needs pipe_barrier first ([ASC-ARCH] facts §4).
-_PIPELINED = (Copy, CopyNd2Nz, Load2D, Img2Col, CopyL0cToUb, Fixpipe)
+_PIPELINED = (Copy, CopyNd2Nz, CopyGather, Load2D, Img2Col, CopyL0cToUb, Fixpipe)
 
 _PIPES = len(Pipe)
 _PAGE_SHIFT = 16

@@ -13,6 +13,7 @@ from typing import Any
 
 from compiler.davinci.context import LoweringContext
 from compiler.davinci.target import DaVinciTarget
+from compiler.davinci.views import find_views
 from compiler.errors import CompileError
 from compiler.executable import Executable
 from framework import Graph, Node, OpCode, topological
@@ -49,13 +50,18 @@ def lower_graph(graph: Graph, target: DaVinciTarget, options: Any = None,
     """Lower every node of ``graph`` into kernels for ``target``."""
     _load_rules()
     ctx = LoweringContext(graph, target, options)
+    ctx.views = find_views(graph)
+    absorbed = {v for v in ctx.views}
     missing = sorted({f"{_key(n)} (node '{n.name}')" for n in graph.nodes
-                      if _key(n) not in LOWERING_RULES})
+                      if _key(n) not in LOWERING_RULES
+                      and not (n.op is OpCode.TRANSPOSE and n.outputs[0] in absorbed)})
     if missing:
         raise CompileError(f"{name}: no DaVinci lowering for: {', '.join(missing)}")
     for value in graph.inputs:
         ctx.place(value)
     for node in topological(graph):
+        if node.op is OpCode.TRANSPOSE and node.outputs[0] in absorbed:
+            continue  # read in place by the matmuls that consume it (views.py)
         LOWERING_RULES[_key(node)](ctx, node)
     for value in graph.outputs:
         if value not in ctx.placements:

@@ -32,6 +32,7 @@ from hw.cache import burst_lines
 from isa.davinci import (
     Barrier,
     Copy,
+    CopyGather,
     CopyL0cToUb,
     CopyNd2Nz,
     CrossCoreSetFlag,
@@ -157,6 +158,15 @@ def _nd2nz(cfg, instr: CopyNd2Nz, mask: MaskState) -> Decoded:
     return _dma(cfg, instr, Space.GM, Space.L1, instr.nbytes, bursts)
 
 
+def _gather(cfg, instr: CopyGather, mask: MaskState) -> Decoded:
+    # Timing mode has no index values: the L2 sees the first `rows` rows of the table (an
+    # approximation), and the scalar unit spends one issue slot per row forming addresses.
+    bursts = (instr.src.offset, instr.rows, instr.row_bytes, instr.src_pitch)
+    decoded = _dma(cfg, instr, Space.GM, Space.UB, instr.nbytes, bursts)
+    return dataclasses.replace(decoded, cycles=decoded.cycles
+                               + instr.rows * cfg.scalar_issue_cycles)
+
+
 def _load2d(cfg, instr: Load2D, mask: MaskState) -> Decoded:
     return _dma(cfg, instr, Space.L1, instr.dst.space, instr.nbytes)
 
@@ -245,6 +255,7 @@ def _scalar(cfg, instr: Instruction, mask: MaskState) -> Decoded:
 DECODE_RULES: dict[type, Callable[..., Decoded]] = {
     Copy: _copy,
     CopyNd2Nz: _nd2nz,
+    CopyGather: _gather,
     Load2D: _load2d,
     Img2Col: _img2col,
     CopyL0cToUb: _l0c_to_ub,

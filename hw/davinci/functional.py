@@ -15,7 +15,13 @@ from typing import Any
 
 from hw.davinci.decode import MaskState, vector_repeats
 from hw.davinci.functional_cube import exec_copy_l0c_to_ub, exec_fixpipe, exec_mmad
-from hw.davinci.functional_dma import exec_copy, exec_copy_nd2nz, exec_img2col, exec_load2d
+from hw.davinci.functional_dma import (
+    exec_copy,
+    exec_copy_gather,
+    exec_copy_nd2nz,
+    exec_img2col,
+    exec_load2d,
+)
 from hw.davinci.functional_memory import CoreMemory
 from hw.davinci.functional_vector import (
     exec_vbinary,
@@ -28,6 +34,7 @@ from hw.davinci.functional_vector import (
 from isa.davinci import (
     Barrier,
     Copy,
+    CopyGather,
     CopyL0cToUb,
     CopyNd2Nz,
     CrossCoreSetFlag,
@@ -69,6 +76,7 @@ def _unmasked(rule: Callable[[Any, CoreMemory], None]) -> Rule:
 EXECUTE_RULES: dict[type[Instruction], Rule] = {
     Copy: _unmasked(exec_copy),
     CopyNd2Nz: _unmasked(exec_copy_nd2nz),
+    CopyGather: _unmasked(exec_copy_gather),
     Load2D: _unmasked(exec_load2d),
     Img2Col: _unmasked(exec_img2col),
     CopyL0cToUb: _unmasked(exec_copy_l0c_to_ub),

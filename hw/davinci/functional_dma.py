@@ -11,7 +11,7 @@ import numpy as np
 
 from hw.davinci.functional_memory import CoreMemory, strided_extent_bytes, strided_rows
 from hw.errors import SimulationError
-from isa.davinci import Copy, CopyNd2Nz, Img2Col, Instruction, Load2D
+from isa.davinci import Copy, CopyGather, CopyNd2Nz, DType, Img2Col, Instruction, Load2D
 from isa.davinci.layouts import to_nz
 from isa.davinci.types import BLOCK_BYTES, FRACTAL_BYTES, FRACTAL_ROWS, Addr
 
@@ -115,3 +115,21 @@ def exec_img2col(instr: Img2Col, mem: CoreMemory) -> None:
     mem.window(instr.dst.space, instr.dst.offset, out.nbytes, instr)[:] = (
         out.view(np.uint8).reshape(-1)
     )
+
+
+def exec_copy_gather(instr: CopyGather, mem: CoreMemory) -> None:
+    """Rows ``index[i]`` of the GM table to ``dst + i * dst_pitch``."""
+    index = mem.read(instr.index.space, instr.index.offset, DType.INT32, (instr.rows,))
+    bad = (index < 0) | (index >= instr.table_rows)
+    if bad.any():
+        raise SimulationError(
+            f"copy_gather: index {int(index[bad][0])} outside the table of "
+            f"{instr.table_rows} rows")
+    mem.window(instr.src.space, instr.src.offset, instr.reads()[1].nbytes, instr)
+    gm = mem.buffer(instr.src.space)
+    rows = gm[instr.src.offset + index.astype(np.int64)[:, None] * instr.src_pitch
+              + np.arange(instr.row_bytes)[None, :]]
+    window = mem.window(instr.dst.space, instr.dst.offset,
+                        (instr.rows - 1) * instr.dst_pitch + instr.row_bytes, instr)
+    for i in range(instr.rows):
+        window[i * instr.dst_pitch:i * instr.dst_pitch + instr.row_bytes] = rows[i]

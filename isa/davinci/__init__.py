@@ -11,7 +11,16 @@ from isa.davinci.asm import (
 )
 from isa.davinci.base import Instruction
 from isa.davinci.cube import Mmad
-from isa.davinci.dma import COPY_PATHS, Copy, CopyL0cToUb, CopyNd2Nz, Fixpipe, Img2Col, Load2D
+from isa.davinci.dma import (
+    COPY_PATHS,
+    Copy,
+    CopyGather,
+    CopyL0cToUb,
+    CopyNd2Nz,
+    Fixpipe,
+    Img2Col,
+    Load2D,
+)
 from isa.davinci.program import DataDecl, Kernel, Stream
 from isa.davinci.sync import (
     Barrier,
@@ -40,14 +49,14 @@ from isa.davinci.vector import (
 from isa.davinci.verify import HwConfig, kernel_problems, verify_kernel
 
 INSTRUCTION_CLASSES: tuple[type[Instruction], ...] = (
-    Copy, CopyNd2Nz, Load2D, Img2Col, CopyL0cToUb, Fixpipe, Mmad,
+    Copy, CopyNd2Nz, CopyGather, Load2D, Img2Col, CopyL0cToUb, Fixpipe, Mmad,
     VBinary, VUnary, VScalar, VDup, VConv, VReduce,
     SetFlag, WaitFlag, Barrier, CrossCoreSetFlag, CrossCoreWaitFlag, SetMask, SetMaskMode,
 )
 """Every instruction format; a test checks the assembler, verifier and engine cover each."""
 
 __all__ = [
-    "Addr", "Barrier", "COPY_PATHS", "Copy", "CopyL0cToUb", "CopyNd2Nz", "CrossCoreSetFlag",
+    "Addr", "Barrier", "COPY_PATHS", "Copy", "CopyGather", "CopyL0cToUb", "CopyNd2Nz", "CrossCoreSetFlag",
     "CrossCoreWaitFlag", "DType", "DataDecl", "EXEC_PIPES", "Fixpipe", "INSTRUCTION_CLASSES",
     "Img2Col", "Instruction", "Kernel", "Load2D", "Mmad", "Pipe", "Region", "SetFlag",
     "SetMask", "SetMaskMode", "Space", "Stream", "Unit", "VBinOp", "VBinary", "VConv", "VDup",

@@ -273,3 +273,39 @@ class Fixpipe(Instruction):
         else:
             extent = self.fractals * 256 * self.dst_dtype.itemsize
         return (region(self.dst, extent),)
+
+
+@dataclass(frozen=True, slots=True)
+class CopyGather(Instruction):
+    """MTE2 row gather GM -> UB (an embedding lookup): for i < ``rows``, copy ``row_bytes``
+    from ``src + index[i] * src_pitch`` to ``dst + i * dst_pitch``, where ``index`` holds
+    ``rows`` int32 row numbers in UB, each below ``table_rows``.
+
+    The DaVinci scalar unit forms data-dependent DMA addresses by reading values through its
+    data cache (facts §1.3); this instruction stands for that loop of one burst per row.
+    """
+
+    MNEMONIC = "copy_gather"
+    dst: Addr
+    src: Addr
+    index: Addr
+    rows: int
+    row_bytes: int
+    src_pitch: int
+    dst_pitch: int
+    table_rows: int
+
+    @property
+    def pipe(self) -> Pipe:
+        return Pipe.MTE2
+
+    @property
+    def nbytes(self) -> int:
+        return self.rows * self.row_bytes
+
+    def reads(self) -> tuple[Region, ...]:
+        return (region(self.index, self.rows * 4),
+                region(self.src, (self.table_rows - 1) * self.src_pitch + self.row_bytes))
+
+    def writes(self) -> tuple[Region, ...]:
+        return (region(self.dst, (self.rows - 1) * self.dst_pitch + self.row_bytes),)

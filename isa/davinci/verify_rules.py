@@ -21,7 +21,16 @@ from typing import TYPE_CHECKING, Any, cast
 from isa.davinci.asm_values import format_value
 from isa.davinci.base import Instruction
 from isa.davinci.cube import Mmad
-from isa.davinci.dma import COPY_PATHS, Copy, CopyL0cToUb, CopyNd2Nz, Fixpipe, Img2Col, Load2D
+from isa.davinci.dma import (
+    COPY_PATHS,
+    Copy,
+    CopyGather,
+    CopyL0cToUb,
+    CopyNd2Nz,
+    Fixpipe,
+    Img2Col,
+    Load2D,
+)
 from isa.davinci.types import Addr, Space
 from isa.davinci.vector import (
     VectorInstruction,
@@ -75,6 +84,10 @@ RANGE_RULES: tuple[RangeRule, ...] = (
     RangeRule(None, "src_gap|dst_gap", 0, 65535, "strides < 65536 [AKG-PARAMS] facts §3.3"),
     # unsourced: ND->NZ sizes assumed to be 16-bit fields like the other DMA parameters
     RangeRule(CopyNd2Nz, "rows|cols|src_row_stride", 1, 65535, "assumed 16-bit (unsourced)"),
+    # unsourced: the gather loop's counts are scalar-register values, assumed 16/32-bit
+    RangeRule(CopyGather, "rows|table_rows", 1, 65535, "assumed 16-bit (unsourced)"),
+    RangeRule(CopyGather, "row_bytes|src_pitch|dst_pitch", 32, (1 << 31) - 1,
+              "one 32 B block or more per row, assumed 32-bit (unsourced)"),
     RangeRule(Load2D, "repeat", 1, 255, "8-bit repeat like vector ops [AKG-CSIM] facts §3.4"),
     RangeRule(Load2D, "src_stride|dst_stride", 0, 65535, "assumed 16-bit (unsourced)"),
     RangeRule(Img2Col, "fmap_h|fmap_w", 1, 32767, "l1H/l1W <= 32767 [ASC-LOAD3D] facts §3.4"),
@@ -156,6 +169,9 @@ OPERAND_SPACES: dict[tuple[type[Instruction], str], frozenset[Space]] = {
     (CopyL0cToUb, "src"): frozenset({Space.L0C}),
     (Fixpipe, "dst"): frozenset({Space.GM, Space.L1}),  # L0C -> GM/L1 [facts §1.4]
     (Fixpipe, "src"): frozenset({Space.L0C}),
+    (CopyGather, "dst"): frozenset({Space.UB}),  # GM -> UB rows (MTE2)
+    (CopyGather, "src"): frozenset({Space.GM}),
+    (CopyGather, "index"): frozenset({Space.UB}),  # read by the scalar unit
     (Mmad, "dst"): frozenset({Space.L0C}),  # facts §1.1, §5
     (Mmad, "a"): frozenset({Space.L0A}),
     (Mmad, "b"): frozenset({Space.L0B}),

@@ -45,9 +45,10 @@ class Operand:
     """A matrix in GM: ``offsets[i]`` is the byte offset of batch item i, ``pitch`` the row
     pitch in elements (ndp) or the number of N fractals per K row of fractals (zn)."""
 
-    form: str  # "rows" or "zn"
+    form: str  # "rows", "rows_t" (B read as rows of B^T) or "zn"
     offsets: tuple[int, ...]
     pitch: int
+    n_rows: int = 0  # rows_t: rows of B^T (= N)
 
 
 @dataclass(frozen=True)
@@ -176,6 +177,13 @@ def _load_b_chunk(sb: StreamBuilder, b: Operand, bi: int, l1b: Addr, kstart: int
     if b.form == "zn":
         src = Addr(Space.GM, b.offsets[bi] + ((kstart // 16) * b.pitch + n0 // 16) * FRACTAL)
         sb.emit(*_copies(l1b, src, kcv // 16, nblk * 16, (b.pitch - nblk) * 16, 0))
+    elif b.form == "rows_t":
+        # rows of B^T (n) hold K contiguously: NZ column blocks of B^T are ZN fractals of B
+        base = b.offsets[bi] + (n0 * b.pitch + kstart) * 2
+        n_valid = min(nblk * 16, b.n_rows - n0)
+        for kb in range(kcv // 16):
+            sb.emit(*_copies(l1b + kb * nblk * FRACTAL, Addr(Space.GM, base + kb * BLOCK),
+                             n_valid, 1, b.pitch // 16 - 1, 0))
     else:
         base = b.offsets[bi] + (kstart * b.pitch + n0) * 2
         for nb in range(nblk):
@@ -185,7 +193,7 @@ def _load_b_chunk(sb: StreamBuilder, b: Operand, bi: int, l1b: Addr, kstart: int
 
 def _slice_b(sb: StreamBuilder, b: Operand, l0b: Addr, l1b: Addr, s: int, bkv: int, kcv: int,
              nblk: int) -> None:
-    if b.form == "zn":
+    if b.form in ("zn", "rows_t"):
         sb.emit(*_load2d(l0b, l1b + (s // 16) * nblk * FRACTAL, (bkv // 16) * nblk, 1, 1))
     else:
         for j in range(bkv // 16):

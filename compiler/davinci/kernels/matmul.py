@@ -78,14 +78,20 @@ def lower_matmul(ctx: LoweringContext, node: Node) -> None:
     else:
         m = a_type.shape[-2]
         batch = tuple(out_type.shape[:-2])
-        b_place = _rows(ctx, b_name)
-        b_op = Operand("rows", _batch_offsets(b_type.shape[:-2], batch,
-                                              b_type.shape[-2] * ceil_to(b_type.shape[-1], 16) * 2,
-                                              b_place.offset), ceil_to(b_type.shape[-1], 16))
-    a_place = _rows(ctx, a_name)
-    a_item = (m if not batch else a_type.shape[-2]) * kp * 2
-    a_op = Operand("rows", _batch_offsets(a_type.shape[:-2] if batch else (), batch, a_item,
-                                          a_place.offset), kp)
+        if b_name in ctx.views:
+            b_op = _view_operand(ctx, b_name, 1, batch)
+        else:
+            b_place = _rows(ctx, b_name)
+            b_op = Operand("rows", _batch_offsets(
+                b_type.shape[:-2], batch, b_type.shape[-2] * ceil_to(b_type.shape[-1], 16) * 2,
+                b_place.offset), ceil_to(b_type.shape[-1], 16))
+    if a_name in ctx.views and batch:
+        a_op = _view_operand(ctx, a_name, 0, batch)
+    else:
+        a_place = _rows(ctx, a_name)
+        a_item = (m if not batch else a_type.shape[-2]) * kp * 2
+        a_op = Operand("rows", _batch_offsets(a_type.shape[:-2] if batch else (), batch, a_item,
+                                              a_place.offset), kp)
     c_place = ctx.place(out)
     if c_place.layout != "ndp":
         raise CompileError(f"{node.name}: matmul output {out} must be row-major, "
@@ -105,6 +111,22 @@ def lower_matmul(ctx: LoweringContext, node: Node) -> None:
     problem = GemmProblem(m, n, k, a_op, b_op, c_op, tuple(steps), bias_offset, residual,
                           relu_first)
     _emit(ctx, node, problem, "matmul", inputs, out, steps)
+
+
+def _view_operand(ctx: LoweringContext, value: str, operand: int,
+                  batch: tuple[int, ...]) -> Operand:
+    """An operand read in place through a transpose (see views.py)."""
+    from compiler.davinci.views import view_offsets
+
+    view = ctx.views[value]
+    source_shape = ctx.type_of(view.source).shape
+    placement = _rows(ctx, view.source)
+    strides = view.strides(source_shape)
+    form = view.form(operand)
+    offsets = view_offsets(view, source_shape, placement.offset, batch)
+    if form == "rows":
+        return Operand("rows", offsets, strides[-2])
+    return Operand("rows_t", offsets, strides[-1], n_rows=ctx.type_of(value).shape[-1])
 
 
 def _rows(ctx: LoweringContext, value: str):
