@@ -11,3 +11,4 @@ from compiler.davinci.kernels import (
     pooling,  # noqa: E402, F401
     reduce,  # noqa: E402, F401
 )
+from compiler.davinci.kernels import select  # noqa: E402, F401

@@ -41,13 +41,15 @@ from compiler.davinci.kernels.vector_ops import (
     Opnd,
     broadcast_lane0,
     fill_row_lanes,
+    vbin,
+    vcopy,
 )
 from compiler.davinci.lower import rule
 from compiler.errors import CompileError
 from compiler.executable import TensorPlacement
 from framework import Node, OpCode
 from framework.ops import BINARY_ELEMENTWISE, UNARY_ELEMENTWISE
-from isa.davinci import Addr, Space
+from isa.davinci import Addr, Space, VBinOp
 from isa.davinci.types import BLOCK_BYTES
 
 
@@ -67,7 +69,7 @@ class _Kernel:
 def _scratch_tiles(chain: list[ChainOp], exts: dict[str, Ext]) -> int:
     need = 0
     for step in chain:
-        need = max(need, SCRATCH_TILES.get(step.op, 0))
+        need = max(need, SCRATCH_TILES.get(step.op, 0) if isinstance(step.op, OpCode) else 1)
         if step.op is OpCode.POW:
             need = max(need, 1)
     return need
@@ -141,7 +143,9 @@ def emit_elementwise(ctx: LoweringContext, node: Node, k: _Kernel) -> None:
     in_bytes = sum(e.placement.nbytes for e in k.exts.values()
                    if e.kind != "imm" and e.placement is not None)
     out_numel = numel(k.out.shape)
-    ctx.launch(builder, node, op=k.chain[0].op.value if len(k.chain) == 1 else "elementwise",
+    first = k.chain[0].op
+    name = first.value if isinstance(first, OpCode) else first
+    ctx.launch(builder, node, op=name if len(k.chain) == 1 else "elementwise",
                flops=out_numel * len(k.chain), min_bytes=in_bytes + out_numel * 2,
                inputs=tuple(v for v, e in k.exts.items() if e.kind != "imm" and v in ctx.graph.types),
                outputs=(node.outputs[0],),
@@ -296,6 +300,9 @@ def _emit_chain(sb: StreamBuilder, k: _Kernel, geo: Geometry, offset: int,
     acc = Opnd(bufs[ACC] + offset)
     tmp = Opnd(bufs["\0tmp"] + offset) if "\0tmp" in bufs else None
     for step in k.chain:
+        if step.op == "select":
+            _select(sb, geo, k, step, acc, tmp, bufs, offset, fixed, chan)
+            continue
         args = [_operand(k, a, bufs, offset, fixed, chan) for a in step.args]
         if len(args) == 1:
             if isinstance(args[0], float):
@@ -309,6 +316,29 @@ def _emit_chain(sb: StreamBuilder, k: _Kernel, geo: Geometry, offset: int,
             binary_scalar(sb, geo, step.op, acc, args[1], args[0], True, tmp)
         else:
             binary(sb, geo, step.op, acc, args[0], args[1], tmp)
+
+
+def _select(sb: StreamBuilder, geo: Geometry, k: _Kernel, step: ChainOp, acc: Opnd,
+            tmp: Opnd | None, bufs: dict[str, Addr], offset: int, fixed: dict[str, Opnd],
+            chan: dict[str, Opnd]) -> None:
+    """acc = (a & mask_a) | (b & mask_b) on raw fp16 bits; an empty mask name means the
+    operand is an image already masked at compile time."""
+    a, ma, b, mb = step.args
+    terms = []
+    for value, mask in ((a, ma), (b, mb)):
+        opnd = _operand(k, value, bufs, offset, fixed, chan)
+        assert not isinstance(opnd, float)
+        terms.append((opnd, _operand(k, mask, bufs, offset, fixed, chan) if mask else None))
+    (x, xm), (y, ym) = terms
+    if xm is not None:
+        vbin(sb, geo, VBinOp.AND, acc, x, xm)
+    else:
+        vcopy(sb, geo, acc, x)
+    if ym is not None:
+        assert tmp is not None
+        vbin(sb, geo, VBinOp.AND, tmp, y, ym)
+        y = tmp
+    vbin(sb, geo, VBinOp.OR, acc, acc, y)
 
 
 def _zero_padding(sb: StreamBuilder, k: _Kernel, acc: Addr, u0: int, u1: int,

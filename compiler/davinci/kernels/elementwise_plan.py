@@ -39,7 +39,7 @@ ACC = "\0acc"  # the accumulator in ChainOp.args
 class ChainOp:
     """One op of the chain; ``args`` are outside value names or ACC."""
 
-    op: OpCode
+    op: OpCode | str  # an OpCode, or "select": (a, mask_a, b, mask_b) -> (a&ma) | (b&mb)
     attrs: Any
     args: tuple[str, ...]
 
@@ -80,6 +80,8 @@ def maps_zero_to_zero(chain: list[ChainOp], exts: dict[str, Ext]) -> bool:
     acc = np.zeros(1, dtype=np.float32)
     with np.errstate(all="ignore"):
         for step in chain:
+            if not isinstance(step.op, OpCode):
+                continue  # bitwise selects keep zero padding (masks are zero-padded)
             xs = [acc if a == ACC else np.full(1, exts[a].imm if exts[a].kind == "imm" else 0.0,
                                                dtype=np.float32) for a in step.args]
             acc = np.asarray(EVAL_RULES[step.op](xs, step.attrs)[0], dtype=np.float32)
@@ -93,71 +95,77 @@ def _padded_shape(shape: tuple[int, ...], rank: int) -> tuple[int, ...]:
 def classify(ctx: LoweringContext, value: str, out: TensorPlacement, where: str) -> Ext:
     """How ``value`` broadcasts into the output placed at ``out``."""
     tensor_type = ctx.type_of(value)
+    if ctx.is_constant(value):
+        return classify_array(ctx, value, ctx.constant(value).reshape(tensor_type.shape), out,
+                              where)
     out_shape = out.shape or (1,)
     ext_shape = _padded_shape(tensor_type.shape, len(out_shape))
-    const = ctx.is_constant(value)
-    if const and tensor_type.numel == 1:
-        return Ext(value, "imm", imm=float(ctx.constant(value).reshape(-1)[0]))
     if len(ext_shape) != len(out_shape):
         raise CompileError(f"{where}: operand {value} {tensor_type.shape} has more axes than "
                            f"the output {out.shape}")
-    if out.layout == "nc1hwc0":
-        return _classify_nc1hwc0(ctx, value, out, ext_shape, const, where)
-    if tensor_type.numel == 1:
-        return Ext(value, "scalar", place_input(ctx, value))
-    if ext_shape == out_shape:
-        placement = place_input(ctx, value)
-        if placement.layout != "ndp":
-            raise CompileError(f"{where}: operand {value} is stored {placement.layout}, the "
-                               "output ndp")
-        return Ext(value, "flat", placement)
-    rows_out, length = numel(out_shape[:-1]), out_shape[-1]
-    if all(d == 1 for d in ext_shape[:-1]) and ext_shape[-1] == length:
-        array = ctx.constant(value).reshape(1, length) if const else None
-        placement = (place_image(ctx, f"{value}@row", array, "ndp") if const
-                     else place_input(ctx, value))
-        return Ext(value, "row", placement)
-    lane_bcast = ext_shape[-1] == 1 and length > 1
-    row_map = np.broadcast_to(np.arange(numel(ext_shape[:-1])).reshape(ext_shape[:-1]),
-                              out_shape[:-1]).reshape(-1)
-    if const:
-        array = np.broadcast_to(ctx.constant(value).reshape(ext_shape), out_shape)
-        if lane_bcast and ext_shape[:-1] == out_shape[:-1]:
-            image = np.repeat(array[..., :1].reshape(rows_out, 1), 16, axis=1)
-            placement = place_image(ctx, f"{value}@lanes", image, "ndp")
-            return Ext(value, "rows", placement, row_map=np.arange(rows_out), row_blocks=1,
-                       prebcast=True)
-        placement = place_image(ctx, f"{value}@{'x'.join(map(str, out_shape))}", array, "ndp")
-        return Ext(value, "flat", placement)
     placement = place_input(ctx, value)
+    if out.layout == "nc1hwc0":
+        return _classify_nc1hwc0(ctx, value, placement, out, ext_shape, where)
     if placement.layout != "ndp":
         raise CompileError(f"{where}: operand {value} is stored {placement.layout}, the "
                            "output ndp")
-    row_blocks = -(-ext_shape[-1] // 16)
-    return Ext(value, "rows", placement, row_map=row_map, row_blocks=row_blocks,
-               lane_bcast=lane_bcast)
-
-
-def _classify_nc1hwc0(ctx: LoweringContext, value: str, out: TensorPlacement,
-                      ext_shape: tuple[int, ...], const: bool, where: str) -> Ext:
-    n, c = out.shape[0], out.shape[1]
-    is_chan = ext_shape[1] == c and ext_shape[2:] == (1, 1) and ext_shape[0] in (1, n)
-    if const:
-        array = ctx.constant(value).reshape(ext_shape)
-        if is_chan:
-            placement = place_image(ctx, f"{value}@chan", array, "nc1hwc0")
-            return Ext(value, "chan", placement, chan_batch=ext_shape[0])
-        if ext_shape == tuple(out.shape):
-            return Ext(value, "flat", place_input(ctx, value, "nc1hwc0"))
-        image = np.broadcast_to(array, out.shape)
-        placement = place_image(ctx, f"{value}@{'x'.join(map(str, out.shape))}", image,
-                                "nc1hwc0")
+    if tensor_type.numel == 1:
+        return Ext(value, "scalar", placement)
+    if ext_shape == out_shape:
         return Ext(value, "flat", placement)
-    placement = place_input(ctx, value)
+    length = out_shape[-1]
+    if all(d == 1 for d in ext_shape[:-1]) and ext_shape[-1] == length:
+        return Ext(value, "row", placement)
+    row_map = np.broadcast_to(np.arange(numel(ext_shape[:-1])).reshape(ext_shape[:-1]),
+                              out_shape[:-1]).reshape(-1)
+    return Ext(value, "rows", placement, row_map=row_map, row_blocks=-(-ext_shape[-1] // 16),
+               lane_bcast=ext_shape[-1] == 1 and length > 1)
+
+
+def classify_array(ctx: LoweringContext, key: str, array: np.ndarray, out: TensorPlacement,
+                   where: str, dtype: str = "float16") -> Ext:
+    """How a constant ``array`` (a graph constant or a compiler-made image, named ``key``)
+    broadcasts into ``out``: an immediate, a row vector, pre-broadcast row blocks, channel
+    blocks, or an image expanded to the output's shape. ``dtype`` "int16" keeps bit masks
+    (-1 = all ones) exact; those are never turned into immediates."""
+    array = np.asarray(array, dtype=np.float32 if dtype == "float16" else dtype)
+    if array.size == 1 and dtype == "float16":
+        return Ext(key, "imm", imm=float(array.reshape(-1)[0]))
+    out_shape = out.shape or (1,)
+    ext_shape = _padded_shape(array.shape, len(out_shape))
+    if len(ext_shape) != len(out_shape):
+        raise CompileError(f"{where}: constant {key} {array.shape} has more axes than the "
+                           f"output {out.shape}")
+    array = array.reshape(ext_shape)
+    tag = "x".join(map(str, out_shape))
+    if out.layout == "nc1hwc0":
+        n, c = out_shape[0], out_shape[1]
+        if ext_shape[1] == c and ext_shape[2:] == (1, 1) and ext_shape[0] in (1, n):
+            return Ext(key, "chan", place_image(ctx, f"{key}@chan", array, "nc1hwc0", dtype),
+                       chan_batch=ext_shape[0])
+        image = np.broadcast_to(array, out_shape)
+        return Ext(key, "flat", place_image(ctx, f"{key}@{tag}:nc1hwc0", image, "nc1hwc0",
+                                            dtype))
+    rows_out, length = numel(out_shape[:-1]), out_shape[-1]
+    if all(d == 1 for d in ext_shape[:-1]) and ext_shape[-1] == length:
+        return Ext(key, "row", place_image(ctx, f"{key}@row", array.reshape(1, length), "ndp",
+                                           dtype))
+    if ext_shape[-1] == 1 and length > 1 and ext_shape[:-1] == out_shape[:-1]:
+        image = np.repeat(array.reshape(rows_out, 1), 16, axis=1)
+        return Ext(key, "rows", place_image(ctx, f"{key}@lanes", image, "ndp", dtype),
+                   row_map=np.arange(rows_out), row_blocks=1, prebcast=True)
+    image = np.broadcast_to(array, out_shape)
+    return Ext(key, "flat", place_image(ctx, f"{key}@{tag}", image, "ndp", dtype))
+
+
+def _classify_nc1hwc0(ctx: LoweringContext, value: str, placement: TensorPlacement,
+                      out: TensorPlacement, ext_shape: tuple[int, ...], where: str) -> Ext:
+    n, c = out.shape[0], out.shape[1]
     if numel(ext_shape) == 1:
         return Ext(value, "scalar", placement)
     if ext_shape == tuple(out.shape) and placement.layout == "nc1hwc0":
         return Ext(value, "flat", placement)
+    is_chan = ext_shape[1] == c and ext_shape[2:] == (1, 1) and ext_shape[0] in (1, n)
     if is_chan and placement.layout == "nc1hwc0":
         return Ext(value, "chan", placement, chan_batch=ext_shape[0])
     raise CompileError(f"{where}: operand {value} {ctx.type_of(value).shape} ({placement.layout})"
