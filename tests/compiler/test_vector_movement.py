@@ -37,9 +37,9 @@ def test_movement(name: str) -> None:
     check(build(fn, **shapes))
 
 
-def test_transpose_of_the_last_axis_is_refused_with_a_reason() -> None:
-    with pytest.raises(CompileError, match="lane transpose"):
-        check(build(lambda gb, x: gb.transpose(x, (1, 0)), x=(4, 20)))
+def test_reshape_that_shifts_lanes_is_refused_with_a_reason() -> None:
+    with pytest.raises(CompileError, match="moves lanes"):
+        check(build(lambda gb, x: gb.reshape(x, (5, 24)), x=(6, 20)))
 
 
 def test_attention_transpose_uses_strided_bursts() -> None:
@@ -49,3 +49,22 @@ def test_attention_transpose_uses_strided_bursts() -> None:
     copies = sum(1 for core in kernel.cores for s in core.values() for i in s.instructions
                  if i.mnemonic == "copy")
     assert copies < 2 * 64 * 4  # far fewer than one copy per row in and out
+
+
+LANE_CASES = {
+    "attention_key_transpose": ((0, 2, 3, 1), (1, 40, 3, 20)),
+    "matrix_transpose": ((1, 0), (37, 50)),
+    "rotate_axes": ((2, 0, 1), (3, 5, 20)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LANE_CASES))
+def test_transposes_moving_the_last_axis(name: str) -> None:
+    perm, shape = LANE_CASES[name]
+    check(build(lambda gb, x: gb.transpose(x, perm), x=shape))
+
+
+@pytest.mark.parametrize("target", [(2, 1960), (2, 40, 49), (2, 40, 7, 7), (2, 20, 98)])
+def test_nc1hwc0_to_row_major_reshape(target: tuple) -> None:
+    graph = build(lambda gb, x: gb.reshape(x, target), x=(2, 40, 7, 7))
+    check(graph, fmap=["x"])

@@ -12,8 +12,9 @@ progression become one burst copy with a source gap, so a (0, 2, 1, 3) attention
 one copy per (batch, head) rather than one per row.
 
 Reshapes move no data when the stored bytes agree (same last axis, or both last axes whole
-blocks, or an NC1HWC0 map with H = W = 1 viewed as a matrix); other reshapes are refused with a
-message naming them.
+blocks, or an NC1HWC0 map with H = W = 1 viewed as a matrix); an NC1HWC0 -> row-major reshape
+and transposes that move the last axis go through relayout.py (element moves); other reshapes
+are refused with a message naming them.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from compiler.davinci.builder import StreamBuilder
 from compiler.davinci.context import LoweringContext
 from compiler.davinci.kernels.elementwise import _Kernel, emit_elementwise
 from compiler.davinci.kernels.elementwise_plan import ChainOp, classify
+from compiler.davinci.kernels.relayout import emit_tiles, transpose_tiles, unfold_tiles
 from compiler.davinci.kernels.vector_common import (
     blocks,
     copy_out,
@@ -178,10 +180,13 @@ def lower_transpose(ctx: LoweringContext, node: Node) -> None:
     """Permutations that keep the last axis move whole rows."""
     x, y = node.inputs[0], node.outputs[0]
     perm = node.attrs.perm
-    if perm and perm[-1] != len(perm) - 1:
-        raise CompileError(f"{node.name}: transpose {perm} moves the last axis: the vector ISA "
-                           "has no lane transpose (only row permutations are lowered)")
     src, out = _ndp(ctx, x, node.name), _ndp(ctx, y, node.name, True)
+    if perm and perm[-1] != len(perm) - 1:
+        # the last axis moves: element moves by one-lane reductions (relayout.py)
+        budget = (ctx.target.ub_bytes - 8192) // 4 // BLOCK_BYTES
+        tiles, stage = transpose_tiles(src, out, tuple(perm), budget)
+        emit_tiles(ctx, node, out, src, tiles, stage, "transpose")
+        return
     row_map = _row_index(src.shape).transpose(perm[:-1]).reshape(-1) if perm else np.zeros(1)
     length = (out.shape or (1,))[-1]
     _emit(ctx, node, Assembly(out, [Piece(src, row_map, 0, 0, length)]), "transpose")
@@ -333,6 +338,12 @@ def lower_reshape(ctx: LoweringContext, node: Node) -> None:
             and out_shape[2:] == (1, 1))
     elif src.layout == "ndp" and want == "nc1hwc0" and len(out_shape) == 4:
         same_bytes = out_shape[2:] == (1, 1) and in_shape[-1] == out_shape[1]
+    if not same_bytes and src.layout == "nc1hwc0" and want == "ndp":
+        out = ctx.place(y)
+        budget = (ctx.target.ub_bytes - 8192) // 4 // BLOCK_BYTES
+        tiles, stage = unfold_tiles(src, out, budget)
+        emit_tiles(ctx, node, out, src, tiles, stage, "relayout")
+        return
     if not same_bytes:
         raise CompileError(f"{node.name}: reshape {in_shape} ({src.layout}) -> {out_shape} "
                            f"({want}) moves lanes; no DaVinci lowering")
