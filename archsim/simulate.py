@@ -49,9 +49,10 @@ def compile_model(graph: Graph, config: Any, options: Any = None) -> Executable:
 def run_executable(exe: Executable, config: Any, mode: str = "timing",
                    inputs: Mapping[str, np.ndarray] | None = None, seed: int = 0,
                    model: str | None = None, batch: int = 1,
-                   graph: Graph | None = None) -> RunResult:
-    """Run every kernel of ``exe`` on ``config`` and gather a RunResult."""
-    options = SimOptions(mode=mode)
+                   graph: Graph | None = None, trace: bool = False) -> RunResult:
+    """Run every kernel of ``exe`` on ``config`` and gather a RunResult (with each kernel's
+    timeline events when ``trace``)."""
+    options = SimOptions(mode=mode, trace=trace)
     gm = None
     if mode == "functional":
         gm = np.zeros(max(exe.gm_bytes, 1), dtype=np.uint8)
@@ -101,9 +102,12 @@ def _random_input(rng: np.random.Generator, shape: tuple[int, ...], dtype: str) 
 
 
 def simulate(model: str | Graph, hw: str = "ascend910", batch: int = 1, mode: str = "timing",
-             inputs: Mapping[str, np.ndarray] | None = None, seed: int = 0) -> RunResult:
-    """Compile ``model`` for ``hw`` and run it; see the module docstring."""
+             inputs: Mapping[str, np.ndarray] | None = None, seed: int = 0,
+             trace: bool = False) -> RunResult:
+    """Compile ``model`` for ``hw`` and run it; see the module docstring. ``trace`` records
+    every kernel's timeline events (for ``reports.write_trace``)."""
     name, graph = load_model(model, batch)
     config = load_hw(hw)
     exe = compile_model(graph, config)
-    return run_executable(exe, config, mode, inputs, seed, model=name, batch=batch, graph=graph)
+    return run_executable(exe, config, mode, inputs, seed, model=name, batch=batch, graph=graph,
+                          trace=trace)
