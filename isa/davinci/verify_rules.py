@@ -34,6 +34,7 @@ from isa.davinci.dma import (
 from isa.davinci.types import Addr, Space
 from isa.davinci.vector import (
     VectorInstruction,
+    VReduce,
 )
 
 if TYPE_CHECKING:
@@ -232,6 +233,10 @@ def space_align(config: HwConfig, space: Space) -> int:
 def check_alignment(instr: Instruction, config: HwConfig) -> Iterator[Problem]:
     for name, addr in addr_fields(instr):
         align = space_align(config, addr.space)
+        if isinstance(instr, VReduce) and name == "dst":
+            # reductions write one element per repeat: the destination needs element
+            # alignment only (AscendC WholeReduceSum: 2 B for half, 4 B for float)
+            align = instr.dtype.itemsize
         if addr.offset < 0:
             yield Problem(name, "negative address", addr)
         elif addr.offset % align:
