@@ -17,6 +17,7 @@ from compiler.executable import Executable
 from framework import Graph, GraphBuilder, interpret
 from hw.davinci import get_preset
 from hw.davinci.run import SimOptions, run_kernel
+from isa.davinci import kernel_problems
 from isa.davinci.layouts import from_layout, layout_shape, to_layout
 
 PRESET = "ascend910"
@@ -95,6 +96,8 @@ def run(graph: Graph, feeds: Mapping[str, np.ndarray] | None = None, preset: str
         _write(gm, place.offset, to_layout(np.asarray(feeds[name]).astype(place.dtype),
                                            place.layout))
     for launch in exe.kernels:
+        problems = kernel_problems(launch.program, config)
+        assert not problems, f"{launch.name}: verifier: {problems[:3]}"
         run_kernel(launch.program, config, SimOptions(mode="functional"), gm=gm)
     outputs = {}
     for name in exe.outputs:

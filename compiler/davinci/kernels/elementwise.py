@@ -49,7 +49,7 @@ from compiler.errors import CompileError
 from compiler.executable import TensorPlacement
 from framework import Node, OpCode
 from framework.ops import BINARY_ELEMENTWISE, UNARY_ELEMENTWISE
-from isa.davinci import Addr, Space, VBinOp
+from isa.davinci import Addr, DType, Space, VBinOp
 from isa.davinci.types import BLOCK_BYTES
 
 
@@ -324,6 +324,8 @@ def _select(sb: StreamBuilder, geo: Geometry, k: _Kernel, step: ChainOp, acc: Op
     """acc = (a & mask_a) | (b & mask_b) on raw fp16 bits; an empty mask name means the
     operand is an image already masked at compile time."""
     a, ma, b, mb = step.args
+    # bitwise ops take integer types (verifier dtype table): the same 16-bit lanes as int16
+    geo = Geometry(geo.rows, geo.cols, geo.row_stride, DType.INT16, geo.tail)
     terms = []
     for value, mask in ((a, ma), (b, mb)):
         opnd = _operand(k, value, bufs, offset, fixed, chan)
