@@ -1,0 +1,3 @@
+"""placeholder until plots land"""
+def write_report(db, out_dir, sweep=None):
+    raise NotImplementedError
