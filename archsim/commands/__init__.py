@@ -15,3 +15,7 @@ from archsim.commands.run import run  # noqa: E402
 from archsim.commands.step import step  # noqa: E402
 
 ALL += [asm, run, step]
+
+from archsim.commands.sweep import sweep, sweep_results  # noqa: E402
+
+ALL += [sweep, sweep_results]
