@@ -1,0 +1,105 @@
+"""Memory traffic: bytes read and written per memory level and per data path over the run,
+and the bandwidth each layer achieved at each roofline level (bytes over the layer's
+execution time, launch excluded), as a share of that level's peak."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import matplotlib
+from matplotlib.figure import Figure
+
+from hw.results import RunResult
+from reports.ceilings import Ceilings
+from reports.plots import STYLE, colours, new_figure, si
+from reports.tables import LayerRow
+
+# Levels from off-chip inwards, for ordering (DaVinci then GPU names); others follow.
+_LEVEL_ORDER = ("hbm", "dram", "gm", "l2", "l1", "shared", "l0a", "l0b", "l0c", "ub", "bt",
+                "fb")
+
+
+@dataclass(frozen=True)
+class LevelTraffic:
+    """Bytes read from and written to one memory level over the run."""
+
+    level: str
+    read_bytes: int
+    written_bytes: int
+
+    @property
+    def total_bytes(self) -> int:
+        return self.read_bytes + self.written_bytes
+
+
+def level_traffic(result: RunResult) -> list[LevelTraffic]:
+    """Per memory level (``KernelRun.bytes_read``/``bytes_written`` keys), off-chip first."""
+    read: Counter = Counter()
+    written: Counter = Counter()
+    for k in result.kernels:
+        read.update(k.run.bytes_read)
+        written.update(k.run.bytes_written)
+    names = set(read) | set(written)
+    order = {name: i for i, name in enumerate(_LEVEL_ORDER)}
+    return [LevelTraffic(n, int(read[n]), int(written[n]))
+            for n in sorted(names, key=lambda n: (order.get(n, len(order)), n))]
+
+
+def path_traffic(result: RunResult) -> dict[str, int]:
+    """Bytes per data path (``KernelRun.bytes_by_path``), largest first."""
+    total: Counter = Counter()
+    for k in result.kernels:
+        total.update(k.run.bytes_by_path)
+    return {p: int(n) for p, n in sorted(total.items(), key=lambda item: -item[1])}
+
+
+def achieved_bandwidth(row: LayerRow, ceilings: Ceilings) -> dict[str, float]:
+    """Level name -> bytes/s the layer achieved there (0 for a layer with no time)."""
+    seconds = row.execution_seconds
+    return {m.name: (row.level_bytes[m.name] / seconds if seconds else 0.0)
+            for m in ceilings.memory}
+
+
+def traffic_figure(levels: Sequence[LevelTraffic], rows: Sequence[LayerRow],
+                   ceilings: Ceilings, title: str) -> Figure:
+    """Left: bytes per level, read and written. Right: each layer's achieved bandwidth per
+    roofline level as a share of the level's peak, bars as wide as the layer's time."""
+    with matplotlib.rc_context(STYLE):
+        fig, (left, right) = new_figure(10.0, 3.8, 1, 2, width_ratios=(1, 2.2))
+        names = [lv.level for lv in levels][::-1]
+        reads = [lv.read_bytes for lv in levels][::-1]
+        writes = [lv.written_bytes for lv in levels][::-1]
+        left.barh(names, reads, color="#0072B2", label="read")
+        left.barh(names, writes, left=reads, color="#E69F00", label="written")
+        left.set_xscale("symlog", linthresh=1e3)
+        left.set_xlabel("bytes over the run")
+        left.set_title("traffic per level")
+        left.legend(loc="lower right")
+        for y, (r, w) in enumerate(zip(reads, writes, strict=True)):
+            left.annotate(si(r + w, "B"), (max(r + w, 1), y), xytext=(3, 0),
+                          textcoords="offset points", va="center", fontsize=7)
+        left.margins(x=0.25)
+        level_colours = colours(m.name for m in ceilings.memory)
+        start = 0.0
+        for row in rows:
+            width = 1e3 * row.seconds
+            achieved = achieved_bandwidth(row, ceilings)
+            for m in ceilings.memory:
+                share = 100 * achieved[m.name] / m.bytes_per_s
+                right.plot([1e3 * start, 1e3 * start + width], [share, share],
+                           color=level_colours[m.name], lw=1.6)
+            start += row.seconds
+        for m in ceilings.memory:
+            right.plot([], [], color=level_colours[m.name],
+                       label=f"{m.name} (peak {si(m.bytes_per_s, 'B/s')})")
+        right.set_ylim(0, 100)
+        right.set_xlim(0, 1e3 * start if start else 1)
+        right.set_xlabel("time through the run (ms); one step per layer")
+        right.set_ylabel("achieved bandwidth, % of peak")
+        right.set_title("bandwidth per layer (launch excluded)")
+        right.grid(True, alpha=0.3)
+        right.legend(loc="upper right", ncols=2)
+        fig.suptitle(title)
+    return fig

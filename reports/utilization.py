@@ -1,0 +1,139 @@
+"""Per-unit utilisation and stall breakdown per layer.
+
+For every unit the result reports (``KernelRecord.utilization()``: cube, vector, mte2, ... on
+DaVinci) a layer's cycles split into busy, blocked on a flag, and the rest; all shares are of
+the layer's cycles including the launch overhead, the same denominator as
+``RunResult.layers()``, so "busy" equals its utilisation. A separate "issue" row shows why the
+instruction issue stalled: on DaVinci, the scalar unit blocked by a full pipe queue (per pipe);
+on a GPU (`GpuKernelRun.stall_cycles`), the warp schedulers' stall reasons.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import matplotlib
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+from hw.results import DAVINCI_UNITS, KernelRecord, RunResult
+from reports.plots import STYLE, new_figure
+
+ISSUE = "issue"
+"""The row of issue stalls (not a unit of its own)."""
+
+_PART_COLOURS = {"busy": "#0072B2", "flag wait": "#E69F00"}
+_STALL_PALETTE = ("#CC79A7", "#D55E00", "#009E73", "#56B4E9", "#8c564b", "#7f7f7f", "#bcbd22",
+                  "#17becf", "#9467bd", "#e377c2")
+
+
+@dataclass(frozen=True)
+class LayerBreakdown:
+    """One layer: for each unit, the shares of its cycles by state (busy, flag wait), and the
+    issue stalls by reason, all in [0, 1]."""
+
+    layer: str
+    op: str
+    start_seconds: float  # where the layer starts in the run
+    seconds: float
+    units: dict[str, dict[str, float]]
+    issue: dict[str, float]
+
+
+def _pipe(unit: str) -> str:
+    return DAVINCI_UNITS.get(unit, unit)
+
+
+def _breakdown(layer: str, kernels: Sequence[KernelRecord], start: float,
+               units: Sequence[str]) -> LayerBreakdown:
+    total = sum(k.cycles for k in kernels) or 1
+    busy: Counter = Counter()
+    wait: Counter = Counter()
+    issue: Counter = Counter()
+    issue_slots = 0
+    for k in kernels:
+        run = k.run
+        for unit, fraction in k.utilization().items():
+            busy[unit] += fraction * run.cycles
+            pipe = _pipe(unit)
+            if pipe in run.pipes and run.units_per_pipe.get(pipe):
+                wait[unit] += run.pipes[pipe].flag_wait_cycles / run.units_per_pipe[pipe]
+        stalls = getattr(run, "stall_cycles", None)
+        if stalls:  # GPU: warp-scheduler cycles by stall reason
+            issue.update({reason: n for reason, n in stalls.items() if reason != "idle"})
+            issue_slots += getattr(run, "subcore_cycles", 0)
+        else:  # DaVinci: the scalar issue unit blocked by a pipe's full queue
+            lanes = run.units_per_pipe.get("S", run.cores) or 1
+            for pipe, stats in run.pipes.items():
+                if stats.queue_full_cycles:
+                    issue[f"queue full: {pipe}"] += stats.queue_full_cycles / lanes
+            issue_slots += run.cycles + run.launch_cycles
+    per_unit = {u: {"busy": min(1.0, busy[u] / total),
+                    "flag wait": min(1.0 - min(1.0, busy[u] / total), wait[u] / total)}
+                for u in units}
+    slots = issue_slots or 1
+    return LayerBreakdown(layer, kernels[0].op, start, sum(k.seconds for k in kernels),
+                          per_unit, {r: min(1.0, n / slots) for r, n in issue.items()})
+
+
+def layer_breakdowns(result: RunResult) -> list[LayerBreakdown]:
+    """One breakdown per layer in run order."""
+    units = list(dict.fromkeys(u for k in result.kernels for u in k.utilization()))
+    groups: dict[str, list[KernelRecord]] = {}
+    for k in result.kernels:
+        groups.setdefault(k.layer, []).append(k)
+    out, start = [], 0.0
+    for layer, kernels in groups.items():
+        out.append(_breakdown(layer, kernels, start, units))
+        start += out[-1].seconds
+    return out
+
+
+def utilization_figure(rows: Sequence[LayerBreakdown], title: str) -> Figure:
+    """Small multiples, one row per unit plus the issue row: for every layer a bar as wide as
+    the layer's time, stacked busy and flag-wait shares (issue: stall reasons)."""
+    units = list(rows[0].units) if rows else []
+    reasons = list(dict.fromkeys(r for row in rows for r in row.issue))
+    reason_colours = {r: _STALL_PALETTE[i % len(_STALL_PALETTE)]
+                      for i, r in enumerate(sorted(reasons))}
+    nrows = len(units) + (1 if reasons else 0)
+    with matplotlib.rc_context(STYLE):
+        fig, axes = new_figure(9.0, 0.95 * max(nrows, 1) + 0.9, max(nrows, 1), 1,
+                               sharex=True, squeeze=False)
+        axes = axes[:, 0]
+        lefts = [1e3 * r.start_seconds for r in rows]
+        widths = [1e3 * r.seconds for r in rows]
+        for ax, unit in zip(axes, units, strict=False):
+            bottom = [0.0] * len(rows)
+            for part, colour in _PART_COLOURS.items():
+                heights = [100 * r.units[unit][part] for r in rows]
+                ax.bar(lefts, heights, widths, bottom=bottom, align="edge", color=colour,
+                       edgecolor="white", linewidth=0.3)
+                bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
+            ax.set_ylim(0, 100)
+            ax.set_ylabel(unit, rotation=0, ha="right", va="center")
+            ax.set_yticks([0, 50, 100])
+            ax.grid(True, axis="y", alpha=0.3)
+        if reasons:
+            ax = axes[len(units)]
+            bottom = [0.0] * len(rows)
+            for reason in reasons:
+                heights = [100 * r.issue.get(reason, 0.0) for r in rows]
+                ax.bar(lefts, heights, widths, bottom=bottom, align="edge",
+                       color=reason_colours[reason], edgecolor="white", linewidth=0.3)
+                bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
+            ax.set_ylabel(f"{ISSUE}\nstalls", rotation=0, ha="right", va="center")
+            ax.set_ylim(0, max(max(bottom, default=0.0) * 1.15, 1.0))
+            ax.grid(True, axis="y", alpha=0.3)
+        axes[-1].set_xlabel("time through the run (ms); each bar is one layer, as wide as "
+                            "its time")
+        if rows:
+            axes[-1].set_xlim(0, lefts[-1] + widths[-1])
+        legend = [Patch(color=c, label=f"{p} (% of layer cycles)")
+                  for p, c in _PART_COLOURS.items()]
+        legend += [Patch(color=reason_colours[r], label=r) for r in reasons]
+        fig.legend(handles=legend, loc="outside upper center", ncols=min(len(legend), 5))
+        fig.suptitle(title)
+    return fig
