@@ -182,5 +182,6 @@ def write_trace(path: str | Path, result: RunResult,
                 max_events: int = DEFAULT_MAX_EVENTS) -> Path:
     """Write the trace of ``result`` to ``path``."""
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(trace_events(result, max_events), separators=(",", ":")))
     return path

@@ -19,3 +19,8 @@ ALL += [asm, run, step]
 from archsim.commands.sweep import sweep, sweep_results  # noqa: E402
 
 ALL += [sweep, sweep_results]
+
+from archsim.commands.compare import compare  # noqa: E402
+from archsim.commands.report import report  # noqa: E402
+
+ALL += [compare, report]

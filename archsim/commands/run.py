@@ -1,4 +1,5 @@
-"""`archsim run MODEL --hw PRESET [--batch N] [--mode timing|functional] [--json]`: the main job.
+"""`archsim run MODEL --hw PRESET [--batch N] [--mode timing|functional] [--report DIR]
+[--trace FILE] [--json]`: the main job.
 
 MODEL is a zoo spec (``resnet50``, ``bert_base:seq=128``, ``gemm:m=8192,n=4096,k=4096``), a
 path to an ``.onnx`` file, or a DaVinci assembly program (a ``.s`` file or a built-in example
@@ -15,6 +16,7 @@ import click
 from archsim.asm_runner import resolve_program, run_asm
 from archsim.errors import InputError
 from archsim.render import check_lines, console, pipe_table, run_table, summary_lines
+from hw.results import RunResult
 
 DEFAULT_MODEL = "resnet50"
 
@@ -36,20 +38,46 @@ def _is_program(model: str) -> bool:
 @click.option("--batch", default=1, show_default=True, type=click.IntRange(min=1))
 @click.option("--mode", type=click.Choice(["timing", "functional"]), default="timing",
               show_default=True)
+@click.option("--report", "report_dir", default=None, metavar="DIR",
+              help="Write report.html, summary.md, layers.csv and result.json into DIR.")
+@click.option("--trace", "trace_file", default=None, metavar="FILE",
+              help="Write a Chrome trace-event JSON timeline (Perfetto, chrome://tracing).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def run(model: str, hw: str | None, batch: int, mode: str, as_json: bool) -> None:
+def run(model: str, hw: str | None, batch: int, mode: str, report_dir: str | None,
+        trace_file: str | None, as_json: bool) -> None:
     """Compile MODEL for the hardware HW, run it and report time and utilisation."""
     if _is_program(model):
         _run_program(model, hw, mode, as_json)
         return
     from archsim.simulate import simulate
 
-    result = simulate(model, hw=hw or "ascend910", batch=batch, mode=mode)
+    hw = hw or "ascend910"
+    result = simulate(model, hw=hw, batch=batch, mode=mode, trace=trace_file is not None)
+    written = _write_outputs(result, hw, report_dir, trace_file)
     if as_json:
         click.echo(json.dumps(result.to_json()))
         return
     out = console()
     out.print(run_table(result))
+    for path in written:
+        out.print(f"wrote {path}")
+
+
+def _write_outputs(result: RunResult, hw: str, report_dir: str | None,
+                   trace_file: str | None) -> list[str]:
+    """Write the report directory and the trace, as asked; return what was written."""
+    written: list[str] = []
+    if report_dir is not None:
+        from hw import load_hw
+        from reports import ceilings_for, write_report
+
+        files = write_report(result, report_dir, ceilings_for(load_hw(hw)))
+        written.append(str(files.html))
+    if trace_file is not None:
+        from reports import write_trace
+
+        written.append(str(write_trace(trace_file, result)))
+    return written
 
 
 def _run_program(model: str, hw: str | None, mode: str, as_json: bool) -> None:
