@@ -13,6 +13,8 @@ from framework import Graph
 
 def compile_graph(graph: Graph, target: Any, options: CompileOptions | None = None) -> Executable:
     """Compile ``graph`` for the chip ``target`` (DaVinci): the pass pipeline, then lowering."""
-    options = options or CompileOptions(target="davinci")
+    if options is None:
+        separated = getattr(target, "organisation", "coupled") == "separated"
+        options = CompileOptions(target="davinci", epilogue="fixpipe" if separated else "vector")
     optimized = run_pipeline(graph, options)
     return lower_graph(optimized, target, options, name=graph.name)

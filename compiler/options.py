@@ -14,6 +14,9 @@ TARGETS = ("davinci", "simt")
 EPILOGUE_OPERANDS = ("tile", "any")
 """Values of CompileOptions.epilogue_operands."""
 
+EPILOGUES = ("vector", "fixpipe")
+"""Values of CompileOptions.epilogue: what may follow a Cube op inside its kernel."""
+
 
 @dataclass(frozen=True)
 class CompileOptions:
@@ -28,6 +31,10 @@ class CompileOptions:
     (the default) allows what a tile-streaming epilogue can fetch per output tile (a
     full-size tensor, a one-element value or a per-channel vector); "any" allows every operand
     that broadcasts into the result. Elementwise chains accept any broadcasting operand.
+    ``epilogue`` is "vector" when the core that runs the Cube also has the vector unit
+    (coupled chips: any element-wise epilogue), or "fixpipe" on separated chips, where the
+    Cube kernel can only add a per-channel bias and apply ReLU on the way out (FixPipe,
+    facts/davinci.md §1.4); the rest of a chain becomes its own vector kernel.
     """
 
     target: str = "davinci"
@@ -37,6 +44,7 @@ class CompileOptions:
     fold_max_elements: int = 1 << 16
     max_epilogue_ops: int = 8
     epilogue_operands: str = "tile"
+    epilogue: str = "vector"  # "fixpipe": separated cores keep only bias + ReLU in the kernel
     gm_alignment_bytes: int = 512  # GM cache-line alignment, facts/davinci.md (MTE2: 512 B)
 
     def __post_init__(self) -> None:
@@ -45,6 +53,9 @@ class CompileOptions:
                                f"got {self.target!r}")
         if self.dtype not in DTYPES:
             raise CompileError(f"CompileOptions: unknown dtype {self.dtype!r}")
+        if self.epilogue not in EPILOGUES:
+            raise CompileError(f"CompileOptions: epilogue must be one of {EPILOGUES}, "
+                               f"got {self.epilogue!r}")
         if self.fold_max_elements < 0:
             raise CompileError(f"CompileOptions: fold_max_elements must be >= 0, "
                                f"got {self.fold_max_elements}")

@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 
 from compiler.davinci.flags import FlagStats, insert_flags
 from compiler.errors import CompileError
-from isa.davinci import Addr, Instruction, Kernel, Space, Stream
+from isa.davinci import Addr, Instruction, Kernel, Pipe, Space, Stream
 
 # Alignment the generators use for their own buffers: one fractal (512 B) everywhere keeps
 # L0A/L0B legal, and 32 B suffices in UB/L1 but 512 B keeps DMA bursts whole (facts §2.2).
+_CUBE_PIPES = frozenset({Pipe.M, Pipe.MTE1, Pipe.FIX})
+
 ALIGN = {Space.L1: 512, Space.L0A: 512, Space.L0B: 512, Space.L0C: 1024, Space.UB: 32}
 
 
@@ -68,13 +70,21 @@ class KernelBuilder:
         return self.streams[core][unit]
 
     def build(self) -> Kernel:
-        """Insert flags into every stream and return the kernel (identical streams shared)."""
+        """Insert flags into every stream and return the kernel (identical streams shared).
+
+        On separated chips a stream that uses the Cube side (L1, L0, Cube, FixPipe) runs on
+        the core's AIC and any other stream on its first AIV.
+        """
         cores = []
         cache: dict[tuple[Instruction, ...], Stream] = {}
         pairs = barriers = 0
+        separated = self.target.organisation == "separated"
         for units in self.streams:
             built = {}
             for unit, builder in units.items():
+                if separated and unit == "core":
+                    unit = "aic" if any(i.pipe in _CUBE_PIPES for i in builder.instructions) \
+                        else "aiv0"
                 key = tuple(builder.instructions)
                 stream = cache.get(key)
                 if stream is None:

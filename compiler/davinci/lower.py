@@ -41,8 +41,11 @@ def _key(node: Node) -> Any:
 
 
 def _load_rules() -> None:
-    # Importing the kernel modules registers their rules.
+    # Importing the kernel modules registers their rules; gather dispatches on its indices.
     from compiler.davinci import kernels  # noqa: F401
+    from compiler.davinci.kernels.gather import lower_gather
+
+    LOWERING_RULES[OpCode.GATHER] = lower_gather
 
 
 def lower_graph(graph: Graph, target: DaVinciTarget, options: Any = None,

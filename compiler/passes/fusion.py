@@ -53,6 +53,19 @@ def tile_operand(operand: TensorType, result: TensorType) -> bool:
     return all(d == (result.shape[axis] if i == axis else 1) for i, d in enumerate(padded))
 
 
+def _fixpipe_step(m: Match, prev: Node, root: Node, external: tuple[str, ...],
+                  out: TensorType) -> bool:
+    """A separated chip's Cube kernel ends in FixPipe: it may add a per-channel bias (before
+    any activation) and apply one ReLU, nothing else."""
+    chain = prev.attrs.body.nodes[1:] if prev.op is OpCode.FUSED else ()
+    if any(n.op is OpCode.RELU for n in chain):
+        return False
+    if root.op is OpCode.RELU:
+        return True
+    return root.op is OpCode.ADD and not chain and len(external) == 1 and \
+        m.type_of(external[0]).numel != out.numel and tile_operand(m.type_of(external[0]), out)
+
+
 def _grow(options: CompileOptions) -> Callable[[Match], Rewrite | None]:
     max_epilogue = options.max_epilogue_ops
     any_operand = options.epilogue_operands == "any"
@@ -69,6 +82,9 @@ def _grow(options: CompileOptions) -> Callable[[Match], Rewrite | None]:
             _KIND_OF_ANCHOR.get(prev.op, "elementwise")
         if kind != "elementwise" and not any_operand and \
                 not all(tile_operand(m.type_of(v), out) for v in external):
+            return None
+        if kind != "elementwise" and options.epilogue == "fixpipe" and \
+                not _fixpipe_step(m, prev, root, external, out):
             return None
         if prev.op is OpCode.FUSED:
             body: Graph = prev.attrs.body

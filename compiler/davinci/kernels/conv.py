@@ -24,12 +24,21 @@ from compiler.davinci.builder import StreamBuilder
 from compiler.davinci.context import LoweringContext
 from compiler.davinci.kernels.conv_tiling import ConvShape, ConvTiling, choose_conv_tiling
 from compiler.davinci.kernels.epilogue import Step, steps_from_fused, ub_scratch_bytes
-from compiler.davinci.kernels.gemm import BLOCK, FRACTAL, _copies, _emit_scalar, _load2d
+from compiler.davinci.kernels.gemm import (
+    BLOCK,
+    FRACTAL,
+    _copies,
+    _emit_scalar,
+    _load2d,
+    check_fixpipe_steps,
+    cube_bias_buffers,
+    emit_cube_bias,
+)
 from compiler.davinci.kernels.tiling import ceil_to
 from compiler.davinci.lower import rule
 from compiler.errors import CompileError
 from framework import Node, OpCode
-from isa.davinci import Addr, CopyL0cToUb, DType, Img2Col, Mmad, Space
+from isa.davinci import Addr, CopyL0cToUb, DType, Fixpipe, Img2Col, Mmad, Space
 
 
 @dataclass(frozen=True)
@@ -42,6 +51,9 @@ class ConvProblem:
     bias: int | None
     residual: int | None
     relu_on_move: bool
+    separated: bool = False
+    ones: int | None = None  # separated chips: ones block and bias as ZN (gemm.emit_cube_bias)
+    bias_zn: int | None = None
 
 
 @rule(OpCode.CONV2D, ("fused", "conv"))
@@ -88,14 +100,23 @@ def lower_conv(ctx: LoweringContext, node: Node) -> None:
 
             bias = _bias(ctx, step, cout).offset
         elif step.kind == "binary":
-            placement = ctx.place(step.value)
+            placement = ctx.place(step.value)  # coupled chips only (separated: own kernel)
             if placement.layout != "nc1hwc0":
                 raise CompileError(f"{node.name}: residual {step.value} is {placement.layout}")
             residual = placement.offset
     relu_first = bool(steps) and steps[0].kind == "unary" and steps[0].op is OpCode.RELU
+    separated = ctx.target.organisation == "separated"
+    ones = bias_zn = None
+    if separated:
+        from compiler.davinci.kernels.matmul import separated_bias_images
+
+        check_fixpipe_steps(tuple(steps))
+        if bias is not None:
+            ones, bias_zn = separated_bias_images(ctx, steps, cout)
     problem = ConvProblem(shape, x_place.offset, w_place.offset, y_place.offset, tuple(steps),
-                          bias, residual, relu_first)
-    tiling = choose_conv_tiling(ctx.target, shape, 2 if residual is not None else 0)
+                          bias, residual, relu_first, separated, ones, bias_zn)
+    tiling = choose_conv_tiling(ctx.target, shape, 2 if residual is not None else 0,
+                                bias_in_cube=ones is not None)
     tiles = _tiles(shape, tiling)
     per_core = -(-len(tiles) // tiling.cores)
     cores = -(-len(tiles) // per_core)
@@ -144,11 +165,18 @@ def _emit(sb: StreamBuilder, p: ConvProblem, t: ConvTiling, tiles: list[tuple[in
     l0b = [sb.alloc(Space.L0B, t.bk * t.bn * 2, "weight slice") for _ in range(2)]
     l0c = [sb.alloc(Space.L0C, bm16_max * t.bn * 4, "output tile")
            for _ in range(t.l0c_buffers)]
-    ub = [sb.alloc(Space.UB, bm16_max * t.bn * 2, "output tile in UB") for _ in range(2)]
-    bias_ub = sb.alloc(Space.UB, t.bn * 2, "bias") if p.bias is not None else None
-    res_ub = sb.alloc(Space.UB, bm16_max * t.bn * 2, "residual") if p.residual is not None \
-        else None
-    scratch_ub = sb.alloc(Space.UB, scratch, "epilogue scratch") if scratch else None
+    coupled = not p.separated
+    ub: list[Addr] = []
+    bias_ub = res_ub = scratch_ub = ones = bias_l0b = None
+    if coupled:
+        ub = [sb.alloc(Space.UB, bm16_max * t.bn * 2, "output tile in UB") for _ in range(2)]
+        bias_ub = sb.alloc(Space.UB, t.bn * 2, "bias") if p.bias is not None else None
+        res_ub = sb.alloc(Space.UB, bm16_max * t.bn * 2, "residual") \
+            if p.residual is not None else None
+        scratch_ub = sb.alloc(Space.UB, scratch, "epilogue scratch") if scratch else None
+    elif p.bias is not None:
+        ones, bias_l0b = cube_bias_buffers(sb, bm16_max, t.bn)
+        sb.emit(*_copies(ones, Addr(Space.GM, p.ones), 1, bm16_max, 0, 0))
 
     k_total = s.k
     chunks = [(ti, ks) for ti in range(len(tiles)) for ks in range(0, k_total, t.kc)]
@@ -201,10 +229,17 @@ def _emit(sb: StreamBuilder, p: ConvProblem, t: ConvTiling, tiles: list[tuple[in
                             kbase + (ks + sl) // 16, bkv // 16))
             sb.emit(*_load2d(b, l1b[i % 2] + (sl // 16) * nblk * FRACTAL, (bkv // 16) * nblk,
                              1, 1))
-            sb.emit(Mmad(acc, a, b, bm16, bkv, nblk * 16, DType.FP16, ks == 0 and sl == 0))
+            first = ks == 0 and sl == 0
+            if first and ones is not None:
+                emit_cube_bias(sb, ones, bias_l0b, acc, p.bias_zn, c0, bm16, nblk)
+                first = False
+            sb.emit(Mmad(acc, a, b, bm16, bkv, nblk * 16, DType.FP16, first))
         if ks + t.kc >= k_total:
-            _epilogue(sb, p, acc, ub[ti % 2], bias_ub, res_ub, scratch_ub, img, oh0, c0,
-                      pixels, bm16, nblk)
+            if coupled:
+                _epilogue(sb, p, acc, ub[ti % 2], bias_ub, res_ub, scratch_ub, img, oh0, c0,
+                          pixels, bm16, nblk)
+            else:
+                _fixpipe_out(sb, p, acc, img, oh0, c0, pixels, bm16, nblk)
 
 
 def _window(s: ConvShape, oh0: int, rows: int) -> tuple[int, int, int, int]:
@@ -214,6 +249,20 @@ def _window(s: ConvShape, oh0: int, rows: int) -> tuple[int, int, int, int]:
     last = (oh0 + rows - 1) * s.sh - s.pt + span  # one past the last input row read
     r0, r1 = max(0, first), min(s.h, last)
     return r0, r1, max(0, -first), max(0, last - s.h)
+
+
+def _fixpipe_out(sb: StreamBuilder, p: ConvProblem, acc: Addr, img: int, oh0: int, c0: int,
+                 pixels: int, bm16: int, nblk: int) -> None:
+    """Separated chips: FixPipe writes each output-channel block (ReLU on the way) as the
+    ``pixels`` x 16 rows it occupies in NC1HWC0."""
+    s = p.shape
+    hw = s.ho * s.wo
+    c1out = -(-s.cout // 16)
+    relu = any(step.kind == "unary" for step in p.steps)
+    for j in range(nblk):
+        tile_gm = ((img * c1out + c0 // 16 + j) * hw + oh0 * s.wo) * BLOCK
+        sb.emit(Fixpipe(Addr(Space.GM, p.y + tile_gm), acc + j * bm16 * 16 * 4, pixels, 16,
+                        DType.FP32, DType.FP16, relu=relu, nz2nd=True, dst_row_stride=16))
 
 
 def _epilogue(sb: StreamBuilder, p: ConvProblem, acc: Addr, out: Addr, bias_ub, res_ub,

@@ -68,7 +68,8 @@ class ConvTiling:
                 f"{self.bound}-bound")
 
 
-def choose_conv_tiling(target, s: ConvShape, ub_extra_per_element: int = 0) -> ConvTiling:
+def choose_conv_tiling(target, s: ConvShape, ub_extra_per_element: int = 0,
+                       bias_in_cube: bool = False) -> ConvTiling:
     best: ConvTiling | None = None
     kp = s.k
     cout16 = ceil_to(s.cout, 16)
@@ -83,9 +84,10 @@ def choose_conv_tiling(target, s: ConvShape, ub_extra_per_element: int = 0) -> C
             window = s.c1 * s.window_rows(rows) * s.w * 32
         for bn in bns:
             for bk in (16, 32, 64, 128, 144, 256, 288, 576):
-                if bk % 16 or bk > kp or 2 * bm16 * bk * FP16 > target.l0a_bytes:
+                reserve_a, reserve_b = (bm16 * 32, bn * 32) if bias_in_cube else (0, 0)
+                if bk % 16 or bk > kp or 2 * bm16 * bk * FP16 + reserve_a > target.l0a_bytes:
                     continue
-                if 2 * bk * bn * FP16 > target.l0b_bytes:
+                if 2 * bk * bn * FP16 + reserve_b > target.l0b_bytes:
                     continue
                 for kc in sorted({min(kp, ceil_to(c, bk)) for c in (bk, 4 * bk, kp)}):
                     buffers = _fits(target, s, bm16, bn, kc, window, ub_extra_per_element)

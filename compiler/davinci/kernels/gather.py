@@ -13,22 +13,18 @@ import math
 
 from compiler.davinci.context import LoweringContext
 from compiler.davinci.kernels.gemm import _copies
+from compiler.davinci.kernels.movement import lower_gather as lower_constant_gather
 from compiler.davinci.kernels.tiling import ceil_to
-from compiler.davinci.lower import LOWERING_RULES, rule
 from compiler.errors import CompileError
-from framework import Node, OpCode
+from framework import Node
 from isa.davinci import Addr, CopyGather, Space
 
-_constant_index_rule = LOWERING_RULES.get(OpCode.GATHER)
 
-
-@rule(OpCode.GATHER)
 def lower_gather(ctx: LoweringContext, node: Node) -> None:
+    """Registered for GATHER by lower._load_rules (it dispatches both kinds of gather)."""
     table, indices = node.inputs
     if ctx.is_constant(indices):
-        if _constant_index_rule is None:
-            raise CompileError(f"{node.name}: no lowering for gather with constant indices")
-        _constant_index_rule(ctx, node)
+        lower_constant_gather(ctx, node)
         return
     t_type, i_type = ctx.type_of(table), ctx.type_of(indices)
     if t_type.rank != 2 or node.attrs.axis not in (0, -2):

@@ -27,6 +27,7 @@ from isa.davinci import (
     Copy,
     CopyL0cToUb,
     DType,
+    Fixpipe,
     Load2D,
     Mmad,
     Space,
@@ -65,11 +66,39 @@ class GemmProblem:
     bias_offset: int | None = None  # GM byte offset of an ndp bias of N elements
     residual: Operand | None = None
     relu_on_move: bool = False  # the first step is a ReLU folded into the L0C -> UB move
+    ones_offset: int = 0  # separated chips: GM image of ones and of the bias as ZN (below)
+    bias_zn_offset: int = 0
     operand_offsets: dict[str, Operand] = field(default_factory=dict)
 
     @property
     def batch(self) -> int:
         return len(self.c.offsets)
+
+
+def check_fixpipe_steps(steps: tuple[Step, ...]) -> None:
+    """Separated chips: only a bias then a ReLU can ride along a Cube kernel (FixPipe)."""
+    kinds = [(st.kind, st.op) for st in steps]
+    allowed = [[], [("bias", OpCode.ADD)], [("unary", OpCode.RELU)],
+               [("bias", OpCode.ADD), ("unary", OpCode.RELU)]]
+    if kinds not in allowed:
+        raise CompileError(f"epilogue {kinds} needs the vector unit, which a separated chip's "
+                           "Cube kernel does not have (compile with epilogue='fixpipe')")
+
+
+def cube_bias_buffers(sb: StreamBuilder, bm: int, bn: int) -> tuple[Addr, Addr]:
+    """L0A room for a bm x 16 block of ones and L0B room for a 16 x bn bias block."""
+    return (sb.alloc(Space.L0A, bm * 16 * 2, "ones for the bias"),
+            sb.alloc(Space.L0B, bn * 16 * 2, "bias block"))
+
+
+def emit_cube_bias(sb: StreamBuilder, ones: Addr, bias_l0b: Addr, l0c: Addr, bias_zn: int,
+                   n0: int, bm16: int, nblk: int) -> None:
+    """Start a tile's accumulator at the bias: C = ones(bm x 16) . B, where B's first row is
+    the bias (the other 15 rows zero). Separated chips add bias in the Cube this way (in place
+    of the BiasTable initialisation of mmad, facts §1.1) at the cost of one K step."""
+    sb.emit(*_copies(bias_l0b, Addr(Space.GM, bias_zn + (n0 // 16) * FRACTAL), 1, nblk * 16,
+                     0, 0))
+    sb.emit(Mmad(l0c, ones, bias_l0b, bm16, 16, nblk * 16, DType.FP16, True))
 
 
 def _copies(dst: Addr, src: Addr, n_burst: int, burst_len: int, src_gap: int, dst_gap: int):
@@ -104,12 +133,18 @@ class _Buffers:
         self.l0c = [sb.alloc(Space.L0C, t.bm * t.bn * 4, "C tile")
                     for _ in range(t.l0c_buffers)]
         tile_bytes = t.bm * t.bn * 2
-        self.out = [sb.alloc(Space.UB, tile_bytes, "C tile in UB") for _ in range(2)]
-        self.bias = (sb.alloc(Space.UB, t.bn * 2, "bias") if problem.bias_offset is not None
-                     else None)
-        self.residual = (sb.alloc(Space.UB, tile_bytes, "residual tile")
-                         if problem.residual is not None else None)
-        self.scratch = sb.alloc(Space.UB, scratch, "epilogue scratch") if scratch else None
+        self.out: list[Addr] = []
+        self.bias = self.residual = self.scratch = None
+        self.ones = self.bias_l0b = None
+        if coupled:
+            self.out = [sb.alloc(Space.UB, tile_bytes, "C tile in UB") for _ in range(2)]
+            self.bias = (sb.alloc(Space.UB, t.bn * 2, "bias")
+                         if problem.bias_offset is not None else None)
+            self.residual = (sb.alloc(Space.UB, tile_bytes, "residual tile")
+                             if problem.residual is not None else None)
+            self.scratch = sb.alloc(Space.UB, scratch, "epilogue scratch") if scratch else None
+        elif problem.bias_offset is not None:
+            self.ones, self.bias_l0b = cube_bias_buffers(sb, t.bm, t.bn)
 
 
 def emit_gemm(sb: StreamBuilder, problem: GemmProblem, t: Tiling, tiles: list[tuple[int, int, int]],
@@ -121,8 +156,10 @@ def emit_gemm(sb: StreamBuilder, problem: GemmProblem, t: Tiling, tiles: list[tu
     in-order Cube and MTE1 queues fill up with work that waits on the current ones.
     """
     if not coupled:
-        raise CompileError("matmul epilogues on separated cores are not lowered yet")
+        check_fixpipe_steps(problem.steps)
     buf = _Buffers(sb, t, problem, scratch, coupled)
+    if buf.ones is not None:
+        sb.emit(*_copies(buf.ones, Addr(Space.GM, problem.ones_offset), 1, t.bm, 0, 0))
     kp = ceil_to(problem.k, 16)
     chunks = [(tile_index, kstart) for tile_index in range(len(tiles))
               for kstart in range(0, kp, t.kc)]
@@ -150,10 +187,21 @@ def emit_gemm(sb: StreamBuilder, problem: GemmProblem, t: Tiling, tiles: list[tu
             _slice_b(sb, problem.b, l0b, l1b, s, bkv, kcv, nblk)
             k_valid = min(bkv, problem.k - kstart - s)
             first = kstart == 0 and s == 0
+            if first and buf.ones is not None:
+                emit_cube_bias(sb, buf.ones, buf.bias_l0b, l0c, problem.bias_zn_offset, n0,
+                               bm16, nblk)
+                first = False
             sb.emit(Mmad(l0c, l0a, l0b, bm16, k_valid, nblk * 16, DType.FP16, first))
         if kstart + t.kc >= kp:
-            out = buf.out[tile_index % 2]
-            emit_epilogue(sb, problem, buf, l0c, out, bi, m0, n0, bm_v, bm16, nblk)
+            if coupled:
+                out = buf.out[tile_index % 2]
+                emit_epilogue(sb, problem, buf, l0c, out, bi, m0, n0, bm_v, bm16, nblk)
+            else:
+                c = problem.c
+                dst = Addr(Space.GM, c.offsets[bi] + (m0 * c.pitch + n0) * 2)
+                sb.emit(Fixpipe(dst, l0c, bm_v, nblk * 16, DType.FP32, DType.FP16,
+                                relu=any(st.kind == "unary" for st in problem.steps),
+                                nz2nd=True, dst_row_stride=c.pitch))
 
 
 def _load_chunk(sb: StreamBuilder, problem: GemmProblem, t: Tiling, buf: _Buffers,

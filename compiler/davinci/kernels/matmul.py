@@ -108,8 +108,9 @@ def lower_matmul(ctx: LoweringContext, node: Node) -> None:
             residual = Operand("rows", tuple(o - c_place.offset + placement.offset
                                              for o in c_op.offsets), np_)
     relu_first = bool(steps) and steps[0].kind == "unary" and steps[0].op is OpCode.RELU
+    ones, bias_zn = separated_bias_images(ctx, steps, n)
     problem = GemmProblem(m, n, k, a_op, b_op, c_op, tuple(steps), bias_offset, residual,
-                          relu_first)
+                          relu_first, ones_offset=ones, bias_zn_offset=bias_zn)
     _emit(ctx, node, problem, "matmul", inputs, out, steps)
 
 
@@ -127,6 +128,24 @@ def _view_operand(ctx: LoweringContext, value: str, operand: int,
     if form == "rows":
         return Operand("rows", offsets, strides[-2])
     return Operand("rows_t", offsets, strides[-1], n_rows=ctx.type_of(value).shape[-1])
+
+
+def separated_bias_images(ctx: LoweringContext, steps, n: int) -> tuple[int, int]:
+    """GM offsets of the ones block and of the bias as a ZN block (separated chips only)."""
+    if ctx.target.organisation != "separated":
+        return 0, 0
+    bias_steps = [st for st in steps if st.kind == "bias"]
+    if not bias_steps:
+        return 0, 0
+    step = bias_steps[0]
+    if not ctx.is_constant(step.value):
+        raise CompileError(f"bias {step.value}: a separated chip adds a constant bias only")
+    block = np.zeros((16, n), dtype=np.float32)
+    block[0] = np.broadcast_to(ctx.constant(step.value).reshape(-1), (n,)) * (step.scalar or 1.0)
+    bias = ctx.place_constant(step.value, block, "zn", key=f"{step.value}:bias_zn{n}")
+    ones = ctx.place_constant("ones", np.ones((256, 16), dtype=np.float32), "nd",
+                              key="ones:256x16")
+    return ones.offset, bias.offset
 
 
 def _rows(ctx: LoweringContext, value: str):
@@ -155,7 +174,9 @@ def _emit(ctx: LoweringContext, node: Node, problem: GemmProblem, op: str, input
     target = ctx.target
     extra_ub = 2 if problem.residual is not None else 0
     tiling = choose_tiling(target, problem.m, problem.n, problem.k, problem.batch,
-                           epilogue_bytes_per_element=extra_ub)
+                           epilogue_bytes_per_element=extra_ub,
+                           bias_in_cube=target.organisation == "separated"
+                           and problem.bias_offset is not None)
     tiles = [(b, m0, n0) for b in range(problem.batch)
              for m0 in range(0, problem.m, tiling.bm) for n0 in range(0, problem.n, tiling.bn)]
     builder = ctx.builder(f"{node.name}", tiling.cores)

@@ -49,9 +49,13 @@ class Tiling:
                 f"estimate {self.estimate_cycles} cycles, {self.bound}-bound")
 
 
-def _fits(target, bm: int, bn: int, bk: int, kc: int, ub_extra: int) -> int:
-    """L0C buffers (2 or 1) if the tiling fits the buffers, else 0."""
-    if 2 * bm * bk * FP16 > target.l0a_bytes or 2 * bk * bn * FP16 > target.l0b_bytes:
+def _fits(target, bm: int, bn: int, bk: int, kc: int, ub_extra: int,
+          bias_in_cube: bool = False) -> int:
+    """L0C buffers (2 or 1) if the tiling fits the buffers, else 0. ``bias_in_cube``
+    reserves the ones/bias blocks of gemm.emit_cube_bias in L0A/L0B."""
+    reserve_a, reserve_b = (bm * 16 * FP16, bn * 16 * FP16) if bias_in_cube else (0, 0)
+    if 2 * bm * bk * FP16 + reserve_a > target.l0a_bytes or \
+            2 * bk * bn * FP16 + reserve_b > target.l0b_bytes:
         return 0
     if 2 * (bm + bn) * kc * FP16 > target.l1_bytes:
         return 0
@@ -63,7 +67,7 @@ def _fits(target, bm: int, bn: int, bk: int, kc: int, ub_extra: int) -> int:
 
 
 def choose_tiling(target, m: int, n: int, k: int, batch: int = 1,
-                  epilogue_bytes_per_element: int = 0) -> Tiling:
+                  epilogue_bytes_per_element: int = 0, bias_in_cube: bool = False) -> Tiling:
     """The tiling with the lowest estimated time (ties: fewer, larger tiles)."""
     kp = ceil_to(k, 16)
     best: Tiling | None = None
@@ -79,7 +83,7 @@ def choose_tiling(target, m: int, n: int, k: int, batch: int = 1,
                 if bk > kp:
                     continue
                 for kc in sorted({min(kp, ceil_to(c, bk)) for c in (bk, 4 * bk, 8 * bk, kp)}):
-                    buffers = _fits(target, bm, bn, bk, kc, ub_extra)
+                    buffers = _fits(target, bm, bn, bk, kc, ub_extra, bias_in_cube)
                     if not buffers:
                         continue
                     estimate = _estimate(target, m, n, kp, batch, bm, bn, bk, kc,
