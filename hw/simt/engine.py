@@ -115,6 +115,7 @@ class Gpu:
             for warp in cta.arrived:
                 warp.at_barrier = False
                 warp.next_issue = max(warp.next_issue, now + 1)
+                warp.sub.refresh(warp)
                 warp.sub.notify()
             cta.arrived = []
 

@@ -291,7 +291,7 @@ def _addresses(lanes: Lanes, mask: np.ndarray, reg: int, offset: int, size: int,
     """Byte addresses of the lanes in ``mask``, checked for alignment and bounds."""
     addrs = lanes.regs[reg][mask].astype(np.int64) + offset
     if addrs.size:
-        if (addrs % size).any():
+        if int(np.bitwise_or.reduce(addrs)) & (size - 1):  # sizes are powers of two
             bad = int(addrs[(addrs % size) != 0][0])
             raise SimulationError(f"{where}: address {bad:#x} is not aligned to {size} B")
         if int(addrs.max()) + size > memory.size:

@@ -75,6 +75,35 @@ class MemorySystem:
         self.dram_busy = 0.0
         self.lsu_busy = 0
         self.counts: Counter[str] = Counter()
+        # Request shapes repeat (every warp runs the same code): memoise by the lane pattern
+        # relative to its first address. Coalescing is invariant under shifts by whole lines,
+        # bank conflicts under shifts by whole words.
+        self._lines: dict[bytes, tuple[np.ndarray, np.ndarray, int]] = {}
+        self._wavefronts: dict[bytes, int] = {}
+
+    def coalesce(self, addrs: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, int]:
+        """`coalesce`, memoised on the request's shape."""
+        base = int(addrs[0]) & ~(LINE_BYTES - 1)
+        key = (addrs - base).tobytes() + bytes((size,))
+        shape = self._lines.get(key)
+        if shape is None:
+            shape = coalesce(addrs - base, size)
+            self._lines[key] = shape
+        lines, masks, sectors = shape
+        return lines + (base // LINE_BYTES), masks, sectors
+
+    def wavefronts(self, lanes: np.ndarray, addrs: np.ndarray, size: int) -> int:
+        """`shared_wavefronts`, memoised on the request's shape."""
+        if addrs.size == 0:
+            return 1
+        base = int(addrs[0]) & ~3
+        key = (addrs - base).tobytes() + lanes.tobytes() + bytes((size,))
+        count = self._wavefronts.get(key)
+        if count is None:
+            count = shared_wavefronts(lanes, addrs - base, size, self.cfg.shared_banks,
+                                      self.cfg.shared_bank_bytes)
+            self._wavefronts[key] = count
+        return count
 
     # ---------------------------------------------------------------- queues
 
@@ -121,7 +150,7 @@ class MemorySystem:
         if addrs.size == 0:
             return now + 1
         cfg, counts = self.cfg, self.counts
-        lines, masks, sectors = coalesce(addrs, size)
+        lines, masks, sectors = self.coalesce(addrs, size)
         occupancy = max(-(-lines.size // _TAGS_PER_CYCLE),
                         math.ceil(sectors * SECTOR_BYTES / cfg.l1_bytes_per_cycle))
         base = self._lsu(sm, now, occupancy) + occupancy - 1
@@ -156,7 +185,7 @@ class MemorySystem:
         """A global store: write-through L1 (update only), write-back L2."""
         if addrs.size == 0:
             return
-        lines, masks, sectors = coalesce(addrs, size)
+        lines, masks, sectors = self.coalesce(addrs, size)
         occupancy = max(-(-lines.size // _TAGS_PER_CYCLE),
                         math.ceil(sectors * SECTOR_BYTES / self.cfg.l1_bytes_per_cycle))
         start = self._lsu(sm, now, occupancy)
@@ -169,8 +198,7 @@ class MemorySystem:
     def shared(self, sm: int, now: int, lanes: np.ndarray, addrs: np.ndarray, size: int,
                write: bool) -> int:
         """Cycle at which a shared-memory access issued at ``now`` completes."""
-        wavefronts = shared_wavefronts(lanes, addrs, size, self.cfg.shared_banks,
-                                       self.cfg.shared_bank_bytes)
+        wavefronts = self.wavefronts(lanes, addrs, size)
         start = self._lsu(sm, now, wavefronts)
         self.counts["shared_requests"] += 1
         self.counts["shared_wavefronts"] += wavefronts

@@ -1,19 +1,19 @@
 """Run one SIMT kernel on a GPU model and collect a `GpuKernelRun`.
 
-Large grids (``sample="auto"``): every CTA is simulated when the grid is at most
-``sample_waves`` waves, or when the whole grid is estimated at no more than
-``full_budget_instructions`` warp instructions (about a minute of simulation). Otherwise the run simulates ``sample_waves`` waves on
-``sample_sms`` SMs that own their fair share (sample_sms / sms) of L2 capacity, L2 bandwidth
-and DRAM bandwidth, then extrapolates: cycles scale with the number of waves (a partial last
-wave counts as a whole one, as CTAs of one kernel take about the same time), counts scale with
-CTAs. The result says so: ``sampled=True`` and ``sampled_fraction``. Functional mode always
+Large grids (``sample="auto"``): the run first simulates ``sample_sms`` SMs that own their fair
+share (sample_sms / sms) of L2 capacity, L2 bandwidth and DRAM bandwidth, each running the CTAs
+the busiest SM of the full chip would run, capped at ``sample_waves`` waves (occupancy-limited
+rounds). If that covers the grid, or the whole grid is estimated at no more than
+``full_budget_instructions`` warp instructions (about half a minute of simulation), every CTA
+is simulated on every SM instead. Otherwise the sample is extrapolated: cycles scale with the
+CTAs per SM (throughput-bound SMs take time in proportion to their CTAs), counts with CTAs.
+The result says so: ``sampled=True`` and ``sampled_fraction``. Functional mode always
 simulates every CTA (every output must be computed). ``sample="waves"`` always samples and
 ``"full"`` never does.
 """
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -48,8 +48,8 @@ class SimOptions:
     seed: int = 0
     sample: Sample = "auto"
     sample_sms: int = 2
-    sample_waves: int = 1
-    full_budget_instructions: int = 2_000_000
+    sample_waves: int = 2
+    full_budget_instructions: int = 1_000_000
     max_cycles: int = 2_000_000_000
 
     def __post_init__(self) -> None:
@@ -196,22 +196,21 @@ def run_kernel(kernel: Kernel, cfg: GpuConfig, options: SimOptions = SimOptions(
     occ = occupancy(cfg, kernel)
     gmem, written = prepare_memory(kernel, gmem, inputs or {}, options.seed)
     ctas = kernel.launch.ctas
-    wave = cfg.sms * occ.ctas_per_sm
+    sms = min(cfg.sms, options.sample_sms)
+    per_sm = -(-ctas // cfg.sms)  # CTAs the busiest SM runs in a full simulation
+    per_sampled_sm = min(per_sm, occ.ctas_per_sm * options.sample_waves)
+    sample = min(ctas, sms * per_sampled_sm)
     functional = options.mode == "functional"
-    small = options.sample == "auto" and ctas <= wave * options.sample_waves
-    if functional or options.sample == "full" or small:
+    if functional or options.sample == "full" or (options.sample == "auto" and sample == ctas):
         gpu, cycles = _simulate(cfg, kernel, occ, options, gmem, cfg.sms, ctas)
         outputs = {**written, **{d.name: _view(gmem, d).copy() for d in kernel.outputs}} \
             if functional else {}
         return _record(cfg, kernel, occ, gpu, cycles, 1.0, False, outputs)
-    sms = min(cfg.sms, options.sample_sms)
-    sample = min(ctas, sms * occ.ctas_per_sm * options.sample_waves)
     gpu, cycles = _simulate(cfg, kernel, occ, options, gmem, sms, sample)
     scale = ctas / sample
     issued = sum(s.issued for sm in gpu.subcores for s in sm)
     if options.sample == "auto" and issued * scale <= options.full_budget_instructions:
         return run_kernel(kernel, cfg, replace(options, sample="full"), gmem=gmem,
                           inputs=inputs)
-    waves = math.ceil(ctas / wave)
-    return _record(cfg, kernel, occ, gpu, round(cycles * waves / options.sample_waves), scale,
+    return _record(cfg, kernel, occ, gpu, round(cycles * per_sm / per_sampled_sm), scale,
                    True, {})

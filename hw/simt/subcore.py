@@ -49,7 +49,8 @@ class Warp:
     """One warp's lanes plus its scoreboard (ready cycle per register and predicate)."""
 
     __slots__ = ("lanes", "cta", "index", "age", "sub", "reg_ready", "reg_mem", "pred_ready",
-                 "next_issue", "at_barrier", "blocked_until", "groups", "open_group")
+                 "next_issue", "at_barrier", "blocked_until", "groups", "open_group", "ready",
+                 "why", "unit")
 
     def __init__(self, lanes: Lanes, cta: Cta, index: int, age: int, sub: SubCore,
                  nregs: int, now: int) -> None:
@@ -66,6 +67,9 @@ class Warp:
         self.blocked_until = 0
         self.groups: list[int] = []
         self.open_group = -1
+        self.ready: float = now  # see SubCore.refresh
+        self.why = "pipe_busy"
+        self.unit = 0
 
 
 class SubCore:
@@ -89,16 +93,19 @@ class SubCore:
 
     def add(self, warp: Warp) -> None:
         self.warps.append(warp)
+        self.refresh(warp)
         self.notify()
 
     def notify(self) -> None:
         if not self.wake.triggered:
             self.wake.succeed()
 
-    def _ready_at(self, warp: Warp) -> tuple[float, str]:
-        """(earliest issue cycle of the warp's next instruction, the binding reason)."""
+    def refresh(self, warp: Warp) -> None:
+        """Recompute when the warp's next instruction clears its scoreboard (everything but
+        the pipe, which other warps change) and the binding reason until then."""
         if warp.at_barrier:
-            return INF, "barrier"
+            warp.ready, warp.why = INF, "barrier"
+            return
         op = self.gpu.ops[warp.lanes.pc]
         t, why = warp.next_issue, "pipe_busy"
         if warp.blocked_until > t:
@@ -113,9 +120,7 @@ class SubCore:
         for p in op.psrcs:
             if warp.pred_ready[p] > t:
                 t, why = warp.pred_ready[p], "scoreboard_alu"
-        if self.pipe_free[op.unit] > t:
-            t, why = self.pipe_free[op.unit], "pipe_busy"
-        return t, why
+        warp.ready, warp.why, warp.unit = t, why, op.unit
 
     def _candidates(self) -> list[Warp]:
         warps = self.warps
@@ -137,8 +142,11 @@ class SubCore:
             now = env.now
             best_t, reason = INF, "idle"
             chosen = None
+            pipe_free = self.pipe_free
             for warp in self._candidates():
-                t, why = self._ready_at(warp)
+                t, why = warp.ready, warp.why
+                if pipe_free[warp.unit] > t:
+                    t, why = pipe_free[warp.unit], "pipe_busy"
                 if t <= now:
                     chosen = warp
                     break
@@ -186,6 +194,8 @@ class SubCore:
             done = self._control(warp, op, now)
         if gpu.trace:
             gpu.event(self, warp, op, now, done)
+        if not lanes.done:
+            self.refresh(warp)
 
     def _written(self, warp: Warp, op: Op, done: int, memory: bool) -> None:
         for r in op.dsts:
