@@ -7,6 +7,7 @@ import base64
 import io
 from collections.abc import Iterable
 
+import matplotlib
 from matplotlib.figure import Figure
 
 # A colour-blind-safe qualitative palette (Okabe & Ito 2008) then tab20's for many ops.
@@ -35,7 +36,8 @@ def new_figure(width_in: float, height_in: float, rows: int = 1, cols: int = 1,
 def svg_bytes(fig: Figure) -> bytes:
     """The figure as SVG."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="svg", metadata={"Date": None})
+    with matplotlib.rc_context(STYLE):  # the hash salt is read when saving
+        fig.savefig(buffer, format="svg", metadata={"Date": None})
     return buffer.getvalue()
 
 

@@ -90,7 +90,7 @@ def roofline_figure(series: Sequence[RooflineSeries], title: str,
     """A log-log roofline: each series' compute and memory roofs, and its points (marker by
     level, area by execution time, colour by op or by series)."""
     with matplotlib.rc_context(STYLE):
-        fig, ax = new_figure(8.0, 5.2)
+        fig, ax = new_figure(10.0, 5.4)
         x_lo, x_hi = _x_range(series)
         xs = np.geomspace(x_lo, x_hi, 256)
         ops = colours(p.op for s in series for p in s.points)
@@ -119,10 +119,11 @@ def roofline_figure(series: Sequence[RooflineSeries], title: str,
                 pts = [p for p in s.points if p.level == m.name]
                 if not pts:
                     continue
+                # the off-chip level's points are solid, the inner levels' lighter
                 ax.scatter([p.intensity for p in pts], [p.flops_per_s for p in pts],
                            s=[area(p) for p in pts], marker=_MARKERS[i % len(_MARKERS)],
-                           c=[s.colour or ops[p.op] for p in pts], alpha=0.7,
-                           edgecolors="white", linewidths=0.5, zorder=3)
+                           c=[s.colour or ops[p.op] for p in pts], alpha=0.8 if i == 0 else 0.35,
+                           edgecolors="white", linewidths=0.5, zorder=4 if i == 0 else 3)
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlim(x_lo, x_hi)
@@ -140,5 +141,5 @@ def roofline_figure(series: Sequence[RooflineSeries], title: str,
         if any(s.colour is None for s in series):
             markers += [Line2D([], [], ls="", marker="o", color=col, label=op)
                         for op, col in ops.items()]
-        ax.legend(handles=handles + markers, loc="upper left", ncols=2, framealpha=0.85)
+        fig.legend(handles=handles + markers, loc="outside right upper", framealpha=0.85)
     return fig

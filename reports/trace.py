@@ -4,7 +4,7 @@ Perfetto and chrome://tracing) from a RunResult recorded with ``trace``.
 Layout: process 0 holds the kernels (one slice per launch overhead and per kernel, with its
 layer, op and FLOPs); every core (DaVinci) or SM (GPU) is a process with one thread per pipe
 (or per sub-core and pipe), each instruction a complete event named by its mnemonic with its
-kernel, origin layer, bytes and source line. Kernels run one after another, so each kernel's
+layer, bytes and source line (the kernel's slice carries its origin nodes). Kernels run one after another, so each kernel's
 events are shifted by the time of the kernels before it. Time stamps are microseconds.
 
 A flag wait is a "flag wait" slice on the waiting pipe from when the wait began to when the
@@ -30,7 +30,7 @@ from typing import Any
 from hw.davinci.stats import TimelineEvent
 from hw.results import KernelRecord, RunResult
 
-DEFAULT_MAX_EVENTS = 200_000
+DEFAULT_MAX_EVENTS = 100_000
 _FLOW_ORDER = ("S", "MTE2", "MTE1", "M", "FIX", "V", "MTE3")  # the way data flows on DaVinci
 _KERNEL_PID = 0
 
@@ -94,20 +94,18 @@ class _Writer:
 
 
 def _detail(w: _Writer, k: KernelRecord, t0_us: float, us_per_cycle: float) -> None:
-    origin = ", ".join(k.origin)
     pending_sets: dict[tuple[int, str], list[tuple[int, str, float]]] = defaultdict(list)
     for e in sorted(k.run.events, key=lambda e: (e.start, e.end)):
         pid, track = e.core + 1, _track_name(e)
         ts = t0_us + e.start * us_per_cycle
         w.slice(pid, track, e.name, ts, (e.end - e.start) * us_per_cycle, e.pipe,
-                {"kernel": k.name, "layer": k.layer, "origin": origin, "bytes": e.nbytes,
-                 "line": e.line, "cycles": e.end - e.start})
+                {"layer": k.layer, "bytes": e.nbytes, "line": e.line})
         if e.name == "set_flag":
             pending_sets[(e.core, e.unit)].append((e.end, e.pipe, ts))
         if e.flag_wait_from is not None:
             start = t0_us + e.flag_wait_from * us_per_cycle
             w.slice(pid, track, "flag wait", start, ts - start, "stall",
-                    {"kernel": k.name, "cycles": e.start - e.flag_wait_from, "line": e.line})
+                    {"layer": k.layer, "cycles": e.start - e.flag_wait_from, "line": e.line})
             sets = pending_sets[(e.core, e.unit)]
             source = max((s for s in sets if s[0] <= e.start and s[1] != e.pipe),
                          default=None, key=lambda s: s[0])

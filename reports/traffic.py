@@ -71,29 +71,26 @@ def traffic_figure(levels: Sequence[LevelTraffic], rows: Sequence[LayerRow],
         names = [lv.level for lv in levels][::-1]
         reads = [lv.read_bytes for lv in levels][::-1]
         writes = [lv.written_bytes for lv in levels][::-1]
-        left.barh(names, reads, color="#0072B2", label="read")
-        left.barh(names, writes, left=reads, color="#E69F00", label="written")
-        left.set_xscale("symlog", linthresh=1e3)
-        left.set_xlabel("bytes over the run")
+        left.barh(names, [r / 1e6 for r in reads], color="#0072B2", label="read")
+        left.barh(names, [w / 1e6 for w in writes], left=[r / 1e6 for r in reads],
+                  color="#E69F00", label="written")
+        left.set_xlabel("MB over the run")
         left.set_title("traffic per level")
         left.legend(loc="lower right")
         for y, (r, w) in enumerate(zip(reads, writes, strict=True)):
-            left.annotate(si(r + w, "B"), (max(r + w, 1), y), xytext=(3, 0),
+            left.annotate(si(r + w, "B"), ((r + w) / 1e6, y), xytext=(3, 0),
                           textcoords="offset points", va="center", fontsize=7)
-        left.margins(x=0.25)
+        left.margins(x=0.3)
         level_colours = colours(m.name for m in ceilings.memory)
-        start = 0.0
+        edges = [0.0]
         for row in rows:
-            width = 1e3 * row.seconds
-            achieved = achieved_bandwidth(row, ceilings)
-            for m in ceilings.memory:
-                share = 100 * achieved[m.name] / m.bytes_per_s
-                right.plot([1e3 * start, 1e3 * start + width], [share, share],
-                           color=level_colours[m.name], lw=1.6)
-            start += row.seconds
+            edges.append(edges[-1] + 1e3 * row.seconds)
+        achieved = [achieved_bandwidth(row, ceilings) for row in rows]
         for m in ceilings.memory:
-            right.plot([], [], color=level_colours[m.name],
-                       label=f"{m.name} (peak {si(m.bytes_per_s, 'B/s')})")
+            right.stairs([100 * a[m.name] / m.bytes_per_s for a in achieved], edges,
+                         color=level_colours[m.name], lw=1.4,
+                         label=f"{m.name} (peak {si(m.bytes_per_s, 'B/s')})")
+        start = edges[-1] / 1e3
         right.set_ylim(0, 100)
         right.set_xlim(0, 1e3 * start if start else 1)
         right.set_xlabel("time through the run (ms); one step per layer")

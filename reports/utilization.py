@@ -21,18 +21,21 @@ from matplotlib.patches import Patch
 from hw.results import DAVINCI_UNITS, KernelRecord, RunResult
 from reports.plots import STYLE, new_figure
 
+_NEVER_BUSY = 1e-3  # a unit busy at most this share of every layer's cycles is left out of the plot
+
 ISSUE = "issue"
 """The row of issue stalls (not a unit of its own)."""
 
-_PART_COLOURS = {"busy": "#0072B2", "flag wait": "#E69F00"}
+_PART_COLOURS = {"busy": "#0072B2", "flag wait": "#E69F00", "launch": "#DDDDDD"}
 _STALL_PALETTE = ("#CC79A7", "#D55E00", "#009E73", "#56B4E9", "#8c564b", "#7f7f7f", "#bcbd22",
                   "#17becf", "#9467bd", "#e377c2")
 
 
 @dataclass(frozen=True)
 class LayerBreakdown:
-    """One layer: for each unit, the shares of its cycles by state (busy, flag wait), and the
-    issue stalls by reason, all in [0, 1]."""
+    """One layer: for each unit, the shares of its cycles by state (busy, flag wait, and the
+    kernel launch overhead, when no unit works), and the issue stalls by reason, all in
+    [0, 1]."""
 
     layer: str
     op: str
@@ -70,9 +73,12 @@ def _breakdown(layer: str, kernels: Sequence[KernelRecord], start: float,
                 if stats.queue_full_cycles:
                     issue[f"queue full: {pipe}"] += stats.queue_full_cycles / lanes
             issue_slots += run.cycles + run.launch_cycles
-    per_unit = {u: {"busy": min(1.0, busy[u] / total),
-                    "flag wait": min(1.0 - min(1.0, busy[u] / total), wait[u] / total)}
-                for u in units}
+    launch = sum(k.run.launch_cycles for k in kernels) / total
+    per_unit = {}
+    for u in units:
+        b = min(1.0, busy[u] / total)
+        per_unit[u] = {"busy": b, "flag wait": min(1.0 - b, wait[u] / total),
+                       "launch": min(1.0 - b, launch)}
     slots = issue_slots or 1
     return LayerBreakdown(layer, kernels[0].op, start, sum(k.seconds for k in kernels),
                           per_unit, {r: min(1.0, n / slots) for r, n in issue.items()})
@@ -93,8 +99,11 @@ def layer_breakdowns(result: RunResult) -> list[LayerBreakdown]:
 
 def utilization_figure(rows: Sequence[LayerBreakdown], title: str) -> Figure:
     """Small multiples, one row per unit plus the issue row: for every layer a bar as wide as
-    the layer's time, stacked busy and flag-wait shares (issue: stall reasons)."""
-    units = list(rows[0].units) if rows else []
+    the layer's time, stacked busy, flag-wait and launch shares in % of the layer's cycles
+    (issue: stall reasons). Units never busy in the run are left out."""
+    # units never busy in the whole run (e.g. scalar work the compiler folded away) are left out
+    units = [u for u in (rows[0].units if rows else {})
+             if any(r.units[u]["busy"] > _NEVER_BUSY for r in rows)]
     reasons = list(dict.fromkeys(r for row in rows for r in row.issue))
     reason_colours = {r: _STALL_PALETTE[i % len(_STALL_PALETTE)]
                       for i, r in enumerate(sorted(reasons))}
@@ -131,9 +140,8 @@ def utilization_figure(rows: Sequence[LayerBreakdown], title: str) -> Figure:
                             "its time")
         if rows:
             axes[-1].set_xlim(0, lefts[-1] + widths[-1])
-        legend = [Patch(color=c, label=f"{p} (% of layer cycles)")
-                  for p, c in _PART_COLOURS.items()]
-        legend += [Patch(color=reason_colours[r], label=r) for r in reasons]
-        fig.legend(handles=legend, loc="outside upper center", ncols=min(len(legend), 5))
+        legend = [Patch(color=c, label=p) for p, c in _PART_COLOURS.items()]
+        legend += [Patch(color=reason_colours[r], label=f"issue: {r}") for r in reasons]
+        fig.legend(handles=legend, loc="outside lower center", ncols=min(len(legend), 6))
         fig.suptitle(title)
     return fig
