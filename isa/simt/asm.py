@@ -257,7 +257,9 @@ def _line(state: _State, line: str, lineno: int) -> None:
         try:
             handler(state, directive, args)
         except ValueError as err:
-            raise ValueTextError(f"{directive}: {err}") from None
+            message = str(err)
+            prefix = "" if message.startswith(directive) else f"{directive}: "
+            raise ValueTextError(prefix + message) from None
         return
     label = _LABEL_LINE.match(line)
     if label is not None:
