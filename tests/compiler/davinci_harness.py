@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,8 +34,7 @@ class Outcome:
     gm: np.ndarray
 
 
-def build(fn: Callable[[GraphBuilder], str | tuple[str, ...]], **inputs: tuple[int, ...]
-          ) -> Graph:
+def build(fn: Callable[..., Any], **inputs: tuple[int, ...]) -> Graph:
     """A graph with float32 inputs of the given shapes, whose outputs ``fn`` returns."""
     gb = GraphBuilder("t")
     names = {name: gb.input(name, shape) for name, shape in inputs.items()}

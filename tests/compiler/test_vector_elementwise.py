@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from davinci_harness import build, check, check_roofline, feeds_for, run
 
 from framework import GraphBuilder
-
-from davinci_harness import build, check, check_roofline, feeds_for, run
 
 POSITIVE_ONLY = {"sqrt", "log", "reciprocal"}
 UNARY = ["relu", "sigmoid", "tanh", "gelu", "silu", "elu", "selu", "softplus", "erf", "abs",

@@ -1,12 +1,10 @@
-"""where (bit select with a constant condition) and float casts on DaVinci."""
+"""Comparisons, where (bit selection, constant or run-time conditions) and casts."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from davinci_harness import build, check, run
-
-from compiler.errors import CompileError
+from davinci_harness import build, check, feeds_for, run
 
 MASK = np.tril(np.ones((20, 20), dtype=bool))
 
@@ -35,12 +33,35 @@ def test_where_between_tensors_and_constants(const_a: bool) -> None:
     check(graph)
 
 
-def test_where_with_run_time_condition_is_refused() -> None:
-    def fn(gb, x, y):
-        return gb.where(gb.greater(x, y), x, y)
+@pytest.mark.parametrize("op", ["greater", "less", "equal"])
+def test_comparisons_give_exact_zero_one(op: str) -> None:
+    graph = build(lambda gb, x, y: getattr(gb, op)(x, y), x=(4, 20), y=(1, 20))
+    feeds = feeds_for(graph)
+    feeds["x"][:, :5] = feeds["y"][:, :5]  # some exact ties
+    check(graph, feeds, rtol=0.0, atol_frac=0.0)
 
-    with pytest.raises(CompileError):
-        check(build(fn, x=(4, 20), y=(4, 20)))
+
+def test_relu_backward_on_feature_maps() -> None:
+    graph = build(lambda gb, x, dy: gb.where(gb.greater(x, 0.0), dy, 0.0), x=(2, 20, 3, 3),
+                  dy=(2, 20, 3, 3))
+    check(graph, fmap=["x", "dy"])
+
+
+@pytest.mark.parametrize("case", ["tensors", "immediates", "clip_backward"])
+def test_where_with_run_time_condition(case: str) -> None:
+    if case == "tensors":
+        graph = build(lambda gb, x, y: gb.where(gb.greater(x, y), x, y), x=(4, 20), y=(4, 20))
+    elif case == "immediates":
+        graph = build(lambda gb, x: gb.where(gb.greater(x, 0.1), gb.scalar(2.5),
+                                             gb.scalar(-1.0)), x=(4, 20))
+    else:
+        graph = build(lambda gb, x, dy: gb.where(gb.less(x, -0.5), 0.0, dy), x=(4, 20),
+                      dy=(4, 20))
+    check(graph)
+
+
+def test_bool_to_float_cast() -> None:
+    check(build(lambda gb, x: gb.cast(gb.greater(x, 0.0), "float32"), x=(4, 20)))
 
 
 def test_float_cast_is_a_copy() -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from compiler.davinci.builder import StreamBuilder
 from compiler.davinci.context import LoweringContext
+from compiler.davinci.kernels.chain_select import SELECT_RULES
 from compiler.davinci.kernels.elementwise_plan import (
     ACC,
     ChainOp,
@@ -41,15 +42,13 @@ from compiler.davinci.kernels.vector_ops import (
     Opnd,
     broadcast_lane0,
     fill_row_lanes,
-    vbin,
-    vcopy,
 )
 from compiler.davinci.lower import rule
 from compiler.errors import CompileError
 from compiler.executable import TensorPlacement
 from framework import Node, OpCode
-from framework.ops import BINARY_ELEMENTWISE, UNARY_ELEMENTWISE
-from isa.davinci import Addr, DType, Space, VBinOp
+from framework.ops import BINARY_ELEMENTWISE, COMPARISONS, UNARY_ELEMENTWISE
+from isa.davinci import Addr, Space
 from isa.davinci.types import BLOCK_BYTES
 
 
@@ -69,20 +68,38 @@ class _Kernel:
 def _scratch_tiles(chain: list[ChainOp], exts: dict[str, Ext]) -> int:
     need = 0
     for step in chain:
-        need = max(need, SCRATCH_TILES.get(step.op, 0) if isinstance(step.op, OpCode) else 1)
+        need = max(need, SCRATCH_TILES.get(step.op, 0) if isinstance(step.op, OpCode) else 2)
         if step.op is OpCode.POW:
             need = max(need, 1)
     return need
 
 
-@rule(*sorted(UNARY_ELEMENTWISE | BINARY_ELEMENTWISE, key=lambda op: op.value),
+def place_mask(ctx: LoweringContext, node: Node) -> TensorPlacement:
+    """A comparison's boolean result, stored as fp16 0.0 / 1.0 lanes in the layout of its
+    tensor input, so it lines up lane for lane with the floats it later selects between."""
+    for value in node.inputs:
+        if ctx.is_constant(value):
+            continue
+        if not ctx.type_of(value).is_float:
+            raise CompileError(f"{node.name}: {node.op.value} of integer values has no DaVinci "
+                               "lowering (comparisons compute on fp16 lanes)")
+        source = ctx.place(value)
+        if source.layout == "nc1hwc0" and ctx.type_of(node.outputs[0]).rank == 4:
+            return ctx.place(node.outputs[0], "nc1hwc0", "float16")
+    return ctx.place(node.outputs[0], "ndp", "float16")
+
+
+@rule(*sorted(UNARY_ELEMENTWISE | BINARY_ELEMENTWISE | COMPARISONS, key=lambda op: op.value),
       ("fused", "elementwise"))
 def lower_elementwise(ctx: LoweringContext, node: Node) -> None:
     """One streaming kernel for a unary/binary node or a fused element-wise chain."""
     chain = chain_of(node)
     out_value = node.outputs[0]
-    out = ctx.place(out_value)
-    if not ctx.type_of(out_value).is_float:
+    if node.op in COMPARISONS:
+        out = place_mask(ctx, node)
+    else:
+        out = ctx.place(out_value)
+    if not ctx.type_of(out_value).is_float and node.op not in COMPARISONS:
         raise CompileError(f"{node.name}: integer element-wise {chain[0].op.value} has no "
                            "DaVinci lowering (the vector kernels compute in fp16)")
     exts: dict[str, Ext] = {}
@@ -147,7 +164,8 @@ def emit_elementwise(ctx: LoweringContext, node: Node, k: _Kernel) -> None:
     name = first.value if isinstance(first, OpCode) else first
     ctx.launch(builder, node, op=name if len(k.chain) == 1 else "elementwise",
                flops=out_numel * len(k.chain), min_bytes=in_bytes + out_numel * 2,
-               inputs=tuple(v for v, e in k.exts.items() if e.kind != "imm" and v in ctx.graph.types),
+               inputs=tuple(v for v, e in k.exts.items()
+                            if e.kind != "imm" and v in ctx.graph.types),
                outputs=(node.outputs[0],),
                tiling=f"{k.mode}: {len(ranges)} cores, {plan.tile_units} "
                       f"{'rows' if k.mode == 'rows' else 'blocks'} per tile, double-buffered")
@@ -160,8 +178,9 @@ def _emit_core(sb: StreamBuilder, k: _Kernel, tile_units: int, start: int, stop:
     sets = []
     for _ in range(2):
         bufs: dict[str, Addr] = {ACC: sb.alloc(Space.UB, tile_bytes, "element-wise tile")}
-        if k.scratch_tiles:
-            bufs["\0tmp"] = sb.alloc(Space.UB, tile_bytes * k.scratch_tiles, "scratch")
+        for index in range(k.scratch_tiles):
+            bufs["\0tmp" if index == 0 else f"\0tmp{index + 1}"] = sb.alloc(
+                Space.UB, tile_bytes, "scratch")
         for value, ext in k.exts.items():
             if ext.kind == "flat" or (ext.kind == "rows" and not ext.lane_bcast
                                       and not ext.prebcast):
@@ -300,8 +319,11 @@ def _emit_chain(sb: StreamBuilder, k: _Kernel, geo: Geometry, offset: int,
     acc = Opnd(bufs[ACC] + offset)
     tmp = Opnd(bufs["\0tmp"] + offset) if "\0tmp" in bufs else None
     for step in k.chain:
-        if step.op == "select":
-            _select(sb, geo, k, step, acc, tmp, bufs, offset, fixed, chan)
+        if isinstance(step.op, str):  # bit-select steps of where (chain_select.py)
+            operands = [None if not a else _operand(k, a, bufs, offset, fixed, chan)
+                        for a in step.args]
+            scratch = [Opnd(bufs[n] + offset) for n in ("\0tmp", "\0tmp2") if n in bufs]
+            SELECT_RULES[step.op](sb, geo, acc, operands, scratch)
             continue
         args = [_operand(k, a, bufs, offset, fixed, chan) for a in step.args]
         if len(args) == 1:
@@ -316,31 +338,6 @@ def _emit_chain(sb: StreamBuilder, k: _Kernel, geo: Geometry, offset: int,
             binary_scalar(sb, geo, step.op, acc, args[1], args[0], True, tmp)
         else:
             binary(sb, geo, step.op, acc, args[0], args[1], tmp)
-
-
-def _select(sb: StreamBuilder, geo: Geometry, k: _Kernel, step: ChainOp, acc: Opnd,
-            tmp: Opnd | None, bufs: dict[str, Addr], offset: int, fixed: dict[str, Opnd],
-            chan: dict[str, Opnd]) -> None:
-    """acc = (a & mask_a) | (b & mask_b) on raw fp16 bits; an empty mask name means the
-    operand is an image already masked at compile time."""
-    a, ma, b, mb = step.args
-    # bitwise ops take integer types (verifier dtype table): the same 16-bit lanes as int16
-    geo = Geometry(geo.rows, geo.cols, geo.row_stride, DType.INT16, geo.tail)
-    terms = []
-    for value, mask in ((a, ma), (b, mb)):
-        opnd = _operand(k, value, bufs, offset, fixed, chan)
-        assert not isinstance(opnd, float)
-        terms.append((opnd, _operand(k, mask, bufs, offset, fixed, chan) if mask else None))
-    (x, xm), (y, ym) = terms
-    if xm is not None:
-        vbin(sb, geo, VBinOp.AND, acc, x, xm)
-    else:
-        vcopy(sb, geo, acc, x)
-    if ym is not None:
-        assert tmp is not None
-        vbin(sb, geo, VBinOp.AND, tmp, y, ym)
-        y = tmp
-    vbin(sb, geo, VBinOp.OR, acc, acc, y)
 
 
 def _zero_padding(sb: StreamBuilder, k: _Kernel, acc: Addr, u0: int, u1: int,

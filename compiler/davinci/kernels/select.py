@@ -8,7 +8,8 @@ int16 images (-1 where true) placed at compile time, and a constant a or b is pr
 its image; a run-time condition is refused (its int32 0/1 lanes would need a width change).
 
 Casts: every float type lives as fp16 on the device, so float -> float is a copy (the
-element-wise identity kernel); other casts are refused with the reason.
+element-wise identity kernel), and so is bool -> float for booleans made by comparisons (fp16
+0/1 lanes); casts to or from int32 lanes are refused with the reason.
 """
 
 from __future__ import annotations
@@ -35,13 +36,12 @@ def _mode(exts: dict[str, Ext]) -> str:
 def lower_where(ctx: LoweringContext, node: Node) -> None:
     """Bit-select with a constant condition."""
     cond, a, b = node.inputs
-    out = ctx.place(node.outputs[0])
-    if not ctx.is_constant(cond):
-        raise CompileError(f"{node.name}: where with a run-time condition has no DaVinci "
-                           "lowering (the condition would need an int32 -> 16-bit lane "
-                           "conversion); constant conditions are supported")
+    out = _place_like_inputs(ctx, node)
     if not ctx.type_of(node.outputs[0]).is_float:
         raise CompileError(f"{node.name}: integer where has no DaVinci lowering")
+    if not ctx.is_constant(cond):
+        _where_run_time(ctx, node, out)
+        return
     shape = ctx.type_of(node.outputs[0]).shape
     mask = np.broadcast_to(ctx.constant(cond).astype(bool), shape)
     exts: dict[str, Ext] = {}
@@ -64,6 +64,33 @@ def lower_where(ctx: LoweringContext, node: Node) -> None:
     emit_elementwise(ctx, node, _Kernel(chain, exts, out, _mode(exts), False, 1))
 
 
+def _place_like_inputs(ctx: LoweringContext, node: Node):
+    """The output in NC1HWC0 when a same-rank tensor input is a feature map there (layout
+    assignment does not propagate through where), else in its assigned layout."""
+    rank = ctx.type_of(node.outputs[0]).rank
+    for value in node.inputs:
+        stored = ctx.placements.get(value)
+        if stored is not None and stored.layout == "nc1hwc0" and len(stored.shape) == rank:
+            return ctx.place(node.outputs[0], "nc1hwc0")
+    return ctx.place(node.outputs[0])
+
+
+def _where_run_time(ctx: LoweringContext, node: Node, out) -> None:
+    """The condition comes from a comparison kernel (fp16 0/1 lanes): masks are made on
+    the fly (chain_select.where)."""
+    cond, a, b = node.inputs
+    placement = ctx.place(cond)
+    if placement.dtype != "float16":
+        raise CompileError(f"{node.name}: where on a {placement.dtype} condition {cond}: run-time "
+                           "conditions must come from a comparison (fp16 0/1 lanes)")
+    exts = {v: classify(ctx, v, out, node.name) for v in dict.fromkeys((cond, a, b))}
+    for value in (a, b):
+        if exts[value].kind not in ("imm", "flat", "row", "rows", "chan", "scalar"):
+            raise CompileError(f"{node.name}: where operand {value} cannot be read")
+    chain = [ChainOp("where", None, (cond, a, b))]
+    emit_elementwise(ctx, node, _Kernel(chain, exts, out, _mode(exts), False, 2))
+
+
 def _expanded(ctx: LoweringContext, key: str, image: np.ndarray, out) -> Ext:
     """A uniform constant image stored at full size (a select operand cannot be an
     immediate: it is combined bit-wise)."""
@@ -76,7 +103,10 @@ def _expanded(ctx: LoweringContext, key: str, image: np.ndarray, out) -> Ext:
 def lower_cast(ctx: LoweringContext, node: Node) -> None:
     """float -> float casts are copies (all floats are fp16 on the device)."""
     x, y = node.inputs[0], node.outputs[0]
-    src_float, dst_float = ctx.type_of(x).is_float, ctx.type_of(y).is_float
+    stored = ctx.placements.get(x)
+    # booleans made by comparisons are fp16 0/1 lanes already
+    src_float = ctx.type_of(x).is_float or (stored is not None and stored.dtype == "float16")
+    dst_float = ctx.type_of(y).is_float
     if not (src_float and dst_float):
         raise CompileError(f"{node.name}: cast {ctx.type_of(x).dtype} -> {node.attrs.dtype} "
                            "changes between fp16 and int32 lanes; only float casts are lowered")

@@ -26,8 +26,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from compiler.davinci.kernels.vector_ops import Geometry, Opnd, vbin, vcopy, vdup, vsc, vun
 from compiler.davinci.builder import StreamBuilder
+from compiler.davinci.kernels.vector_ops import Geometry, Opnd, vbin, vcopy, vdup, vsc, vun
 from compiler.errors import CompileError
 from framework import OpCode
 from isa.davinci import VBinOp, VScalarOp, VUnOp
@@ -39,6 +39,7 @@ SCRATCH_TILES: dict[OpCode, int] = {
     OpCode.SILU: 1, OpCode.GELU: 1, OpCode.ERF: 1, OpCode.ELU: 1, OpCode.SELU: 1,
     OpCode.SOFTPLUS: 1, OpCode.POW: 1, OpCode.PRELU: 1,
 }
+STEP = 4096.0  # 2^12: two scalings take the smallest fp16 difference (2^-24) to >= 1
 """Scratch tiles (each the size of the data) an op needs; ops not listed need none."""
 
 UnaryRule = Callable[[StreamBuilder, Geometry, Any, Opnd, Opnd, Opnd | None], None]
@@ -220,8 +221,30 @@ def binary(sb: StreamBuilder, geo: Geometry, op: OpCode, dst: Opnd, a: Opnd, b: 
         vbin(sb, geo, VBinOp.MUL, t, t, b)
         vun(sb, geo, VUnOp.RELU, dst, a)
         vbin(sb, geo, VBinOp.ADD, dst, dst, t)
+    elif op in (OpCode.GREATER, OpCode.LESS, OpCode.EQUAL):
+        first, second = (b, a) if op is OpCode.LESS else (a, b)
+        vbin(sb, geo, VBinOp.SUB, dst, first, second)
+        indicator(sb, geo, dst, op is OpCode.EQUAL)
     else:
         raise CompileError(f"vector: no binary lowering for {op.value}")
+
+
+def indicator(sb: StreamBuilder, geo: Geometry, d: Opnd, equal: bool) -> None:
+    """d (a difference of fp16 values) -> 1.0 where d > 0 (or d == 0 when ``equal``), else 0.
+
+    Distinct fp16 values differ by at least 2^-24, so scaling by 2^12 twice with a clamp to
+    [0, 1] in between (no overflow) gives exactly 0 or 1; fp16 subtraction never rounds a
+    non-zero difference to zero (gradual underflow), so the comparison is exact."""
+    if equal:
+        vun(sb, geo, VUnOp.ABS, d, d)
+    vsc(sb, geo, VScalarOp.MULS, d, d, STEP)
+    vsc(sb, geo, VScalarOp.MAXS, d, d, 0.0)
+    vsc(sb, geo, VScalarOp.MINS, d, d, 1.0)
+    vsc(sb, geo, VScalarOp.MULS, d, d, STEP)
+    vsc(sb, geo, VScalarOp.MINS, d, d, 1.0)
+    if equal:
+        vsc(sb, geo, VScalarOp.MULS, d, d, -1.0)
+        vsc(sb, geo, VScalarOp.ADDS, d, d, 1.0)
 
 
 def _int_power(sb: StreamBuilder, geo: Geometry, dst: Opnd, src: Opnd, n: int,
@@ -268,6 +291,13 @@ def binary_scalar(sb: StreamBuilder, geo: Geometry, op: OpCode, dst: Opnd, src: 
         vsc(sb, geo, VScalarOp.LRELU, dst, src, c)
     elif op is OpCode.POW:
         _pow_scalar(sb, geo, dst, src, c, swap, tmp)
+    elif op in (OpCode.GREATER, OpCode.LESS, OpCode.EQUAL):
+        # src > c, or c > src when swapped (and the mirror images for less)
+        positive = (op is OpCode.GREATER) != swap
+        vsc(sb, geo, VScalarOp.ADDS, dst, src, -c)
+        if not positive:
+            vsc(sb, geo, VScalarOp.MULS, dst, dst, -1.0)
+        indicator(sb, geo, dst, op is OpCode.EQUAL)
     else:
         raise CompileError(f"vector: no scalar lowering for {op.value}")
 

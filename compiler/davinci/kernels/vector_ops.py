@@ -32,8 +32,8 @@ from isa.davinci import (
     DType,
     SetMask,
     VBinary,
-    VConv,
     VBinOp,
+    VConv,
     VDup,
     VReduce,
     VReduceOp,
@@ -178,7 +178,8 @@ def vbin(sb: StreamBuilder, geo: Geometry, op: VBinOp, dst: Addr | Opnd, a: Addr
     d, x, y = opnd(dst), opnd(a), opnd(b)
 
     def build(row: int, rows: int, col: int, along: bool) -> VBinary:
-        (da, ds), (xa, xs), (ya, ys) = d.at(geo, row, col, along), x.at(geo, row, col, along), y.at(geo, row, col, along)
+        (da, ds), (xa, xs) = d.at(geo, row, col, along), x.at(geo, row, col, along)
+        ya, ys = y.at(geo, row, col, along)
         return VBinary(op, geo.dtype, da, xa, ya, rows, d.blk_stride, x.blk_stride, y.blk_stride,
                        ds, xs, ys)
 
