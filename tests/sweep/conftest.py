@@ -8,8 +8,6 @@ from pathlib import Path
 
 import pytest
 
-TINY_CONV = "resnet18:image=32,width=4,classes=10"
-GEMM = "gemm:m=64,n=64,k=64"
 
 
 @pytest.fixture
