@@ -1,7 +1,8 @@
-"""Reduction and argmax DaVinci kernels against the reference interpreter."""
+"""Reduction, argmax and one-hot DaVinci kernels against the reference interpreter."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from davinci_harness import build, check, check_roofline
 
@@ -31,3 +32,15 @@ def test_argmax_other_axis_is_refused() -> None:
 
 def test_reduction_respects_the_roofline() -> None:
     assert check_roofline(build(lambda gb, x: gb.reduce_sum(x, -1), x=(256, 512)))
+
+
+@pytest.mark.parametrize("shape,depth", [((10,), 7), ((3, 11), 40), ((300,), 1000)])
+def test_one_hot_with_negative_indices(shape: tuple, depth: int) -> None:
+    from framework import GraphBuilder
+
+    gb = GraphBuilder("t")
+    x = gb.input("x", shape, "int64")
+    gb.output(gb.one_hot(x, depth))
+    graph = gb.build()
+    ids = np.random.default_rng(0).integers(-depth, depth, shape)
+    check(graph, {"x": ids}, rtol=0.0, atol_frac=0.0)

@@ -10,5 +10,6 @@ from compiler.davinci.kernels import (
     norm,  # noqa: E402, F401
     pooling,  # noqa: E402, F401
     reduce,  # noqa: E402, F401
+    select,  # noqa: E402, F401
 )
-from compiler.davinci.kernels import select  # noqa: E402, F401
+from compiler.davinci.kernels import one_hot  # noqa: E402, F401
