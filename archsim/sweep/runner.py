@@ -83,12 +83,14 @@ PointFn = Callable[[Point, Outcome], None]
 def run_sweep(spec: SweepSpec, db: str | Path, workers: int | None = None,
               scheduler: str | None = None, retry_failed: bool = False,
               controls: Controls | None = None, on_start: StartFn | None = None,
-              on_point: PointFn | None = None) -> SweepSummary:
+              on_point: PointFn | None = None, connect_timeout_s: float = 10.0
+              ) -> SweepSummary:
     """Run every unfinished point of ``spec`` and record it in the SQLite file ``db``.
 
     ``workers``: local worker processes (default: CPU count; 0 runs inline in this process).
     ``scheduler``: a Dask scheduler address (``tcp://host:port``); overrides ``workers``.
     ``retry_failed``: run again the points that recorded an error.
+    ``connect_timeout_s``: how long to try reaching the Dask scheduler.
     """
     controls = controls or Controls()
     started = time.perf_counter()
@@ -103,7 +105,7 @@ def run_sweep(spec: SweepSpec, db: str | Path, workers: int | None = None,
             if on_start:
                 on_start(0, len(expansion.points))
             return _summary(spec, expansion, len(done), [], False, started)
-        with _executor(workers, scheduler) as (executor, slots, abandon_fn):
+        with _executor(workers, scheduler, connect_timeout_s) as (executor, slots, abandon_fn):
             outcomes, interrupted = _dispatch(
                 todo, executor, slots, controls, abandon_fn, on_start, len(expansion.points),
                 lambda p, o: _record(store, spec.name, p, o, p.key in failed_before, on_point))
@@ -231,11 +233,11 @@ def _preload() -> None:
 
 
 @contextmanager
-def _executor(workers: int | None, scheduler: str | None
+def _executor(workers: int | None, scheduler: str | None, connect_timeout_s: float
               ) -> Iterator[tuple[Executor, int, Callable[[], None]]]:
     """(executor, worker slots, abandon function) for the chosen back end."""
     if scheduler:
-        yield from _dask_executor(scheduler)
+        yield from _dask_executor(scheduler, connect_timeout_s)
         return
     count = (os.cpu_count() or 1) if workers is None else workers
     if count < 0:
@@ -259,14 +261,14 @@ def _executor(workers: int | None, scheduler: str | None
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _dask_executor(address: str) -> Iterator[tuple[Executor, int, Callable[[], None]]]:
+def _dask_executor(address: str, timeout_s: float) -> Iterator[tuple[Executor, int, Callable[[], None]]]:
     try:
         from distributed import Client
     except ImportError:
         raise InputError("--scheduler needs dask.distributed (pip install 'dask[distributed]')"
                          ) from None
     try:
-        client = Client(address, timeout=10)
+        client = Client(address, timeout=timeout_s)
     except (OSError, TimeoutError) as exc:
         raise InputError(f"--scheduler {address}: cannot connect ({exc})") from None
     try:
