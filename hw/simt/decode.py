@@ -184,7 +184,7 @@ def decode(program: Program, config: GpuConfig, functional: bool) -> tuple[tuple
             guard_neg=guard.neg if guard is not None else False,
             target=target, width_bytes=_width_bytes(instr), flops=_flops(instr),
             is_mma=isinstance(instr, Mma),
-            execute=EXEC_RULES[type(instr)](instr, program.line(index)),
+            execute=EXEC_RULES[type(instr)](instr, f"{program.name}:{program.line(index)}"),
             needed=needed,
         ))
     return tuple(ops), functional or memory

@@ -1,6 +1,6 @@
 """What each SIMT instruction does to lane state, as NumPy: one executor factory per format.
 
-`EXEC_RULES[format](instr, line)` returns ``run(lanes, mask, ctx)`` where ``mask`` is the
+`EXEC_RULES[format](instr, where)` (``where`` = ``program:line``) returns ``run(lanes, mask, ctx)`` where ``mask`` is the
 active lanes whose guard holds. Memory executors return the byte addresses of those lanes
 (the engine prices them) and move data only when ``ctx.data`` is set. Floating-point
 exceptions are silenced by the caller (np.errstate) since GPU arithmetic does not trap.
@@ -141,7 +141,7 @@ _BINARY: dict[BinOp, Callable[[Any, Any, bool], Any]] = {
 }
 
 
-def _binary(instr: Binary, line: int) -> Executor:
+def _binary(instr: Binary, line: str) -> Executor:
     a, b = _reader(instr.a, instr.type), _reader(instr.b, instr.type)
     write, rule, is_float = _writer(instr.d, instr.type), _BINARY[instr.op], instr.type.is_float
     return lambda lanes, mask, ctx: write(lanes, mask, rule(a(lanes), b(lanes), is_float))
@@ -152,12 +152,12 @@ _UNARY: dict[UnOp, Callable[[Any], Any]] = {
 }
 
 
-def _unary(instr: Unary, line: int) -> Executor:
+def _unary(instr: Unary, line: str) -> Executor:
     a, write, rule = _reader(instr.a, instr.type), _writer(instr.d, instr.type), _UNARY[instr.op]
     return lambda lanes, mask, ctx: write(lanes, mask, rule(a(lanes)))
 
 
-def _fma(instr: Fma, line: int) -> Executor:
+def _fma(instr: Fma, line: str) -> Executor:
     a, b, c = (_reader(x, instr.type) for x in (instr.a, instr.b, instr.c))
     write = _writer(instr.d, instr.type)
     if instr.op is FmaOp.FMA and instr.type is DType.F32:
@@ -176,7 +176,7 @@ _SFU: dict[SfuOp, Callable[[np.ndarray], np.ndarray]] = {
 }
 
 
-def _sfu(instr: Sfu, line: int) -> Executor:
+def _sfu(instr: Sfu, line: str) -> Executor:
     a, write, rule = _reader(instr.a, DType.F32), _writer(instr.d, DType.F32), _SFU[instr.op]
     return lambda lanes, mask, ctx: write(lanes, mask, rule(a(lanes)))
 
@@ -201,7 +201,7 @@ def _cvt_value(value: np.ndarray, dst: DType) -> np.ndarray:
     return value.astype(_VIEW[dst])
 
 
-def _cvt(instr: Cvt, line: int) -> Executor:
+def _cvt(instr: Cvt, line: str) -> Executor:
     read, dst, index = _cvt_read(instr.src, instr.a.index), instr.dst, instr.d.index
 
     def cvt(lanes: Lanes, mask: np.ndarray, ctx: ExecContext) -> None:
@@ -217,7 +217,7 @@ _CMP: dict[CmpOp, Callable[[Any, Any], np.ndarray]] = {
 }
 
 
-def _setp(instr: Setp, line: int) -> Executor:
+def _setp(instr: Setp, line: str) -> Executor:
     a, b, rule, p = _reader(instr.a, instr.type), _reader(instr.b, instr.type), \
         _CMP[instr.cmp], instr.p.index
 
@@ -227,7 +227,7 @@ def _setp(instr: Setp, line: int) -> Executor:
     return setp
 
 
-def _selp(instr: Selp, line: int) -> Executor:
+def _selp(instr: Selp, line: str) -> Executor:
     a, b = _reader(instr.a, DType.U32), _reader(instr.b, DType.U32)
     p, neg, write = instr.p.index, instr.p.neg, _writer(instr.d, DType.U32)
 
@@ -243,7 +243,7 @@ _PLOGIC: dict[PredLogic, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
 }
 
 
-def _pred_op(instr: PredOp, line: int) -> Executor:
+def _pred_op(instr: PredOp, line: str) -> Executor:
     a, rule, d = instr.a, _PLOGIC[instr.op], instr.d.index
     b = instr.b if instr.b is not None else instr.a
 
@@ -269,7 +269,7 @@ _SREG: dict[SReg, Callable[[Lanes, ExecContext], Any]] = {
 }
 
 
-def _mov_sreg(instr: MovSreg, line: int) -> Executor:
+def _mov_sreg(instr: MovSreg, line: str) -> Executor:
     rule, d = _SREG[instr.s], instr.d.index
 
     def mov_sreg(lanes: Lanes, mask: np.ndarray, ctx: ExecContext) -> None:
@@ -278,7 +278,7 @@ def _mov_sreg(instr: MovSreg, line: int) -> Executor:
     return mov_sreg
 
 
-def _ld_param(instr: LdParam, line: int) -> Executor:
+def _ld_param(instr: LdParam, line: str) -> Executor:
     index, d = instr.index, instr.d.index
 
     def ld_param(lanes: Lanes, mask: np.ndarray, ctx: ExecContext) -> None:
@@ -317,10 +317,10 @@ def _scatter(memory: np.ndarray, addrs: np.ndarray, width: int, values: np.ndarr
     memory.view(np.uint32)[index] = values
 
 
-def _ld(instr: Ld, line: int) -> Executor:
+def _ld(instr: Ld, line: str) -> Executor:
     reg, offset, width, d = instr.addr.index, instr.offset, instr.width, instr.d.index
     size, shared, words = max(2, width // 8), instr.op is LdOp.SHARED, regs_for_width(width)
-    where = f"line {line} {instr.op.value}"
+    where = f"{line}: {instr.op.value}"
 
     def ld(lanes: Lanes, mask: np.ndarray, ctx: ExecContext) -> np.ndarray:
         memory = ctx.shared if shared else ctx.gmem
@@ -331,10 +331,10 @@ def _ld(instr: Ld, line: int) -> Executor:
     return ld
 
 
-def _st(instr: St, line: int) -> Executor:
+def _st(instr: St, line: str) -> Executor:
     reg, offset, width, a = instr.addr.index, instr.offset, instr.width, instr.a.index
     size, shared, words = max(2, width // 8), instr.op is StOp.SHARED, regs_for_width(width)
-    where = f"line {line} {instr.op.value}"
+    where = f"{line}: {instr.op.value}"
 
     def st(lanes: Lanes, mask: np.ndarray, ctx: ExecContext) -> np.ndarray:
         memory = ctx.shared if shared else ctx.gmem
@@ -345,9 +345,9 @@ def _st(instr: St, line: int) -> Executor:
     return st
 
 
-def _cp_async(instr: CpAsync, line: int) -> Executor:
+def _cp_async(instr: CpAsync, line: str) -> Executor:
     size, width = instr.width // 8, instr.width
-    where = f"line {line} cp.async"
+    where = f"{line}: cp.async"
 
     def cp_async(lanes: Lanes, mask: np.ndarray, ctx: ExecContext) -> np.ndarray:
         src = _addresses(lanes, mask, instr.src.index, instr.src_offset, size, ctx.gmem, where)
@@ -366,7 +366,7 @@ _SHFL_SOURCE: dict[ShflOp, Callable[[np.ndarray], np.ndarray]] = {
 }
 
 
-def _shfl(instr: Shfl, line: int) -> Executor:
+def _shfl(instr: Shfl, line: str) -> Executor:
     b, rule, a, d = _reader(instr.b, DType.U32), _SHFL_SOURCE[instr.op], instr.a.index, \
         instr.d.index
 
@@ -376,7 +376,7 @@ def _shfl(instr: Shfl, line: int) -> Executor:
     return shfl
 
 
-def _mma(instr: Mma, line: int) -> Executor:
+def _mma(instr: Mma, line: str) -> Executor:
     a, b, c, d = instr.a.index, instr.b.index, instr.c.index, instr.d.index
 
     def mma(lanes: Lanes, mask: np.ndarray, ctx: ExecContext) -> None:
@@ -385,12 +385,12 @@ def _mma(instr: Mma, line: int) -> Executor:
     return mma
 
 
-def _no_data(instr: Any, line: int) -> Executor:
+def _no_data(instr: Any, line: str) -> Executor:
     """Formats whose effect is on control or timing only (the engine handles them)."""
     return lambda lanes, mask, ctx: None
 
 
-EXEC_RULES: dict[type, Callable[[Any, int], Executor]] = {
+EXEC_RULES: dict[type, Callable[[Any, str], Executor]] = {
     Binary: _binary, Unary: _unary, Fma: _fma, Sfu: _sfu, Cvt: _cvt, Setp: _setp, Selp: _selp,
     PredOp: _pred_op, MovSreg: _mov_sreg, LdParam: _ld_param, Ld: _ld, St: _st,
     CpAsync: _cp_async, CpAsyncCommit: _no_data, CpAsyncWait: _no_data, BarSync: _no_data,

@@ -144,7 +144,7 @@ def _record(cfg: GpuConfig, kernel: Kernel, occ: Occupancy, gpu: Gpu, cycles: in
     for s in subcores:
         stalls.update(s.stalls)
     issued = sum(s.issued for s in subcores)
-    stalls["idle"] = max(0, len(subcores) * sim_cycles - issued - sum(stalls.values()))
+    stalls["idle"] += max(0, len(subcores) * sim_cycles - issued - sum(stalls.values()))
     flops = sum(count * _FLOPS.get(name, 0) for name, count in gpu.instruction_counts.items())
     return GpuKernelRun(
         name=kernel.name, chip=cfg.name, cycles=cycles, launch_cycles=cfg.launch_overhead_cycles,

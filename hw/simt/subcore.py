@@ -140,7 +140,7 @@ class SubCore:
                 yield self.wake
                 continue
             now = env.now
-            best_t, reason = INF, "idle"
+            best_t, reason = INF, "barrier"  # what keeps every warp from issuing forever
             chosen = None
             pipe_free = self.pipe_free
             for warp in self._candidates():
