@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from davinci_harness import build, check, check_roofline
 
@@ -44,3 +45,43 @@ def test_global_avg_pool(shape: tuple) -> None:
 def test_pooling_respects_the_roofline() -> None:
     graph = build(lambda gb, x: gb.max_pool2d(x, 3, 2, 1), x=(4, 64, 28, 28))
     assert check_roofline(graph, fmap=_fmaps(graph))
+
+
+@pytest.mark.parametrize("op,attrs,shape", [
+    ("max_pool2d_grad", {"kernel": (3, 3), "stride": (2, 2), "padding": (1, 1, 1, 1)},
+     (2, 20, 9, 9)),
+    ("max_pool2d_grad", {"kernel": (2, 2), "stride": (1, 1)}, (1, 20, 6, 7)),
+    ("max_pool2d_grad", {"kernel": (3, 3), "stride": (2, 2), "padding": (1, 1, 1, 1)},
+     (1, 16, 112, 112)),  # tiled by output rows: overlapping windows carried between tiles
+    ("avg_pool2d_grad", {"kernel": (3, 3), "stride": (2, 2), "padding": (1, 1, 1, 1)},
+     (2, 20, 9, 9)),
+    ("avg_pool2d_grad", {"kernel": (2, 2), "stride": (2, 2), "ceil_mode": True}, (2, 20, 9, 9)),
+])
+def test_pooling_gradients(op: str, attrs: dict, shape: tuple) -> None:
+    from framework import GraphBuilder
+    from framework.attrs import PoolAttrs
+    from framework.shapes_nn import pool_out_hw
+
+    at = PoolAttrs(**attrs)
+    gb = GraphBuilder("t")
+    x = gb.input("x", shape)
+    ho, wo = pool_out_hw(shape[2], shape[3], at)
+    dy = gb.input("dy", (shape[0], shape[1], ho, wo))
+    gb.output(getattr(gb, op)(x, dy, at))
+    graph = gb.build()
+    check(graph, fmap=[*graph.inputs, *graph.outputs])
+
+
+def test_max_pool_gradient_goes_to_the_first_of_tied_maxima() -> None:
+    from framework import GraphBuilder
+    from framework.attrs import PoolAttrs
+
+    at = PoolAttrs((2, 2), (1, 1))
+    gb = GraphBuilder("t")
+    x = gb.input("x", (1, 16, 4, 4))
+    dy = gb.input("dy", (1, 16, 3, 3))
+    gb.output(gb.max_pool2d_grad(x, dy, at))
+    graph = gb.build()
+    feeds = {"x": np.ones((1, 16, 4, 4), dtype=np.float32),
+             "dy": np.arange(144, dtype=np.float32).reshape(1, 16, 3, 3) / 100}
+    check(graph, feeds, fmap=[*graph.inputs, *graph.outputs])

@@ -13,3 +13,4 @@ from compiler.davinci.kernels import (
     select,  # noqa: E402, F401
 )
 from compiler.davinci.kernels import one_hot  # noqa: E402, F401
+from compiler.davinci.kernels import pool_grad  # noqa: E402, F401
