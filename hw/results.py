@@ -142,16 +142,33 @@ class RunResult:
             "kernels": len(self.kernels), "notes": dict(self.notes),
         }
 
-    def _repr_html_(self) -> str:
-        """A compact table in notebooks."""
+    def _repr_html_(self, top: int = 10) -> str:
+        """A compact table in notebooks: totals, unit utilisation, the ``top`` slowest layers
+        (``reports.write_report`` renders the full report)."""
+        from html import escape
+
         util = self.utilization()
-        head = (f"<b>{self.model}</b> on <b>{self.hw}</b>, batch {self.batch}, {self.mode}: "
-                f"{self.seconds * 1e3:.3f} ms ({self.throughput_per_s:.1f}/s), "
-                f"{self.flops / 1e9:.2f} GFLOP, roofline {self.roofline_seconds * 1e3:.3f} ms")
-        cells = "".join(f"<td>{u}</td><td>{v:.1%}</td>" for u, v in util.items())
+        total = self.seconds or 1.0
+        head = (f"<b>{escape(self.model)}</b> on <b>{escape(self.hw)}</b>, batch {self.batch}, "
+                f"{self.mode}: <b>{self.seconds * 1e3:.3f} ms</b> ({self.cycles:,} cycles, "
+                f"{self.throughput_per_s:.1f}/s), {self.flops / 1e9:.2f} GFLOP, "
+                f"roofline {self.roofline_seconds * 1e3:.3f} ms, {len(self.kernels)} kernels")
+        notes = "".join(f"<br><i>{escape(k)}: {escape(v)}</i>" for k, v in self.notes.items())
+        cells = "".join(f"<th>{escape(u)}</th>" for u in util)
+        values = "".join(f"<td>{v:.1%}</td>" for v in util.values())
+        layers = sorted(self.layers(), key=lambda r: -r["seconds"])
+        units = [u for u in ("cube", "vector") if u in util] or list(util)[:2]
         rows = "".join(
-            f"<tr><td>{r['name']}</td><td>{r['op']}</td><td>{r['cycles']}</td>"
-            f"<td>{r['flops']}</td><td>{r['seconds'] * 1e6:.1f}</td></tr>"
-            for r in self.layers()[:20])
-        return (f"<div>{head}<table><tr>{cells}</tr></table><table><tr><th>layer</th>"
-                f"<th>op</th><th>cycles</th><th>flops</th><th>us</th></tr>{rows}</table></div>")
+            f"<tr><td style='text-align:left'>{escape(r['name'])}</td>"
+            f"<td style='text-align:left'>{escape(r['op'])}</td>"
+            f"<td>{r['seconds'] * 1e6:.1f}</td><td>{r['seconds'] / total:.1%}</td>"
+            f"<td>{r['cycles']:,}</td><td>{r['flops'] / 1e9:.3f}</td>"
+            + "".join(f"<td>{r['utilization'].get(u, 0.0):.0%}</td>" for u in units)
+            + "</tr>" for r in layers[:top])
+        more = (f"<tr><td colspan='{6 + len(units)}' style='text-align:left'>"
+                f"... {len(layers) - top} more layers</td></tr>" if len(layers) > top else "")
+        unit_heads = "".join(f"<th>{escape(u)} %</th>" for u in units)
+        return (f"<div>{head}{notes}<table><tr><th>utilisation</th>{cells}</tr>"
+                f"<tr><td></td>{values}</tr></table><table><tr><th>slowest layers</th>"
+                f"<th>op</th><th>us</th><th>share</th><th>cycles</th><th>GFLOP</th>"
+                f"{unit_heads}</tr>{rows}{more}</table></div>")

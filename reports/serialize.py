@@ -67,7 +67,6 @@ def run_to_json(run: KernelRun) -> dict[str, Any]:
         elif isinstance(value, Mapping):
             value = dict(value)
         out[f.name] = value
-    out["events_recorded"] = len(run.events)
     return out
 
 

@@ -1,0 +1,52 @@
+"""Utilisation and stall breakdown per layer, and its stacked-bar figure."""
+
+from __future__ import annotations
+
+import pytest
+
+from reports.utilization import layer_breakdowns, utilization_figure
+
+
+def test_busy_share_equals_run_result_utilisation(resnet_910) -> None:
+    rows = layer_breakdowns(resnet_910)
+    reference = resnet_910.layers()
+    assert [r.layer for r in rows] == [r["name"] for r in reference]
+    for row, ref in zip(rows, reference, strict=True):
+        for unit, value in ref["utilization"].items():
+            assert row.units[unit]["busy"] == pytest.approx(value)
+
+
+def test_shares_stack_to_at_most_one(resnet_910, mlp_traced) -> None:
+    for result in (resnet_910, mlp_traced):
+        for row in layer_breakdowns(result):
+            for parts in row.units.values():
+                assert all(0.0 <= v <= 1.0 for v in parts.values())
+                assert parts["busy"] + parts["flag wait"] <= 1.0 + 1e-9
+            assert all(0.0 <= v <= 1.0 for v in row.issue.values())
+
+
+def test_flag_waits_and_queue_stalls_are_reported(mlp_traced) -> None:
+    rows = layer_breakdowns(mlp_traced)
+    assert any(parts["flag wait"] > 0 for r in rows for parts in r.units.values())
+    assert any(reason.startswith("queue full: ") for r in rows for reason in r.issue)
+
+
+def test_layers_follow_each_other_in_time(resnet_910) -> None:
+    rows = layer_breakdowns(resnet_910)
+    for before, after in zip(rows, rows[1:], strict=False):
+        assert after.start_seconds == pytest.approx(before.start_seconds + before.seconds)
+    assert rows[-1].start_seconds + rows[-1].seconds == pytest.approx(resnet_910.seconds)
+
+
+def test_figure_has_a_row_per_busy_unit_and_a_bar_per_layer(resnet_910) -> None:
+    rows = layer_breakdowns(resnet_910)
+    fig = utilization_figure(rows, "t")
+    busy_units = [u for u in rows[0].units if any(r.units[u]["busy"] > 1e-3 for r in rows)]
+    has_issue = any(r.issue for r in rows)
+    assert len(fig.axes) == len(busy_units) + has_issue
+    cube = fig.axes[busy_units.index("cube")]
+    assert cube.get_ylabel() == "cube"
+    # three stacked parts (busy, flag wait, launch) per layer
+    assert len(cube.patches) == 3 * len(rows)
+    assert cube.get_ylim() == (0.0, 100.0)
+    assert "time through the run" in fig.axes[-1].get_xlabel()
