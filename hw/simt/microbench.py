@@ -5,7 +5,8 @@ the sources of facts/gpu.md measured real GPUs (§9.4 "validation ladder").
   ``clock`` (gpu-benches ``gpu-latency``; §3.2). A cold pass misses everywhere (DRAM), a warm
   pass hits L1 (``ld.global.ca``) or L2 (``ld.global.cg``).
 * `stream_copy`: 128-bit grid-stride copy at full occupancy (gpu-benches ``gpu-stream``, §5.1).
-* `shared_stride`: warps read shared memory at a word stride; n-way conflicts cost n (§4.2).
+* `shared_stride`: warps read shared memory at a word stride; n-way conflicts cost n (§4.2,
+  gpu-benches ``gpu-strides``).
 * `fma_chain`: one warp runs a chain of dependent FFMAs, timed with ``clock`` (§3.1).
 """
 
@@ -93,7 +94,8 @@ LOOP:
 """
 
 SHARED_STRIDE = """
-# Param 0: stride in 32-bit words. Lane l reads word (l * stride) mod 1024, 64 times.
+# Params: stride in 32-bit words, rounds. Lane l reads word (l * stride) mod 1024, 16 times a
+# round.
 .kernel shared_stride
 .block 256
 .regs 32
@@ -103,11 +105,12 @@ SHARED_STRIDE = """
     mul type=u32 d=r2 a=r0 b=r1
     and type=u32 d=r2 a=r2 b=1023
     shl type=u32 d=r2 a=r2 b=2
+    ld.param d=r4 index=1
     mov type=u32 d=r3 a=0
 LOOP:
 """ + "".join(f"    ld.shared d=r{8 + i} addr=r2\n" for i in range(16)) + """
     add type=u32 d=r3 a=r3 b=1
-    setp cmp=lt type=u32 p=p0 a=r3 b=4
+    setp cmp=lt type=u32 p=p0 a=r3 b=r4
     @p0 bra target=LOOP
     exit
 """
@@ -189,11 +192,15 @@ def stream_copy(cfg: GpuConfig, *, bytes_per_sm: int = 4 << 20, sample_sms: int 
 
 
 def shared_stride(cfg: GpuConfig, stride_words: int) -> float:
-    """Cycles per warp-wide shared load at ``stride_words`` (8 warps, 64 loads each)."""
+    """Cycles per warp-wide shared load at ``stride_words`` (8 warps): the slope between 4
+    and 8 rounds of 16 loads, so launch and drain do not dilute it."""
     kernel = parse_kernel(SHARED_STRIDE)
-    launch = Launch(block=kernel.launch.block, params=(stride_words,))
-    run = run_kernel(Kernel(kernel.program, launch), cfg)
-    return run.cycles / (8 * 64)
+
+    def cycles(rounds: int) -> int:
+        launch = Launch(block=kernel.launch.block, params=(stride_words, rounds))
+        return run_kernel(Kernel(kernel.program, launch), cfg).cycles
+
+    return (cycles(8) - cycles(4)) / (8 * 4 * 16)
 
 
 def fma_chain(cfg: GpuConfig) -> float:
