@@ -221,7 +221,11 @@ class _Parser:
     def number(self, table: Mapping[str, Any], key: str, name: str) -> float:
         value = table.get(name)
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.fail(f"{key}.{name}", f"must be a number, got {value!r}")
+            hint = ""
+            if isinstance(value, str) and _is_float(value):
+                # YAML 1.1 (PyYAML) reads 1e9 as text; it needs a dot and a signed exponent
+                hint = " (in YAML write exponents like 1.0e+9)"
+            raise self.fail(f"{key}.{name}", f"must be a number, got {value!r}{hint}")
         return float(value)
 
     def flag(self, table: Mapping[str, Any], key: str, name: str) -> bool:
@@ -352,3 +356,11 @@ class _Parser:
 def _freeze(value: Any) -> Any:
     """Lists in parameter values (e.g. cube_dtypes) become tuples so points are hashable."""
     return tuple(_freeze(v) for v in value) if isinstance(value, list) else value
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
