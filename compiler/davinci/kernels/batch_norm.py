@@ -31,6 +31,8 @@ from compiler.davinci.kernels.vector_common import (
     place_input,
     split,
     ub_bytes,
+    vector_builder,
+    vector_units,
 )
 from compiler.davinci.kernels.vector_ops import Geometry, Opnd, vbin, vconv_flat, vcopy, vsc, vun
 from compiler.davinci.lower import rule
@@ -108,10 +110,10 @@ def _emit_statistics(ctx: LoweringContext, node: Node, xp: TensorPlacement
     outs = [ctx.place(v, "ndp") for v in node.outputs[1:]] if at.training else []
     budget = ctx.target.ub_bytes - 8192
     chunk = max(8, min(hw, budget // (2 * 5 * BLOCK_BYTES)))
-    ranges = split(c1, ctx.target.cores)
-    builder = ctx.builder(f"{node.name}_stats", len(ranges))
+    ranges = split(c1, vector_units(ctx))
+    builder, streams = vector_builder(ctx, f"{node.name}_stats", len(ranges))
     for core, (b0, b1) in enumerate(ranges):
-        sb = builder.stream(core)
+        sb = streams[core]
         sets = [(sb.alloc(Space.UB, ub_bytes(chunk * BLOCK_BYTES), "pixels fp16"),
                  sb.alloc(Space.UB, ub_bytes(2 * chunk * BLOCK_BYTES), "pixels fp32"),
                  sb.alloc(Space.UB, ub_bytes(2 * chunk * BLOCK_BYTES), "squares"))

@@ -35,6 +35,8 @@ from compiler.davinci.kernels.vector_common import (
     plan_tiles,
     split,
     ub_bytes,
+    vector_builder,
+    vector_units,
 )
 from compiler.davinci.kernels.vector_math import SCRATCH_TILES, binary, binary_scalar, unary
 from compiler.davinci.kernels.vector_ops import (
@@ -149,13 +151,13 @@ def emit_elementwise(ctx: LoweringContext, node: Node, k: _Kernel) -> None:
     persistent = sum(ub_bytes(e.placement.nbytes) + 2 * BLOCK_BYTES
                      for e in k.exts.values() if e.kind in ("row", "chan", "scalar"))
     budget = ctx.target.ub_bytes - persistent - 4096
-    plan = plan_tiles(budget, units, unit_bytes, per_set, ctx.target.cores, align)
+    plan = plan_tiles(budget, units, unit_bytes, per_set, vector_units(ctx), align)
     first, last = k.row_range if k.row_range is not None else (0, units)
     ranges = [(first + a * align, min(last, first + b * align))
-              for a, b in split(-(-(last - first) // align), ctx.target.cores)]
-    builder = ctx.builder(f"{node.name}", len(ranges))
+              for a, b in split(-(-(last - first) // align), vector_units(ctx))]
+    builder, streams = vector_builder(ctx, f"{node.name}", len(ranges))
     for core, (start, stop) in enumerate(ranges):
-        _emit_core(builder.stream(core), k, plan.tile_units, start, stop, unit_bytes, rows,
+        _emit_core(streams[core], k, plan.tile_units, start, stop, unit_bytes, rows,
                    row_blocks)
     in_bytes = sum(e.placement.nbytes for e in k.exts.values()
                    if e.kind != "imm" and e.placement is not None)

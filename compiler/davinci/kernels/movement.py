@@ -37,6 +37,8 @@ from compiler.davinci.kernels.vector_common import (
     place_input,
     split,
     ub_bytes,
+    vector_builder,
+    vector_units,
 )
 from compiler.davinci.kernels.vector_ops import Geometry, fill_row_lanes, vdup
 from compiler.davinci.lower import rule
@@ -91,11 +93,11 @@ def _emit(ctx: LoweringContext, node: Node, asm: Assembly, op: str) -> None:
     budget = ctx.target.ub_bytes - 4096
     if 2 * row_bytes > budget:
         raise CompileError(f"{node.name}: one output row of {length} elements does not fit UB")
-    tile = max(1, min(budget // (2 * row_bytes), -(-rows // ctx.target.cores)))
-    ranges = split(rows, ctx.target.cores)
-    builder = ctx.builder(node.name, len(ranges))
+    tile = max(1, min(budget // (2 * row_bytes), -(-rows // vector_units(ctx))))
+    ranges = split(rows, vector_units(ctx))
+    builder, streams = vector_builder(ctx, node.name, len(ranges))
     for core, (r0, r1) in enumerate(ranges):
-        sb = builder.stream(core)
+        sb = streams[core]
         bufs = [sb.alloc(Space.UB, ub_bytes(tile * row_bytes), "rows") for _ in range(2)]
         for index, t0 in enumerate(range(r0, r1, tile)):
             t1 = min(r1, t0 + tile)

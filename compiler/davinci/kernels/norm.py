@@ -28,6 +28,8 @@ from compiler.davinci.kernels.vector_common import (
     place_input,
     split,
     ub_bytes,
+    vector_builder,
+    vector_units,
 )
 from compiler.davinci.kernels.vector_ops import (
     Geometry,
@@ -107,13 +109,13 @@ def _emit_rows(ctx: LoweringContext, node: Node, src: str, dst: str, rs: RowShap
     if fit < 1:
         raise CompileError(f"{node.name}: one normalised group of {rs.seg_elems} elements needs "
                            f"{2 * per_seg} B of UB, more than the {budget} B available")
-    share = -(-rs.segments // ctx.target.cores)
+    share = -(-rs.segments // vector_units(ctx))
     tile = max(1, min(fit, share, 255 // max(1, rs.group)))
-    ranges = split(rs.segments, ctx.target.cores)
-    builder = ctx.builder(node.name, len(ranges))
+    ranges = split(rs.segments, vector_units(ctx))
+    builder, streams = vector_builder(ctx, node.name, len(ranges))
     src_p, dst_p = ctx.place(src), ctx.place(dst)
     for core, (t0, t1) in enumerate(ranges):
-        sb = builder.stream(core)
+        sb = streams[core]
         if prologue is not None:
             prologue(sb)
         sets = [TileBufs(sb.alloc(Space.UB, ub_bytes(tile * seg16), "x16"),

@@ -24,6 +24,8 @@ from compiler.davinci.kernels.vector_common import (
     place_input,
     split,
     ub_bytes,
+    vector_builder,
+    vector_units,
 )
 from compiler.davinci.kernels.vector_ops import (
     MAX_REPEAT,
@@ -67,13 +69,13 @@ def lower_one_hot(ctx: LoweringContext, node: Node) -> None:
     iota = place_image(ctx, f"iota{lp}", np.arange(lp, dtype=np.float32)[None, :], "ndp",
                        dtype="float32")
     budget = ctx.target.ub_bytes - 2 * ids.nbytes - rows * BLOCK_BYTES - lp * 4 - 8192
-    tile = max(1, min(budget // (2 * lp * 6), -(-rows // ctx.target.cores), MAX_REPEAT))
+    tile = max(1, min(budget // (2 * lp * 6), -(-rows // vector_units(ctx)), MAX_REPEAT))
     if budget < 2 * lp * 6:
         raise CompileError(f"{node.name}: one_hot rows of {depth} do not fit UB")
-    ranges = split(rows, ctx.target.cores)
-    builder = ctx.builder(node.name, len(ranges))
+    ranges = split(rows, vector_units(ctx))
+    builder, streams = vector_builder(ctx, node.name, len(ranges))
     for core, (r0, r1) in enumerate(ranges):
-        sb = builder.stream(core)
+        sb = streams[core]
         raw = sb.alloc(Space.UB, ub_bytes(ids.nbytes), "indices")
         wide = sb.alloc(Space.UB, ub_bytes(ids.nbytes), "indices fp32")
         spread = sb.alloc(Space.UB, ub_bytes(rows * BLOCK_BYTES), "index blocks")

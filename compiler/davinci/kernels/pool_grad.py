@@ -26,6 +26,8 @@ from compiler.davinci.kernels.vector_common import (
     place_image,
     split,
     ub_bytes,
+    vector_builder,
+    vector_units,
 )
 from compiler.davinci.kernels.vector_math import indicator
 from compiler.davinci.kernels.vector_ops import Geometry, Opnd, vbin, vcopy, vdup
@@ -66,11 +68,11 @@ def lower_pool_grad(ctx: LoweringContext, node: Node) -> None:
         raise CompileError(f"{node.name}: one row of the pooling gradient does not fit in UB")
     last_o0 = ((ho - 1) // rows_o) * rows_o
     rows_cap = max(_rows_in(rows_o, ho, h, pt, (kh, sh, dh)), pt + h - last_o0 * sh)
-    ranges = split(n * c1, ctx.target.cores)
-    builder = ctx.builder(node.name, len(ranges))
+    ranges = split(n * c1, vector_units(ctx))
+    builder, streams = vector_builder(ctx, node.name, len(ranges))
     geom = (h, w, ho, wo, width, pt, pl)
     for core, (s0, s1) in enumerate(ranges):
-        sb = builder.stream(core)
+        sb = streams[core]
         recip_buf = None
         if recip is not None:
             recip_buf = sb.alloc(Space.UB, ub_bytes(recip.nbytes), "reciprocals")

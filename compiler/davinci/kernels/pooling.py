@@ -29,6 +29,8 @@ from compiler.davinci.kernels.vector_common import (
     place_image,
     split,
     ub_bytes,
+    vector_builder,
+    vector_units,
 )
 from compiler.davinci.kernels.vector_ops import (
     MAX_REPEAT,
@@ -99,10 +101,10 @@ def lower_pool(ctx: LoweringContext, node: Node) -> None:
     if 2 * (rows_in_max * width + rows_o * wo) * BLOCK_BYTES > budget:
         raise CompileError(f"{node.name}: one output row of the pooling does not fit in UB")
     slices = n * c1
-    ranges = split(slices, ctx.target.cores)
-    builder = ctx.builder(node.name, len(ranges))
+    ranges = split(slices, vector_units(ctx))
+    builder, streams = vector_builder(ctx, node.name, len(ranges))
     for core, (s0, s1) in enumerate(ranges):
-        sb = builder.stream(core)
+        sb = streams[core]
         recip_buf = None
         if recip is not None and not isinstance(recip, float):
             recip_buf = sb.alloc(Space.UB, ub_bytes(recip.nbytes), "reciprocals")
@@ -182,12 +184,12 @@ def lower_global_avg_pool(ctx: LoweringContext, node: Node) -> None:
     slice16 = hw * BLOCK_BYTES
     per_slice = slice16 + 2 * slice16 + BLOCK_BYTES
     budget = ctx.target.ub_bytes - 8192
-    tile = max(1, min(budget // (2 * per_slice), -(-slices // ctx.target.cores), 255))
+    tile = max(1, min(budget // (2 * per_slice), -(-slices // vector_units(ctx)), 255))
     chunk = hw if 2 * per_slice <= budget else max(8, budget // (2 * 3 * BLOCK_BYTES) // 8 * 8)
-    ranges = split(slices, ctx.target.cores)
-    builder = ctx.builder(node.name, len(ranges))
+    ranges = split(slices, vector_units(ctx))
+    builder, streams = vector_builder(ctx, node.name, len(ranges))
     for core, (s0, s1) in enumerate(ranges):
-        sb = builder.stream(core)
+        sb = streams[core]
         if chunk < hw:
             _global_pool_chunked(sb, x, y, s0, s1, hw, chunk)
             continue

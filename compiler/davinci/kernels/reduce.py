@@ -32,6 +32,8 @@ from compiler.davinci.kernels.vector_common import (
     place_input,
     split,
     ub_bytes,
+    vector_builder,
+    vector_units,
 )
 from compiler.davinci.kernels.vector_ops import (
     MAX_REPEAT,
@@ -117,17 +119,17 @@ def _emit_reduce(ctx: LoweringContext, node: Node, src: TensorPlacement, out: Te
     chunk = max(1, min(m, budget // (2 * 4 * (row16 + row32))))
     tile = max(1, min(out_rows, budget // (2 * (chunk * per_out_row * (row16 + row32)
                                                 + per_out_row * row32 + out_lp * 6)),
-                      -(-out_rows // ctx.target.cores)))
+                      -(-out_rows // vector_units(ctx))))
     if 2 * (chunk * per_out_row * (row16 + row32) + per_out_row * row32 + out_lp * 6) > budget:
         chunk = 1
-    ranges = split(out_rows, ctx.target.cores)
-    builder = ctx.builder(node.name, len(ranges))
+    ranges = split(out_rows, vector_units(ctx))
+    builder, streams = vector_builder(ctx, node.name, len(ranges))
     iota = None
     if argmax is not None:
         iota = place_image(ctx, f"iota{length}", np.arange(lp, dtype=np.float32)[None, :], "ndp",
                            dtype="float32")
     for core, (o0, o1) in enumerate(ranges):
-        sb = builder.stream(core)
+        sb = streams[core]
         iota_buf = None
         if iota is not None:
             iota_buf = sb.alloc(Space.UB, ub_bytes(iota.nbytes), "iota")

@@ -32,6 +32,8 @@ from compiler.davinci.kernels.vector_common import (
     numel,
     split,
     ub_bytes,
+    vector_builder,
+    vector_units,
 )
 from compiler.davinci.kernels.vector_ops import (
     Geometry,
@@ -90,10 +92,10 @@ def emit_tiles(ctx: LoweringContext, node: Node, out: TensorPlacement, source: T
     length = out_shape[-1]
     lp = blocks(length * 2) * 16
     out_elems = max(t.pos1 - t.pos0 for t in tiles)
-    ranges = split(len(tiles), ctx.target.cores)
-    builder = ctx.builder(node.name, len(ranges))
+    ranges = split(len(tiles), vector_units(ctx))
+    builder, streams = vector_builder(ctx, node.name, len(ranges))
     for core, (t0, t1) in enumerate(ranges):
-        sb = builder.stream(core)
+        sb = streams[core]
         sets = []
         for _ in range(2):
             stage = sb.alloc(Space.UB, (GUARD_BLOCKS + stage_blocks) * BLOCK_BYTES + 256,

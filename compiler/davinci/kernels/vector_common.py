@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from compiler.davinci.builder import StreamBuilder
+from compiler.davinci.builder import KernelBuilder, StreamBuilder
 from compiler.davinci.context import LoweringContext
 from compiler.executable import TensorPlacement
 from isa.davinci import Addr, Copy, DType, Space
@@ -141,3 +141,24 @@ def ub_bytes(nbytes: int) -> int:
     """``nbytes`` rounded up to whole 256 B repeats (vector instructions touch whole repeats
     unless masked; rounding keeps every buffer start 256 B aligned as well)."""
     return -(-nbytes // 256) * 256
+
+
+def vector_units(ctx: LoweringContext) -> int:
+    """Vector units the work can be split over: one per core on coupled chips, every AIV of
+    every core on separated ones (facts §1: 910B pairs each AIC with two AIVs)."""
+    if ctx.target.organisation == "separated":
+        return ctx.target.cores * int(getattr(ctx.target, "vector_cores_per_core", 2))
+    return ctx.target.cores
+
+
+def vector_builder(ctx: LoweringContext, name: str, parts: int
+                   ) -> tuple[KernelBuilder, list[StreamBuilder]]:
+    """A kernel builder with ``parts`` vector streams: cores on coupled chips, (core, AIV)
+    pairs on separated chips (aiv0 and aiv1 of core 0 first)."""
+    if ctx.target.organisation != "separated":
+        builder = ctx.builder(name, parts)
+        return builder, [builder.stream(i) for i in range(parts)]
+    per = int(getattr(ctx.target, "vector_cores_per_core", 2))
+    units = tuple(f"aiv{i}" for i in range(per))
+    builder = KernelBuilder(name, ctx.target, -(-parts // per), units)
+    return builder, [builder.stream(i // per, units[i % per]) for i in range(parts)]
