@@ -102,7 +102,7 @@ def lower_elementwise(ctx: LoweringContext, node: Node) -> None:
     else:
         out = ctx.place(out_value)
     if not ctx.type_of(out_value).is_float and node.op not in COMPARISONS:
-        raise CompileError(f"{node.name}: integer element-wise {chain[0].op.value} has no "
+        raise CompileError(f"{node.name}: integer element-wise {chain[0].op} has no "
                            "DaVinci lowering (the vector kernels compute in fp16)")
     exts: dict[str, Ext] = {}
     for step in chain:
@@ -149,7 +149,8 @@ def emit_elementwise(ctx: LoweringContext, node: Node, k: _Kernel) -> None:
             hw = k.out.shape[2] * k.out.shape[3]
             align = hw if hw * BLOCK_BYTES * per_set * 2 < ctx.target.ub_bytes // 4 else 8
     persistent = sum(ub_bytes(e.placement.nbytes) + 2 * BLOCK_BYTES
-                     for e in k.exts.values() if e.kind in ("row", "chan", "scalar"))
+                     for e in k.exts.values()
+                     if e.kind in ("row", "chan", "scalar") and e.placement is not None)
     budget = ctx.target.ub_bytes - persistent - 4096
     plan = plan_tiles(budget, units, unit_bytes, per_set, vector_units(ctx), align)
     first, last = k.row_range if k.row_range is not None else (0, units)
@@ -162,8 +163,8 @@ def emit_elementwise(ctx: LoweringContext, node: Node, k: _Kernel) -> None:
     in_bytes = sum(e.placement.nbytes for e in k.exts.values()
                    if e.kind != "imm" and e.placement is not None)
     out_numel = numel(k.out.shape)
-    first = k.chain[0].op
-    name = first.value if isinstance(first, OpCode) else first
+    lead = k.chain[0].op
+    name = lead.value if isinstance(lead, OpCode) else lead
     ctx.launch(builder, node, op=name if len(k.chain) == 1 else "elementwise",
                flops=out_numel * len(k.chain), min_bytes=in_bytes + out_numel * 2,
                inputs=tuple(v for v, e in k.exts.items()
@@ -246,7 +247,8 @@ def _runs(row_map: Any, r0: int, r1: int) -> list[tuple[int, int, int, int]]:
 def _load_tile(sb: StreamBuilder, k: _Kernel, bufs: dict[str, Addr], u0: int, u1: int,
                unit_bytes: int, out_row_blocks: int) -> None:
     for value, ext in k.exts.items():
-        assert ext.placement is not None or ext.kind == "imm"
+        if ext.placement is None:
+            continue
         if ext.kind == "flat":
             copy_in(sb, bufs[value], gm(ext.placement, u0 * unit_bytes), (u1 - u0) * unit_bytes)
         elif ext.kind == "rows":

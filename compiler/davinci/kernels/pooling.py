@@ -48,6 +48,7 @@ from compiler.davinci.kernels.vector_ops import (
 )
 from compiler.davinci.lower import rule
 from compiler.errors import CompileError
+from compiler.executable import TensorPlacement
 from framework import Node, OpCode
 from framework.evaluate_nn import _pool_divisor, _pool_geometry
 from isa.davinci import Addr, DType, Space, VBinOp, VConv, VScalarOp
@@ -78,7 +79,7 @@ def lower_pool(ctx: LoweringContext, node: Node) -> None:
     is_max = node.op is OpCode.MAX_POOL2D
     pad_value = float("-inf") if is_max else 0.0
     width = (wo - 1) * sw + (kw - 1) * dw + 1  # padded input columns the taps touch
-    recip = None
+    recip: float | TensorPlacement | None = None
     if not is_max:
         dummy = np.zeros((1, 1, h, w), dtype=np.float32)
         _, _, extra = _pool_geometry(dummy, at)
