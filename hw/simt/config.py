@@ -123,8 +123,8 @@ class GpuConfig(BaseModel):
                 "carve-out"
             )
         if self.l2_bytes % (LINE_BYTES * self.l2_ways):
-            problems.append(f"l2_bytes: {self.l2_bytes} is not a whole number of {self.l2_ways}-way "
-                            f"sets of {LINE_BYTES} B lines")
+            problems.append(f"l2_bytes: {self.l2_bytes} is not a whole number of "
+                            f"{self.l2_ways}-way sets of {LINE_BYTES} B lines")
         if self.max_threads_per_cta > self.max_threads_per_sm:
             problems.append(f"max_threads_per_cta: {self.max_threads_per_cta} exceeds "
                             f"max_threads_per_sm {self.max_threads_per_sm}")

@@ -8,7 +8,7 @@ finishes its SM takes the next CTA of the queue. Warp ``i`` of a CTA goes to sub
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 
 import numpy as np
 import simpy
@@ -136,7 +136,7 @@ class Gpu:
         if self.total == 0:
             return 0
 
-        def watchdog():  # type: ignore[no-untyped-def]
+        def watchdog() -> Generator[simpy.Event, object, None]:
             yield self.env.timeout(max_cycles)
             if not self.all_done.triggered:
                 self.all_done.succeed()

@@ -1,9 +1,9 @@
 """What each SIMT instruction does to lane state, as NumPy: one executor factory per format.
 
-`EXEC_RULES[format](instr, where)` (``where`` = ``program:line``) returns ``run(lanes, mask, ctx)`` where ``mask`` is the
-active lanes whose guard holds. Memory executors return the byte addresses of those lanes
-(the engine prices them) and move data only when ``ctx.data`` is set. Floating-point
-exceptions are silenced by the caller (np.errstate) since GPU arithmetic does not trap.
+`EXEC_RULES[format](instr, where)` (``where`` = ``program:line``, for messages) returns
+``run(lanes, mask, ctx)`` where ``mask`` is the active lanes whose guard holds. Memory
+executors return the byte addresses of those lanes (the engine prices them) and move data only
+when ``ctx.data`` is set. Floating-point exceptions are silenced by the caller (np.errstate) since GPU arithmetic does not trap.
 """
 
 from __future__ import annotations
@@ -77,14 +77,14 @@ _VIEW = {DType.U32: np.uint32, DType.S32: np.int32, DType.F32: np.float32,
          DType.F16X2: np.float16}
 
 
-def _const(value: int | float, dtype: DType) -> np.ndarray:
+def _const(value: int | float, dtype: DType) -> np.generic:
     if dtype is DType.F32:
         return np.float32(value)
     bits = np.uint32(int(value) & 0xFFFFFFFF)
     return bits.view(np.int32) if dtype is DType.S32 else bits
 
 
-def _reader(operand: Reg | int | float, dtype: DType) -> Callable[[Lanes], np.ndarray]:
+def _reader(operand: Reg | int | float, dtype: DType) -> Callable[[Lanes], Any]:
     view = _VIEW[dtype]
     if isinstance(operand, Reg):
         index = operand.index

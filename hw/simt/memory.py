@@ -157,7 +157,7 @@ class MemorySystem:
         counts["global_load_requests"] += 1
         counts["global_load_sectors"] += sectors
         counts["global_load_bytes"] += addrs.size * size
-        ready = base + cfg.l1_latency_cycles
+        ready: float = base + cfg.l1_latency_cycles
         if use_l1:
             hits, _ = self.l1[sm].access(lines, masks)
             misses = masks & ~hits
@@ -169,7 +169,7 @@ class MemorySystem:
         if to_shared:
             counts["shared_write_bytes"] += addrs.size * size
         if hit_sectors == sectors:
-            return ready
+            return math.ceil(ready)
         keep = misses != 0
         wait, l2_hits, l2_misses, dram_wait = self._l2(base + 1, lines[keep], misses[keep], False)
         counts["l2_to_l1_bytes"] += (sectors - hit_sectors) * SECTOR_BYTES

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Generator
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -132,15 +133,16 @@ class SubCore:
             return warps[at:] + warps[:at]
         return [last, *warps]
 
-    def run(self):  # type: ignore[no-untyped-def]
+    def run(self) -> Generator[simpy.Event, object, None]:
         env = self.env
         while True:
             if not self.warps:
                 self.wake = env.event()
                 yield self.wake
                 continue
-            now = env.now
-            best_t, reason = INF, "barrier"  # what keeps every warp from issuing forever
+            now = int(env.now)
+            best_t: float = INF
+            reason = "barrier"  # what keeps every warp from issuing forever
             chosen = None
             pipe_free = self.pipe_free
             for warp in self._candidates():
@@ -161,7 +163,7 @@ class SubCore:
                 yield self.wake
             else:
                 yield env.timeout(int(best_t) - now) | self.wake
-            self.stalls[reason] += env.now - now
+            self.stalls[reason] += int(env.now) - now
 
     def issue(self, warp: Warp, now: int) -> None:
         """Issue the warp's next instruction at cycle ``now``."""

@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 from isa.errors import VerifyError
-from isa.simt import Limits, kernel_problems, load_kernel, parse_kernel, verify_kernel
-from isa.simt import fragments
+from isa.simt import Limits, fragments, kernel_problems, load_kernel, parse_kernel, verify_kernel
 
 EXAMPLES = sorted((Path(__file__).parents[2] / "examples" / "simt").glob("*.s"))
 
