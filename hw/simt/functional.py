@@ -3,7 +3,8 @@
 `EXEC_RULES[format](instr, where)` (``where`` = ``program:line``, for messages) returns
 ``run(lanes, mask, ctx)`` where ``mask`` is the active lanes whose guard holds. Memory
 executors return the byte addresses of those lanes (the engine prices them) and move data only
-when ``ctx.data`` is set. Floating-point exceptions are silenced by the caller (np.errstate) since GPU arithmetic does not trap.
+when ``ctx.data`` is set. Floating-point exceptions are silenced by the caller (np.errstate),
+since GPU arithmetic does not trap.
 """
 
 from __future__ import annotations
