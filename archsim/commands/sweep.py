@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
@@ -32,6 +33,10 @@ from rich.text import Text
 
 from archsim.errors import InputError
 
+if TYPE_CHECKING:
+    from archsim.sweep import Controls, Point, SweepSummary
+    from archsim.sweep.worker import Outcome
+
 
 class _RateColumn(ProgressColumn):
     """Points per minute over the progress bar's recent window."""
@@ -42,11 +47,11 @@ class _RateColumn(ProgressColumn):
 
 
 @contextmanager
-def _signals(controls: object) -> Iterator[None]:
+def _signals(controls: Controls) -> Iterator[None]:
     """Route SIGINT and SIGTERM to ``controls.request`` while the sweep runs."""
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        controls.request()  # type: ignore[attr-defined]
+        controls.request()
 
     previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -71,7 +76,7 @@ def sweep(spec: Path, workers: int | None, scheduler: str | None, db: Path | Non
           retry_failed: bool, report_dir: Path | None) -> None:
     """Run the design-space sweep described by SPEC (TOML or YAML), resuming if it was
     started before: finished points are skipped, each new one is saved as it finishes."""
-    from archsim.sweep import Controls, SweepError, load_spec, run_sweep
+    from archsim.sweep import Controls, SweepError, load_spec, run_sweep  # noqa: F811
 
     parsed = load_spec(spec)
     db = db or spec.with_suffix(".db")
@@ -88,8 +93,8 @@ def sweep(spec: Path, workers: int | None, scheduler: str | None, db: Path | Non
         progress.update(task_id, total=todo)
         progress.start()
 
-    def on_point(point: object, outcome: object) -> None:
-        if getattr(outcome, "status", "ok") != "ok":
+    def on_point(point: Point, outcome: Outcome) -> None:
+        if outcome.status != "ok":
             state["failed"] += 1
             progress.update(task_id, description=f"{parsed.name} ({state['failed']} failed)")
         progress.advance(task_id)
@@ -113,19 +118,18 @@ def sweep(spec: Path, workers: int | None, scheduler: str | None, db: Path | Non
         sys.exit(1)
 
 
-def _print_summary(summary: object, db: Path) -> None:
-    s = summary
-    rate = s.ran / s.wall_s * 60 if s.wall_s > 0 else 0.0  # type: ignore[attr-defined]
-    click.echo(f"sweep {s.name}: {s.total} points, {s.skipped} already done, "  # type: ignore
+def _print_summary(s: SweepSummary, db: Path) -> None:
+    rate = s.ran / s.wall_s * 60 if s.wall_s > 0 else 0.0
+    click.echo(f"sweep {s.name}: {s.total} points, {s.skipped} already done, "
                f"{s.ran} run now ({s.failed} failed), {s.compilations} compilations, "
                f"{s.wall_s:.1f} s ({rate:.1f} points/min)")
-    if s.excluded:  # type: ignore[attr-defined]
-        click.echo(f"  {s.excluded} assignments excluded by constraints")  # type: ignore
-    if s.invalid:  # type: ignore[attr-defined]
-        params, error = s.invalid[0]  # type: ignore[attr-defined]
-        click.echo(f"  {len(s.invalid)} assignments give an invalid config, e.g. {params}: "  # type: ignore
+    if s.excluded:
+        click.echo(f"  {s.excluded} assignments excluded by constraints")
+    if s.invalid:
+        params, error = s.invalid[0]
+        click.echo(f"  {len(s.invalid)} assignments give an invalid config, e.g. {params}: "
                    f"{error.splitlines()[0]}")
-    if s.interrupted:  # type: ignore[attr-defined]
+    if s.interrupted:
         click.echo(f"  interrupted: finished points are saved in {db}; run again to resume")
     click.echo(f"results: {db}")
 

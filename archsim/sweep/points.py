@@ -119,7 +119,7 @@ def _fields(config: Any) -> dict[str, Any]:
 
 
 def _config_json(config: Any) -> Any:
-    if dataclasses.is_dataclass(config):
+    if dataclasses.is_dataclass(config) and not isinstance(config, type):
         return json.loads(json.dumps(dataclasses.asdict(config), default=str))
     return config.model_dump(mode="json")
 

@@ -261,7 +261,8 @@ def _executor(workers: int | None, scheduler: str | None, connect_timeout_s: flo
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _dask_executor(address: str, timeout_s: float) -> Iterator[tuple[Executor, int, Callable[[], None]]]:
+def _dask_executor(address: str, timeout_s: float
+                   ) -> Iterator[tuple[Executor, int, Callable[[], None]]]:
     try:
         from distributed import Client
     except ImportError:

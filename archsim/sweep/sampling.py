@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
 
 
-class Method(str, Enum):
+class Method(StrEnum):
     """How parameters combine into design points."""
 
     GRID = "grid"  # Cartesian product of every parameter's values

@@ -2,9 +2,9 @@
 
 SQLite in WAL mode with ``synchronous=FULL``: each `record` is its own transaction, so once it
 returns the row survives a crash of the process (and of the machine). Rows are keyed by the
-sweep name and the point key (points.py), so a resumed sweep asks `finished` which keys exist and skips them; a
-plain INSERT (never REPLACE, except for an explicit retry of failed points) means a point can
-never be written twice. Sweeps (name, spec text) are kept in their own table for reports.
+sweep name and the point key (points.py), so a resumed sweep asks `finished` which keys exist
+and skips them; a plain INSERT (never REPLACE, except for an explicit retry of failed points)
+means a point can never be written twice. Sweeps (name, spec text) have their own table.
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ class SweepStore:
 
     def rows(self, sweep: str | None = None) -> list[dict[str, Any]]:
         """Every recorded point (of ``sweep`` if given) as a dict, JSON columns decoded."""
-        query, args = "SELECT * FROM points", ()
+        query, args = "SELECT * FROM points", ()  # type: tuple[str, tuple[str, ...]]
         if sweep is not None:
             query, args = query + " WHERE sweep = ?", (sweep,)
         cursor = self._db.execute(query + " ORDER BY sweep, idx", args)
