@@ -3,8 +3,9 @@
 A matrix product reads its operands with DMA strides, so an operand produced by a transpose
 can be read straight from the transpose's input as long as each operand row is still
 contiguous there: A[..., m, :] and row-form B[..., k, :] need the source's last axis to stay
-last; B read as rows of B^T (``rows_t``) needs the source's last axis to become K. Attention's
-``k.permute(0, 2, 3, 1)`` is of the second kind. A transpose whose every consumer reads it
+last; an operand read as the rows of its transpose (``rows_t``) needs the source's last axis
+to become the operand's second-to-last. Attention's ``k.permute(0, 2, 3, 1)`` and the
+``x.T`` of a weight gradient are of the second kind. A transpose whose every consumer reads it
 this way is never lowered on its own.
 """
 
@@ -39,7 +40,7 @@ class View:
         last = len(self.perm) - 1
         if self.perm[-1] == last:
             return "rows"
-        if operand == 1 and self.perm[-2] == last:
+        if self.perm[-2] == last:
             return "rows_t"
         return None
 

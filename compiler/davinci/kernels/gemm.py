@@ -46,7 +46,7 @@ class Operand:
     """A matrix in GM: ``offsets[i]`` is the byte offset of batch item i, ``pitch`` the row
     pitch in elements (ndp) or the number of N fractals per K row of fractals (zn)."""
 
-    form: str  # "rows", "rows_t" (B read as rows of B^T) or "zn"
+    form: str  # "rows", "rows_t" (read as the rows of the transpose) or "zn"
     offsets: tuple[int, ...]
     pitch: int
     n_rows: int = 0  # rows_t: rows of B^T (= N)
@@ -181,9 +181,17 @@ def emit_gemm(sb: StreamBuilder, problem: GemmProblem, t: Tiling, tiles: list[tu
             bkv = min(t.bk, kcv - s)
             l0a, l0b = buf.l0a[slice_count % 2], buf.l0b[slice_count % 2]
             slice_count += 1
-            for j in range(bkv // 16):
-                sb.emit(*_load2d(l0a + j * FRACTAL, l1a + ((s // 16 + j) * (t.bm // 16))
-                                 * FRACTAL, bm16 // 16, 1, bkv // 16))
+            if problem.a.form == "rows_t":
+                # L1 holds A^T's rows (k) in NZ column blocks over m: transposing each
+                # fractal gives the ZZ fractals of A
+                for i in range(bm16 // 16):
+                    sb.emit(*_load2d(l0a + i * (bkv // 16) * FRACTAL,
+                                     l1a + (i * (kcv // 16) + s // 16) * FRACTAL, bkv // 16,
+                                     1, 1, transpose=True))
+            else:
+                for j in range(bkv // 16):
+                    sb.emit(*_load2d(l0a + j * FRACTAL, l1a + ((s // 16 + j) * (t.bm // 16))
+                                     * FRACTAL, bm16 // 16, 1, bkv // 16))
             _slice_b(sb, problem.b, l0b, l1b, s, bkv, kcv, nblk)
             k_valid = min(bkv, problem.k - kstart - s)
             first = kstart == 0 and s == 0
@@ -213,10 +221,18 @@ def _load_chunk(sb: StreamBuilder, problem: GemmProblem, t: Tiling, buf: _Buffer
     nblk = -(-min(t.bn, problem.n - n0) // 16)
     kcv = min(t.kc, ceil_to(problem.k, 16) - kstart)
     l1a, l1b = buf.l1a[i % 2], buf.l1b[i % 2]
-    a_base = Addr(Space.GM, problem.a.offsets[bi] + (m0 * problem.a.pitch + kstart) * 2)
-    for kb in range(kcv // 16):
-        sb.emit(*_copies(l1a + kb * t.bm * BLOCK, a_base + kb * BLOCK, bm_v, 1,
-                         problem.a.pitch // 16 - 1, 0))
+    if problem.a.form == "rows_t":
+        # A = X^T with X's rows (k) in GM: NZ column blocks of X over m, kcv rows each
+        base = problem.a.offsets[bi] + (kstart * problem.a.pitch + m0) * 2
+        k_valid = min(kcv, problem.k - kstart)
+        for mb in range(-(-bm_v // 16)):
+            sb.emit(*_copies(l1a + mb * kcv * BLOCK, Addr(Space.GM, base + mb * BLOCK), k_valid,
+                             1, problem.a.pitch // 16 - 1, 0))
+    else:
+        a_base = Addr(Space.GM, problem.a.offsets[bi] + (m0 * problem.a.pitch + kstart) * 2)
+        for kb in range(kcv // 16):
+            sb.emit(*_copies(l1a + kb * t.bm * BLOCK, a_base + kb * BLOCK, bm_v, 1,
+                             problem.a.pitch // 16 - 1, 0))
     _load_b_chunk(sb, problem.b, bi, l1b, kstart, kcv, n0, nblk)
 
 

@@ -39,20 +39,24 @@ def lower_matmul(ctx: LoweringContext, node: Node) -> None:
     a_name, b_name = inputs[0], inputs[1]
     a_type, b_type = ctx.type_of(a_name), ctx.type_of(b_name)
     b_matrix = None  # a constant B as a (K, N) array
+    b_rows_t = False  # B given as the rows of B^T (a run-time weight of LINEAR, trans_b)
+    a_rows_t = False
     if anchor.op is OpCode.LINEAR:
-        if not ctx.is_constant(b_name):
-            raise CompileError(f"{node.name}: linear with a non-constant weight")
-        b_matrix = ctx.constant(b_name).T
+        if ctx.is_constant(b_name):
+            b_matrix = ctx.constant(b_name).T
+        else:
+            b_rows_t = True
         if len(inputs) > 2:
             steps = [Step("bias", OpCode.ADD, value=inputs[2]), *steps]
     elif anchor.op is OpCode.GEMM:
         at = anchor.attrs
-        if at.trans_a:
-            raise CompileError(f"{node.name}: gemm with a transposed activation A")
+        if at.trans_a and ctx.is_constant(a_name):
+            raise CompileError(f"{node.name}: gemm with a transposed constant A")
+        a_rows_t = at.trans_a
         if ctx.is_constant(b_name):
             b_matrix = ctx.constant(b_name).T if at.trans_b else ctx.constant(b_name)
-        elif at.trans_b:
-            raise CompileError(f"{node.name}: gemm with a transposed non-constant B")
+        else:
+            b_rows_t = at.trans_b
         extra = []
         if at.alpha != 1.0:
             extra.append(Step("scalar", OpCode.MUL, scalar=at.alpha))
@@ -66,17 +70,22 @@ def lower_matmul(ctx: LoweringContext, node: Node) -> None:
 
     out = node.outputs[0]
     out_type = ctx.type_of(out)
-    k = a_type.shape[-1]
+    k = a_type.shape[-2] if a_rows_t else a_type.shape[-1]
     n = out_type.shape[-1]
     kp, np_ = ceil_to(k, 16), ceil_to(n, 16)
-    if b_matrix is not None:
+    if b_matrix is not None or b_rows_t:
         # A's leading dims all fold into M: one product
-        m = math.prod(a_type.shape[:-1])
+        m = a_type.shape[-1] if a_rows_t else math.prod(a_type.shape[:-1])
         batch: tuple[int, ...] = ()
-        b_place = ctx.place_constant(b_name, b_matrix, "zn", key=f"{b_name}:zn")
-        b_op = Operand("zn", (b_place.offset,), np_ // 16)
+        if b_matrix is not None:
+            b_place = ctx.place_constant(b_name, b_matrix, "zn", key=f"{b_name}:zn")
+            b_op = Operand("zn", (b_place.offset,), np_ // 16)
+        else:
+            b_place = _rows(ctx, b_name)
+            b_op = Operand("rows_t", (b_place.offset,), ceil_to(b_type.shape[-1], 16),
+                           n_rows=n)
     else:
-        m = a_type.shape[-2]
+        m = a_type.shape[-1] if a_rows_t else a_type.shape[-2]
         batch = tuple(out_type.shape[:-2])
         if b_name in ctx.views:
             b_op = _view_operand(ctx, b_name, 1, batch)
@@ -85,7 +94,10 @@ def lower_matmul(ctx: LoweringContext, node: Node) -> None:
             b_op = Operand("rows", _batch_offsets(
                 b_type.shape[:-2], batch, b_type.shape[-2] * ceil_to(b_type.shape[-1], 16) * 2,
                 b_place.offset), ceil_to(b_type.shape[-1], 16))
-    if a_name in ctx.views and batch:
+    if a_rows_t:
+        a_place = _rows(ctx, a_name)
+        a_op = Operand("rows_t", (a_place.offset,), ceil_to(a_type.shape[-1], 16))
+    elif a_name in ctx.views:
         a_op = _view_operand(ctx, a_name, 0, batch)
     else:
         a_place = _rows(ctx, a_name)
