@@ -14,6 +14,7 @@ from compiler.errors import CompileError
     ((6, 40), -1, True), ((6, 40), -1, False), ((6, 40), 0, True), ((3, 5, 40), 1, False),
     ((3, 5, 40), None, True), ((3, 5, 40), (0, 2), False), ((3, 5, 300), -1, False),
     ((40, 33, 17), (0, 1), False),
+    ((300, 200), 0, True),  # one output row: columns split over the cores
 ])
 def test_reductions(op: str, shape: tuple, axes, keep: bool) -> None:
     graph = build(lambda gb, x: getattr(gb, op)(x, axes, keepdims=keep), x=shape)

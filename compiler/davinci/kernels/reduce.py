@@ -113,22 +113,31 @@ def _emit_reduce(ctx: LoweringContext, node: Node, src: TensorPlacement, out: Te
     if last and out_shape[-1] == 1 and len(out_shape) == len(src.shape or (1,)):
         per_out_row = 1  # keepdims: one output element per output row
     out_rows = -(-n_out // per_out_row)
+    units = vector_units(ctx)
+    row_blocks_all = lp // 16
+    # a kept last axis splits into column groups too, so few output rows still use every core
+    col_parts = 1 if last else max(1, min(row_blocks_all, units // max(1, out_rows)))
+    width = -(-row_blocks_all // col_parts)  # blocks per column group
+    col_groups = [(c, min(row_blocks_all, c + width)) for c in range(0, row_blocks_all, width)]
+    wp = width * 16
     budget = ctx.target.ub_bytes - 8192 - (ub_bytes(lp * 4) if argmax is not None else 0)
-    row16, row32 = lp * 2, lp * 4
+    row16, row32 = wp * 2, wp * 4
     # per chunk row: fp16 + fp32 copies; per output row: an fp32 accumulator row group
     chunk = max(1, min(m, budget // (2 * 4 * (row16 + row32))))
+    out_w = wp if not last else out_lp
     tile = max(1, min(out_rows, budget // (2 * (chunk * per_out_row * (row16 + row32)
-                                                + per_out_row * row32 + out_lp * 6)),
-                      -(-out_rows // vector_units(ctx))))
-    if 2 * (chunk * per_out_row * (row16 + row32) + per_out_row * row32 + out_lp * 6) > budget:
+                                                + per_out_row * row32 + out_w * 6)),
+                      -(-out_rows // max(1, units // len(col_groups)))))
+    if 2 * (chunk * per_out_row * (row16 + row32) + per_out_row * row32 + out_w * 6) > budget:
         chunk = 1
-    ranges = split(out_rows, vector_units(ctx))
+    ranges = [(o0, o1, c0, c1) for o0, o1 in split(out_rows, max(1, units // len(col_groups)))
+              for c0, c1 in col_groups]
     builder, streams = vector_builder(ctx, node.name, len(ranges))
     iota = None
     if argmax is not None:
         iota = place_image(ctx, f"iota{length}", np.arange(lp, dtype=np.float32)[None, :], "ndp",
                            dtype="float32")
-    for core, (o0, o1) in enumerate(ranges):
+    for core, (o0, o1, c0, c1) in enumerate(ranges):
         sb = streams[core]
         iota_buf = None
         if iota is not None:
@@ -140,33 +149,37 @@ def _emit_reduce(ctx: LoweringContext, node: Node, src: TensorPlacement, out: Te
             sets.append((sb.alloc(Space.UB, ub_bytes(g * chunk * row16), "rows fp16"),
                          sb.alloc(Space.UB, ub_bytes(g * chunk * row32), "rows fp32"),
                          sb.alloc(Space.UB, ub_bytes(g * row32), "accumulator"),
-                         sb.alloc(Space.UB, ub_bytes(tile * out_lp * 4), "out fp32"),
-                         sb.alloc(Space.UB, ub_bytes(tile * out_lp * 4), "out fp16")))
+                         sb.alloc(Space.UB, ub_bytes(tile * out_w * 4), "out fp32"),
+                         sb.alloc(Space.UB, ub_bytes(tile * out_w * 4), "out fp16")))
+        cols = (c0, c1 - c0, row_blocks_all)
         for index, t0 in enumerate(range(o0, o1, tile)):
             t1 = min(o1, t0 + tile)
             bufs = sets[index % 2]
             q0, q1 = t0 * per_out_row, min(n_out, t1 * per_out_row)
-            _reduce_tile(sb, bufs, src, row_map[q0:q1], chunk, lp, op, neutral, last)
+            _reduce_tile(sb, bufs, src, row_map[q0:q1], chunk, cols, op, neutral, last)
             x16, x32, acc, o32, o16 = bufs
             groups = q1 - q0
+            gw = (c1 - c0) * 16
             if not last:
-                # the accumulator rows are the output rows (same length)
-                vsc(sb, Geometry.flat(groups * lp, FP32), VScalarOp.MULS, acc, acc, scale)
-                vconv_flat(sb, o16, acc, groups * lp, FP16, FP32)
+                # the accumulator rows are this column group of the output rows
+                vsc(sb, Geometry.flat(groups * gw, FP32), VScalarOp.MULS, acc, acc, scale)
+                vconv_flat(sb, o16, acc, groups * gw, FP16, FP32)
+                if out_len % 16 and c1 == row_blocks_all:
+                    fill_row_lanes(sb, o16 + (c1 - c0 - 1) * BLOCK_BYTES, t1 - t0, c1 - c0,
+                                   out_len % 16, 16, 0.0)
+                copy_rows(sb, gm(out, (t0 * row_blocks_all + c0) * BLOCK_BYTES), o16, t1 - t0,
+                          c1 - c0, c1 - c0, row_blocks_all)
+                continue
+            vdup(sb, Geometry.flat((t1 - t0) * out_lp, FP32), o32, 0.0)
+            if argmax is not None:
+                _argmax_finish(sb, bufs, groups, lp, length, iota_buf, per_out_row, out_lp)
             else:
-                vdup(sb, Geometry.flat((t1 - t0) * out_lp, FP32), o32, 0.0)
-                if argmax is not None:
-                    _argmax_finish(sb, bufs, groups, lp, length, iota_buf, per_out_row, out_lp)
-                else:
-                    _finish_last(sb, acc, o32, groups, lp, op, per_out_row, out_lp)
-                    vsc(sb, Geometry.flat((t1 - t0) * out_lp, FP32), VScalarOp.MULS, o32, o32,
-                        scale)
-                dtype = INT32 if argmax is not None else FP16
-                vconv_flat(sb, o16, o32, (t1 - t0) * out_lp, dtype, FP32)
+                _finish_last(sb, acc, o32, groups, lp, op, per_out_row, out_lp)
+                vsc(sb, Geometry.flat((t1 - t0) * out_lp, FP32), VScalarOp.MULS, o32, o32,
+                    scale)
+            dtype = INT32 if argmax is not None else FP16
+            vconv_flat(sb, o16, o32, (t1 - t0) * out_lp, dtype, FP32)
             row_bytes = out_lp * (4 if argmax is not None else 2)
-            if not last and out_len % 16:
-                fill_row_lanes(sb, o16 + (out_lp // 16 - 1) * BLOCK_BYTES, t1 - t0,
-                               out_lp // 16, out_len % 16, 16, 0.0)
             target = argmax if argmax is not None else out
             copy_out(sb, gm(target, t0 * row_bytes), o16, (t1 - t0) * row_bytes)
     ctx.launch(builder, node, op=node.op.value, flops=n_out * m * length,
@@ -177,20 +190,22 @@ def _emit_reduce(ctx: LoweringContext, node: Node, src: TensorPlacement, out: Te
 
 
 def _reduce_tile(sb: StreamBuilder, bufs: tuple[Addr, ...], src: TensorPlacement,
-                 row_map: np.ndarray, chunk: int, lp: int, op: VBinOp, neutral: float,
-                 last: bool) -> None:
-    """acc row g <- op over the m input rows row_map[g] (fp32, padding neutral)."""
+                 row_map: np.ndarray, chunk: int, cols: tuple[int, int, int], op: VBinOp,
+                 neutral: float, last: bool) -> None:
+    """acc row g <- op over the m input rows row_map[g] (fp32, padding neutral), for the
+    column blocks cols = (first, count, of a row of this many)."""
     x16, x32, acc, _, _ = bufs
     groups, m = row_map.shape
-    row_blocks = lp // 16
+    col0, row_blocks, src_blocks = cols
+    lp = row_blocks * 16
     for j0 in range(0, m, chunk):
         j1 = min(m, j0 + chunk)
         k = j1 - j0
         flat = row_map[:, j0:j1].reshape(-1)
         for first, base, count, step in _row_runs(flat, 0, flat.size):
             copy_rows(sb, x16 + first * row_blocks * BLOCK_BYTES,
-                      gm(src, base * row_blocks * BLOCK_BYTES), count, row_blocks,
-                      step * row_blocks, row_blocks)
+                      gm(src, (base * src_blocks + col0) * BLOCK_BYTES), count, row_blocks,
+                      step * src_blocks, row_blocks)
         vconv_flat(sb, x32, x16, groups * k * lp, FP32, FP16)
         length = (src.shape or (1,))[-1]
         if last and length % 16:
