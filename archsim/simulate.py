@@ -101,12 +101,24 @@ def _random_input(rng: np.random.Generator, shape: tuple[int, ...], dtype: str) 
     return rng.standard_normal(shape).astype(np.float32)
 
 
+def training_graph(graph: Graph, loss: str = "cross_entropy") -> Graph:
+    """One training step of ``graph``: forward, loss, backward and an SGD-with-momentum update
+    (framework.train_step); parameters, velocities and labels become inputs."""
+    from framework import train_step
+
+    return train_step(graph, loss=loss)
+
+
 def simulate(model: str | Graph, hw: str = "ascend910", batch: int = 1, mode: str = "timing",
              inputs: Mapping[str, np.ndarray] | None = None, seed: int = 0,
-             trace: bool = False) -> RunResult:
+             trace: bool = False, train: bool = False) -> RunResult:
     """Compile ``model`` for ``hw`` and run it; see the module docstring. ``trace`` records
-    every kernel's timeline events (for ``reports.write_trace``)."""
+    every kernel's timeline events (for ``reports.write_trace``); ``train`` runs one training
+    step instead of inference (throughput is then training samples per second)."""
     name, graph = load_model(model, batch)
+    if train:
+        graph = training_graph(graph)
+        name = f"{name} (train)"
     config = load_hw(hw)
     exe = compile_model(graph, config)
     return run_executable(exe, config, mode, inputs, seed, model=name, batch=batch, graph=graph,

@@ -42,9 +42,11 @@ def _is_program(model: str) -> bool:
               help="Write report.html, summary.md, layers.csv and result.json into DIR.")
 @click.option("--trace", "trace_file", default=None, metavar="FILE",
               help="Write a Chrome trace-event JSON timeline (Perfetto, chrome://tracing).")
+@click.option("--train", is_flag=True,
+              help="Run one training step (forward, backward, SGD with momentum).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def run(model: str, hw: str | None, batch: int, mode: str, report_dir: str | None,
-        trace_file: str | None, as_json: bool) -> None:
+        trace_file: str | None, train: bool, as_json: bool) -> None:
     """Compile MODEL for the hardware HW, run it and report time and utilisation."""
     if _is_program(model):
         _run_program(model, hw, mode, as_json)
@@ -52,7 +54,8 @@ def run(model: str, hw: str | None, batch: int, mode: str, report_dir: str | Non
     from archsim.simulate import simulate
 
     hw = hw or "ascend910"
-    result = simulate(model, hw=hw, batch=batch, mode=mode, trace=trace_file is not None)
+    result = simulate(model, hw=hw, batch=batch, mode=mode, trace=trace_file is not None,
+                      train=train)
     written = _write_outputs(result, hw, report_dir, trace_file)
     if as_json:
         click.echo(json.dumps(result.to_json()))

@@ -55,11 +55,15 @@ def lower_graph(graph: Graph, target: DaVinciTarget, options: Any = None,
     ctx = LoweringContext(graph, target, options)
     ctx.views = find_views(graph)
     absorbed = {v for v in ctx.views}
-    missing = sorted({f"{_key(n)} (node '{n.name}')" for n in graph.nodes
-                      if _key(n) not in LOWERING_RULES
-                      and not (n.op is OpCode.TRANSPOSE and n.outputs[0] in absorbed)})
+    missing: dict[str, list[str]] = {}
+    for n in graph.nodes:
+        if _key(n) not in LOWERING_RULES and \
+                not (n.op is OpCode.TRANSPOSE and n.outputs[0] in absorbed):
+            missing.setdefault(str(_key(n)), []).append(n.name)
     if missing:
-        raise CompileError(f"{name}: no DaVinci lowering for: {', '.join(missing)}")
+        listed = ", ".join(f"{op} ({len(nodes)} node{'s' if len(nodes) > 1 else ''}, e.g. "
+                           f"'{nodes[0]}')" for op, nodes in sorted(missing.items()))
+        raise CompileError(f"{name}: no DaVinci lowering for: {listed}")
     for value in graph.inputs:
         ctx.place(value)
     for node in topological(graph):
