@@ -7,7 +7,7 @@ import pytest
 from archsim.simulate import simulate
 from hw import load_hw
 from hw.results import RunResult
-from reports import Ceilings, ceilings_for
+from reports import Ceilings, ReportFiles, ceilings_for, write_report
 
 SMALL_RESNET = "resnet18:image=32,width=4,classes=10"
 
@@ -38,3 +38,9 @@ def roofs_910() -> Ceilings:
 @pytest.fixture(scope="session")
 def roofs_910b() -> Ceilings:
     return ceilings_for(load_hw("ascend910b"))
+
+
+@pytest.fixture(scope="session")
+def mlp_report(mlp_traced, roofs_910, tmp_path_factory) -> ReportFiles:
+    """The report directory of the traced MLP run (rendering takes about a second)."""
+    return write_report(mlp_traced, tmp_path_factory.mktemp("mlp_report"), roofs_910)

@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 from matplotlib.image import imread
 
-from reports import write_report
 
 _FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
           "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -76,8 +75,8 @@ def _browse(chromium: str, profile: Path, *args: str) -> subprocess.CompletedPro
 
 
 @pytest.fixture(scope="module")
-def report(mlp_traced, roofs_910, tmp_path_factory) -> Path:
-    return write_report(mlp_traced, tmp_path_factory.mktemp("report"), roofs_910).html
+def report(mlp_report) -> Path:
+    return mlp_report.html
 
 
 def test_report_loads_with_no_errors_and_every_plot_decodes(chromium, report, tmp_path) -> None:

@@ -4,11 +4,18 @@ re-rendering from result.json giving the same files."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import re
 
 import pytest
 
-from reports import load_result, render_comparison, summary_markdown, write_report
+from reports import (
+    load_result,
+    render_comparison,
+    render_report,
+    summary_markdown,
+    write_report,
+)
 from reports.tables import layer_rows
 
 
@@ -17,10 +24,13 @@ def _images(html: str) -> dict[str, str]:
                            html))
 
 
-def test_report_is_self_contained_with_four_plots(resnet_910, roofs_910) -> None:
-    from reports import render_report
+@pytest.fixture(scope="module")
+def resnet_html(resnet_910, roofs_910) -> str:
+    return render_report(resnet_910, roofs_910)
 
-    html = render_report(resnet_910, roofs_910)
+
+def test_report_is_self_contained_with_four_plots(resnet_html) -> None:
+    html = resnet_html
     images = _images(html)
     assert set(images) == {"plot-time", "plot-roofline", "plot-utilisation", "plot-traffic"}
     for data in images.values():
@@ -30,10 +40,8 @@ def test_report_is_self_contained_with_four_plots(resnet_910, roofs_910) -> None
     assert "<script" not in html and "@import" not in html
 
 
-def test_report_shows_the_run_numbers(resnet_910, roofs_910) -> None:
-    from reports import render_report
-
-    html = render_report(resnet_910, roofs_910)
+def test_report_shows_the_run_numbers(resnet_910, roofs_910, resnet_html) -> None:
+    html = resnet_html
     assert f"{resnet_910.seconds * 1e3:.3f} ms" in html
     assert f"{resnet_910.throughput_per_s:.1f} /s" in html
     assert f"{resnet_910.cycles:,} cycles" in html
@@ -44,12 +52,11 @@ def test_report_shows_the_run_numbers(resnet_910, roofs_910) -> None:
         assert f"<th>{unit}</th>" in html and f"{100 * value:.1f}%" in html
 
 
-def test_write_report_and_rerender_are_identical(mlp_traced, roofs_910, tmp_path) -> None:
-    first = write_report(mlp_traced, tmp_path / "a", roofs_910)
-    saved = load_result(first.result_json)
-    second = write_report(saved.result, tmp_path / "b", saved.ceilings)
+def test_write_report_and_rerender_are_identical(mlp_report, tmp_path) -> None:
+    saved = load_result(mlp_report.result_json)
+    write_report(saved.result, tmp_path, saved.ceilings)  # roofs as saved
     for name in ("report.html", "summary.md", "layers.csv", "result.json"):
-        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+        assert (mlp_report.html.parent / name).read_bytes() == (tmp_path / name).read_bytes()
 
 
 def test_summary_markdown(resnet_910, roofs_910) -> None:
@@ -61,9 +68,14 @@ def test_summary_markdown(resnet_910, roofs_910) -> None:
     assert f"| {slowest['name']} |" in text
 
 
-def test_default_roofs_come_from_the_named_preset(mlp_traced, roofs_910, tmp_path) -> None:
-    files = write_report(mlp_traced, tmp_path)
-    assert load_result(files.result_json).ceilings == roofs_910
+def test_default_roofs_come_from_the_named_preset(mlp_traced, roofs_910) -> None:
+    from reports.serialize import default_ceilings
+
+    assert default_ceilings(mlp_traced) == roofs_910
+    renamed = dataclasses.replace(mlp_traced, hw="my_chip.toml")  # not a preset name
+    fallback = default_ceilings(renamed)
+    assert [m.name for m in fallback.memory] == ["HBM"] and "unavailable" in fallback.source
+    assert fallback.peak_flops == mlp_traced.peak_flops
 
 
 def test_comparison_page(resnet_910, roofs_910, resnet_910b, roofs_910b) -> None:

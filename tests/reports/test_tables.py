@@ -6,7 +6,8 @@ import csv
 
 import pytest
 
-from reports import Ceilings, ComputeRoof, MemoryRoof, write_report
+from reports import Ceilings, ComputeRoof, MemoryRoof
+from reports.outputs import write_layers_csv
 from reports.tables import CSV_COLUMNS, bound, bound_shares, kernel_rows, layer_rows, top
 
 _ROOFS = Ceilings("toy", (ComputeRoof("peak", 100.0),),
@@ -60,8 +61,8 @@ def test_top_kernels_are_the_slowest(resnet_910, roofs_910) -> None:
 
 
 def test_layers_csv_columns_and_values(resnet_910, roofs_910, tmp_path) -> None:
-    files = write_report(resnet_910, tmp_path, roofs_910)
-    with files.layers_csv.open() as handle:
+    path = write_layers_csv(tmp_path / "layers.csv", resnet_910, roofs_910)
+    with path.open() as handle:
         rows = list(csv.DictReader(handle))
     header = list(rows[0])
     assert header[:len(CSV_COLUMNS)] == list(CSV_COLUMNS)
