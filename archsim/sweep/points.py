@@ -107,9 +107,10 @@ def onchip_sram_bytes(config: Any) -> int:
     unified L1/shared array per SM)."""
     per_core_fields = ("l1_bytes", "l0a_bytes", "l0b_bytes", "l0c_bytes", "ub_bytes",
                        "bt_bytes", "fb_bytes", "unified_l1_shared_bytes")
-    per_core = sum(int(getattr(config, f, 0) or 0) for f in per_core_fields)
-    units = int(getattr(config, "cores", 0) or getattr(config, "sms", 0) or 1)
-    return per_core * units + int(getattr(config, "l2_bytes", 0) or 0)
+    values = _fields(config)  # fields only: a GPU config's l1_bytes is a method
+    per_core = sum(int(values.get(f) or 0) for f in per_core_fields)
+    units = int(values.get("cores") or values.get("sms") or 1)
+    return per_core * units + int(values.get("l2_bytes") or 0)
 
 
 def _fields(config: Any) -> dict[str, Any]:

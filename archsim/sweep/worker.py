@@ -2,8 +2,8 @@
 
 `evaluate_point` never raises for a problem of the point itself: a compile or simulation error
 becomes an ``error`` outcome carrying the exception's type and message, so the sweep records it
-and goes on. Graphs and compiled programs are memoised per process (`functools.lru_cache`,
-bounded) so points of one compile group (see reuse.py) that land on the same worker compile
+and goes on. Graphs and compiled programs are memoised per process (bounded LRUs) so points
+of one compile group (see reuse.py) that land on the same worker compile
 once; every compilation gets a fresh id, so a sweep can count how many it made.
 """
 
@@ -12,13 +12,14 @@ from __future__ import annotations
 import functools
 import os
 import socket
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
 from archsim.sweep.points import Point
-from compiler.options import CompileOptions
 
 
 @dataclass(frozen=True)
@@ -42,8 +43,7 @@ def evaluate_point(point: Point) -> Outcome:
     compile_id, compile_s = "", 0.0
     start = time.perf_counter()
     try:
-        exe, compile_id, compile_s = _compiled(point.workload, point.batch, point.train,
-                                               point.target, point.options)
+        exe, compile_id, compile_s = _programs().get(point)
         start = time.perf_counter()
         from archsim.simulate import run_executable
 
@@ -89,13 +89,41 @@ def _graph(workload: str, batch: int, train: bool) -> tuple[str, Any]:
     return name, graph
 
 
-@functools.lru_cache(maxsize=4)
-def _compiled(workload: str, batch: int, train: bool, target: Any,
-              options: CompileOptions) -> tuple[Any, str, float]:
-    """(executable, compilation id, compile seconds); memoised per process."""
-    from archsim.simulate import compile_model
+class _ProgramCache:
+    """A bounded, thread-safe LRU of compiled programs keyed by compile group (points.py).
 
-    graph = _graph(workload, batch, train)[1]
-    start = time.perf_counter()
-    exe = compile_model(graph, target, options)
-    return exe, uuid.uuid4().hex, time.perf_counter() - start
+    Keyed by the group digest rather than the config object because not every config type is
+    hashable (the GPU config holds dicts). One per process (`_programs`); Dask may run several
+    threads in one worker process, hence the lock. A program compiled twice by racing threads
+    is merely wasted work: both copies are identical.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[str, tuple[Any, str, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, point: Point) -> tuple[Any, str, float]:
+        """(executable, compilation id, compile seconds) for ``point``'s compile group."""
+        key = point.compile_group
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        from archsim.simulate import compile_model
+
+        graph = _graph(point.workload, point.batch, point.train)[1]
+        start = time.perf_counter()
+        exe = compile_model(graph, point.target, point.options)
+        item = (exe, uuid.uuid4().hex, time.perf_counter() - start)
+        with self._lock:
+            self._items[key] = item
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return item
+
+
+@functools.cache
+def _programs() -> _ProgramCache:
+    """This process's program cache (a full-size ResNet-18 program is tens of MB: keep 4)."""
+    return _ProgramCache(4)

@@ -65,3 +65,22 @@ def test_invalid_configs_are_reported_not_run(write_spec):
     assert [p.params["l0a_bytes"] for p in expansion.points] == [65536]
     (params, error), = expansion.invalid
     assert params == {"l0a_bytes": 1000} and "l0a_bytes" in error
+
+
+def test_gpu_presets_sweep_their_own_fields(write_spec):
+    from archsim.sweep.points import onchip_sram_bytes
+
+    spec = load_spec(write_spec("""
+        base = "a100"
+        constraints = ["sms * 2 >= 100"]
+        workloads = ["gemm:m=64,n=64,k=64"]
+        [parameters]
+        sms = [40, 54, 108]
+    """))
+    expansion = expand(spec)
+    assert [p.config.sms for p in expansion.points] == [54, 108] and expansion.excluded == 1
+    small, big = expansion.points
+    per_sm = spec.base.unified_l1_shared_bytes
+    assert big.sram_bytes - small.sram_bytes == 54 * per_sm == (
+        onchip_sram_bytes(big.config) - onchip_sram_bytes(small.config))
+    assert small.target is small.config and small.note == ""  # no reuse masking on the GPU
