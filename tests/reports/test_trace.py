@@ -8,6 +8,7 @@ from collections import Counter
 
 import pytest
 
+from archsim.simulate import simulate
 from reports import trace_events, write_trace
 
 _PHASES = {"X", "M", "s", "f"}
@@ -34,6 +35,19 @@ def check_trace_format(data: dict) -> None:
             flows.setdefault(e["id"], Counter())[e["ph"]] += 1
     for counts in flows.values():
         assert counts == Counter({"s": 1, "f": 1})
+    # complete events on one thread must nest, never partly overlap (viewers drop them)
+    tracks: dict[tuple[int, int], list[tuple[float, float]]] = {}
+    for e in data["traceEvents"]:
+        if e["ph"] == "X":
+            tracks.setdefault((e["pid"], e["tid"]), []).append((e["ts"], e["ts"] + e["dur"]))
+    for spans in tracks.values():
+        spans.sort(key=lambda s: (s[0], -s[1]))
+        open_ends: list[float] = []
+        for start, end in spans:
+            while open_ends and open_ends[-1] <= start + 1e-9:
+                open_ends.pop()
+            assert not open_ends or end <= open_ends[-1] + 1e-9, (start, end, open_ends[-1])
+            open_ends.append(end)
     json.dumps(data)  # serialisable as is
 
 
@@ -104,6 +118,17 @@ def test_large_runs_are_capped_and_say_so(mlp_traced) -> None:
                     if e["ph"] == "X" and e["pid"] > 0 and e["cat"] != "aggregated"
                     and e["name"] != "flag wait"]
     assert len(instructions) <= smallest
+
+
+def test_separated_chip_tracks_name_their_unit() -> None:
+    result = simulate("mlp", hw="ascend910b", trace=True)
+    data = trace_events(result)
+    check_trace_format(data)
+    names = {e["args"]["name"] for e in data["traceEvents"]
+             if e["ph"] == "M" and e["name"] == "thread_name" and e["pid"] > 0}
+    expected = {ev.pipe if ev.unit in ("core", "") else f"{ev.unit} {ev.pipe}"
+                for k in result.kernels for ev in k.run.events}
+    assert names == expected
 
 
 def test_untraced_run_says_it_has_no_events(resnet_910) -> None:
