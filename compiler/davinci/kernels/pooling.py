@@ -102,9 +102,13 @@ def lower_pool(ctx: LoweringContext, node: Node) -> None:
     if 2 * (rows_in_max * width + rows_o * wo) * BLOCK_BYTES > budget:
         raise CompileError(f"{node.name}: one output row of the pooling does not fit in UB")
     slices = n * c1
-    ranges = split(slices, vector_units(ctx))
+    units = vector_units(ctx)
+    if slices < units:  # few slices (batch 1): also split each slice's rows over the cores
+        rows_o = max(1, min(rows_o, -(-ho * slices // units)))
+    tasks = [(s, o0) for s in range(slices) for o0 in range(0, ho, rows_o)]
+    ranges = split(len(tasks), units)
     builder, streams = vector_builder(ctx, node.name, len(ranges))
-    for core, (s0, s1) in enumerate(ranges):
+    for core, (t0, t1) in enumerate(ranges):
         sb = streams[core]
         recip_buf = None
         if recip is not None and not isinstance(recip, float):
@@ -113,28 +117,26 @@ def lower_pool(ctx: LoweringContext, node: Node) -> None:
         sets = [(sb.alloc(Space.UB, ub_bytes(rows_in_max * width * BLOCK_BYTES), "input rows"),
                  sb.alloc(Space.UB, ub_bytes(rows_o * wo * BLOCK_BYTES), "output rows"))
                 for _ in range(2)]
-        index = 0
-        for s in range(s0, s1):
-            for o0 in range(0, ho, rows_o):
-                o1 = min(ho, o0 + rows_o)
-                inp, out = sets[index % 2]
-                index += 1
-                _load_window(sb, inp, x, s, o0, o1, (h, w), (kh, sh, dh, pt), (width, pl),
-                             pad_value)
-                _taps(sb, out, inp, o1 - o0, wo, width, (kh, kw), (sh, sw), (dh, dw), is_max)
-                geo = Geometry(o1 - o0, wo * 16, wo)
-                if isinstance(recip, float):
-                    vsc(sb, geo, VScalarOp.MULS, out, out, recip)
-                elif recip_buf is not None:
-                    vbin(sb, geo, VBinOp.MUL, out, out, recip_buf + o0 * wo * BLOCK_BYTES)
-                copy_out(sb, gm(y, (s * ho + o0) * wo * BLOCK_BYTES), out,
-                         (o1 - o0) * wo * BLOCK_BYTES)
+        for index, (s, o0) in enumerate(tasks[t0:t1]):
+            o1 = min(ho, o0 + rows_o)
+            inp, out = sets[index % 2]
+            _load_window(sb, inp, x, s, o0, o1, (h, w), (kh, sh, dh, pt), (width, pl),
+                         pad_value)
+            _taps(sb, out, inp, o1 - o0, wo, width, (kh, kw), (sh, sw), (dh, dw), is_max)
+            geo = Geometry(o1 - o0, wo * 16, wo)
+            if isinstance(recip, float):
+                vsc(sb, geo, VScalarOp.MULS, out, out, recip)
+            elif recip_buf is not None:
+                vbin(sb, geo, VBinOp.MUL, out, out, recip_buf + o0 * wo * BLOCK_BYTES)
+            copy_out(sb, gm(y, (s * ho + o0) * wo * BLOCK_BYTES), out,
+                     (o1 - o0) * wo * BLOCK_BYTES)
     taps = kh * kw * n * c * ho * wo
     ctx.launch(builder, node, op=node.op.value, flops=taps,
                min_bytes=(n * c * h * w + n * c * ho * wo) * 2, inputs=(node.inputs[0],),
                outputs=(node.outputs[0],),
-               tiling=f"{len(ranges)} cores over {slices} (N, C1) slices, {rows_o} output rows "
-                      f"per tile, {kh * kw} tap instructions per column chunk")
+               tiling=f"{len(ranges)} cores over {slices} (N, C1) slices x {-(-ho // rows_o)} "
+                      f"tiles of {rows_o} output rows, {kh * kw} tap instructions per column "
+                      "chunk")
 
 
 def _load_window(sb: StreamBuilder, inp: Addr, x, s: int, o0: int, o1: int,
