@@ -3,9 +3,11 @@ Perfetto and chrome://tracing) from a RunResult recorded with ``trace``.
 
 Layout: process 0 holds the kernels (one slice per launch overhead and per kernel, with its
 layer, op and FLOPs); every core (DaVinci) or SM (GPU) is a process with one thread per pipe
-(or per sub-core and pipe), each instruction a complete event named by its mnemonic with its
-layer, bytes and source line (the kernel's slice carries its origin nodes). Kernels run one after another, so each kernel's
-events are shifted by the time of the kernels before it. Time stamps are microseconds.
+(or per sub-core and pipe; instructions that overlap on one pipe, as pipelined warps do,
+spread over numbered extra lanes of it), each instruction a complete event named by its
+mnemonic with its layer, bytes and source line (the kernel's slice carries its origin nodes).
+Kernels run one after another, so each kernel's events are shifted by the time of the kernels
+before it. Time stamps are microseconds.
 
 A flag wait is a "flag wait" slice on the waiting pipe from when the wait began to when the
 flag arrived, and a flow arrow from the ``set_flag`` that released it. The engine does not
@@ -23,6 +25,7 @@ itself dropped (``KernelRun.events_dropped``).
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -39,10 +42,14 @@ def _track_name(event: TimelineEvent) -> str:
     return event.pipe if event.unit in ("core", "") else f"{event.unit} {event.pipe}"
 
 
-def _track_key(name: str) -> tuple[str, int, str]:
-    unit, _, pipe = name.rpartition(" ")
+def _track_key(name: str) -> tuple[str, int, str, int]:
+    base, lane = name, 1
+    found = re.fullmatch(r"(.*) \((\d+)\)", name)
+    if found:
+        base, lane = found.group(1), int(found.group(2))
+    unit, _, pipe = base.rpartition(" ")
     order = _FLOW_ORDER.index(pipe) if pipe in _FLOW_ORDER else len(_FLOW_ORDER)
-    return unit, order, pipe
+    return unit, order, pipe, lane
 
 
 class _Writer:
@@ -93,15 +100,31 @@ class _Writer:
         return out
 
 
+def _lane(lanes: list[int], start: int, end: int) -> int:
+    """The first lane free by ``start`` (a new one if none), now busy until ``end``."""
+    for i, free_at in enumerate(lanes):
+        if free_at <= start:
+            lanes[i] = end
+            return i
+    lanes.append(end)
+    return len(lanes) - 1
+
+
 def _detail(w: _Writer, k: KernelRecord, t0_us: float, us_per_cycle: float) -> None:
-    pending_sets: dict[tuple[int, str], list[tuple[int, str, float]]] = defaultdict(list)
+    pending_sets: dict[tuple[int, str], list[tuple[int, str, float, str]]] = defaultdict(list)
+    lanes: dict[tuple[int, str], list[int]] = defaultdict(list)
     for e in sorted(k.run.events, key=lambda e: (e.start, e.end)):
         pid, track = e.core + 1, _track_name(e)
+        # Overlapping instructions of one pipe (pipelined GPU warps) go on extra lanes so that
+        # slices on a thread nest, as the format requires; DaVinci pipes never need one.
+        begin = e.flag_wait_from if e.flag_wait_from is not None else e.start
+        lane = _lane(lanes[(pid, track)], begin, e.end)
+        track = track if lane == 0 else f"{track} ({lane + 1})"
         ts = t0_us + e.start * us_per_cycle
         w.slice(pid, track, e.name, ts, (e.end - e.start) * us_per_cycle, e.pipe,
                 {"layer": k.layer, "bytes": e.nbytes, "line": e.line})
         if e.name == "set_flag":
-            pending_sets[(e.core, e.unit)].append((e.end, e.pipe, ts))
+            pending_sets[(e.core, e.unit)].append((e.end, e.pipe, ts, track))
         if e.flag_wait_from is not None:
             start = t0_us + e.flag_wait_from * us_per_cycle
             w.slice(pid, track, "flag wait", start, ts - start, "stall",
@@ -111,8 +134,7 @@ def _detail(w: _Writer, k: KernelRecord, t0_us: float, us_per_cycle: float) -> N
                          default=None, key=lambda s: s[0])
             if source is not None:
                 sets.remove(source)
-                w.flow((pid, source[1] if e.unit in ("core", "") else
-                        f"{e.unit} {source[1]}", source[2]), (pid, track, ts))
+                w.flow((pid, source[3], source[2]), (pid, track, ts))
 
 
 def _aggregate(w: _Writer, k: KernelRecord, t0_us: float, us_per_cycle: float) -> None:
