@@ -98,7 +98,12 @@ def _const_ext(ctx: LoweringContext, node: Node, xp: TensorPlacement, what: str,
 
 def _emit_statistics(ctx: LoweringContext, node: Node, xp: TensorPlacement
                      ) -> tuple[TensorPlacement, TensorPlacement]:
-    """The statistics kernel; returns the GM images of inv and shift."""
+    """The statistics kernels; returns the GM images of inv and shift.
+
+    Training first runs a sums kernel: every (C1 block, share of the pixels) pair is one work
+    unit, so the cores stay busy when C1 is small (64 channels = 4 blocks), each writing its
+    fp32 (sum, sum of squares) partial to a scratch image; the statistics kernel adds the
+    partials of each block and finishes."""
     at = node.attrs
     n, c, h, w = xp.shape
     c1, hw = -(-c // 16), h * w
@@ -108,34 +113,72 @@ def _emit_statistics(ctx: LoweringContext, node: Node, xp: TensorPlacement
     inv_p = place_image(ctx, f"{node.name}@inv", zeros, "ndp")  # scratch, written on device
     shift_p = place_image(ctx, f"{node.name}@shift", zeros, "ndp")
     outs = [ctx.place(v, "ndp") for v in node.outputs[1:]] if at.training else []
-    budget = ctx.target.ub_bytes - 8192
-    chunk = max(8, min(hw, budget // (2 * 5 * BLOCK_BYTES)))
+    parts, partials = 1, None
+    if at.training:
+        pieces = n * -(-hw // _chunk(ctx, hw))
+        parts = max(1, min(vector_units(ctx) // c1, pieces))
+        partials = place_image(ctx, f"{node.name}@partials",
+                               np.zeros(c1 * parts * 32, dtype=np.float32), "nd", "float32")
+        _emit_sums(ctx, node, xp, partials, parts)
     ranges = split(c1, vector_units(ctx))
     builder, streams = vector_builder(ctx, f"{node.name}_stats", len(ranges))
     for core, (b0, b1) in enumerate(ranges):
+        sb = streams[core]
+        vecs = [sb.alloc(Space.UB, 256, f"vector {i}") for i in range(10)]
+        sums = sb.alloc(Space.UB, ub_bytes(parts * 128), "partials")
+        for blk in range(b0, b1):
+            if partials is not None:
+                copy_in(sb, sums, gm(partials, blk * parts * 128), parts * 128)
+                for part in range(1, parts):
+                    vbin(sb, Geometry.flat(32, FP32), VBinOp.ADD, sums, sums, sums + part * 128)
+                vcopy(sb, Geometry.flat(16, FP32), vecs[0], sums)
+                vcopy(sb, Geometry.flat(16, FP32), vecs[1], sums + 64)
+            _finish(sb, vecs, blk, params, outs, (inv_p, shift_p), count, at)
+    ctx.launch(builder, node, op="batch_norm_stats", flops=8 * c * parts,
+               min_bytes=8 * c * 2, inputs=tuple(node.inputs[1:]),
+               outputs=tuple(node.outputs[1:]),
+               tiling=f"{len(ranges)} cores over {c1} channel blocks ({parts} partial sums each)")
+    return inv_p, shift_p
+
+
+def _chunk(ctx: LoweringContext, hw: int) -> int:
+    """Pixels per streamed chunk: fp16 + fp32 + squares buffers, twice, in UB."""
+    return max(8, min(hw, (ctx.target.ub_bytes - 8192) // (2 * 5 * BLOCK_BYTES)))
+
+
+def _emit_sums(ctx: LoweringContext, node: Node, xp: TensorPlacement,
+               partials: TensorPlacement, parts: int) -> None:
+    """Per (channel block, pixel share): fp32 sum and sum of squares of its pixels."""
+    n, c, h, w = xp.shape
+    c1, hw = -(-c // 16), h * w
+    chunk = _chunk(ctx, hw)
+    pieces = [(batch, p0, min(chunk, hw - p0)) for batch in range(n)
+              for p0 in range(0, hw, chunk)]
+    shares = split(len(pieces), parts)
+    tasks = [(blk, part) for blk in range(c1) for part in range(len(shares))]
+    ranges = split(len(tasks), vector_units(ctx))
+    builder, streams = vector_builder(ctx, f"{node.name}_sums", len(ranges))
+    for core, (t0, t1) in enumerate(ranges):
         sb = streams[core]
         sets = [(sb.alloc(Space.UB, ub_bytes(chunk * BLOCK_BYTES), "pixels fp16"),
                  sb.alloc(Space.UB, ub_bytes(2 * chunk * BLOCK_BYTES), "pixels fp32"),
                  sb.alloc(Space.UB, ub_bytes(2 * chunk * BLOCK_BYTES), "squares"))
                 for _ in range(2)]
-        vecs = [sb.alloc(Space.UB, 256, f"vector {i}") for i in range(10)]
+        acc = [sb.alloc(Space.UB, 128, "sum"), sb.alloc(Space.UB, 128, "squares sum")]
         index = 0
-        for blk in range(b0, b1):
-            acc_s, acc_q = vecs[0], vecs[1]
-            if at.training:
-                for batch in range(n):
-                    for p0 in range(0, hw, chunk):
-                        size = min(chunk, hw - p0)
-                        first = batch == 0 and p0 == 0
-                        _accumulate(sb, sets[index % 2], xp, (batch * c1 + blk) * hw + p0, size,
-                                    acc_s, acc_q, first)
-                        index += 1
-            _finish(sb, vecs, blk, params, outs, (inv_p, shift_p), count, at)
-    ctx.launch(builder, node, op="batch_norm_stats", flops=3 * numel(xp.shape),
-               min_bytes=numel(xp.shape) * 2 * (1 if at.training else 0) + 8 * c * 2,
-               inputs=tuple(node.inputs), outputs=tuple(node.outputs[1:]),
-               tiling=f"{len(ranges)} cores over {c1} channel blocks, {chunk} pixels per chunk")
-    return inv_p, shift_p
+        for blk, part in tasks[t0:t1]:
+            p0, p1 = shares[part]
+            for k, (batch, first_px, size) in enumerate(pieces[p0:p1]):
+                _accumulate(sb, sets[index % 2], xp, (batch * c1 + blk) * hw + first_px, size,
+                            acc[0], acc[1], k == 0)
+                index += 1
+            at = (blk * parts + part) * 128
+            copy_out(sb, gm(partials, at), acc[0], 64)
+            copy_out(sb, gm(partials, at + 64), acc[1], 64)
+    ctx.launch(builder, node, op="batch_norm_sums", flops=3 * numel(xp.shape),
+               min_bytes=numel(xp.shape) * 2, inputs=(node.inputs[0],), outputs=(),
+               tiling=f"{len(ranges)} cores over {c1} channel blocks x {len(shares)} pixel "
+                      f"shares, {chunk} pixels per chunk (fp32)")
 
 
 def _accumulate(sb: StreamBuilder, bufs: tuple[Addr, Addr, Addr], xp: TensorPlacement,
