@@ -90,6 +90,9 @@ class Op:
     is_mma: bool
     execute: Executor
     needed: bool
+    in_slice: bool  # an ALU op timing depends on (shadow CTAs run these)
+    addr_reg: int  # global accesses: the address register (cp.async: the source) and offset
+    addr_offset: int
 
 
 def _address_regs(instr: Instruction) -> tuple[int, ...]:
@@ -147,6 +150,14 @@ def _target(instr: Instruction, program: Program) -> int:
     return -1
 
 
+def _global_address(instr: Instruction) -> tuple[int, int]:
+    if isinstance(instr, Ld | St) and instr.op in (LdOp.GLOBAL, StOp.GLOBAL):
+        return instr.addr.index, instr.offset
+    if isinstance(instr, CpAsync):
+        return instr.src.index, instr.src_offset
+    return -1, 0
+
+
 def _width_bytes(instr: Instruction) -> int:
     width = getattr(instr, "width", 0)
     return max(2, width // 8) if width else 0
@@ -170,6 +181,7 @@ def decode(program: Program, config: GpuConfig, functional: bool) -> tuple[tuple
         writes_needed = bool({r.index for r in instr.dsts()} & regs) or bool(
             {p.index for p in instr.pred_dsts()} & preds)
         needed = functional or kind is not Kind.ALU or writes_needed
+        addr_reg, addr_offset = _global_address(instr)
         guard = instr.guard
         target = _target(instr, program)
         ops.append(Op(
@@ -185,6 +197,7 @@ def decode(program: Program, config: GpuConfig, functional: bool) -> tuple[tuple
             target=target, width_bytes=_width_bytes(instr), flops=_flops(instr),
             is_mma=isinstance(instr, Mma),
             execute=EXEC_RULES[type(instr)](instr, f"{program.name}:{program.line(index)}"),
-            needed=needed,
+            needed=needed, in_slice=writes_needed and kind is Kind.ALU and not isinstance(
+                instr, Mma), addr_reg=addr_reg, addr_offset=addr_offset,
         ))
     return tuple(ops), functional or memory

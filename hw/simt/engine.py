@@ -8,7 +8,7 @@ finishes its SM takes the next CTA of the queue. Warp ``i`` of a CTA goes to sub
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Mapping, Sequence
 
 import numpy as np
 import simpy
@@ -18,7 +18,7 @@ from hw.errors import SimulationError
 from hw.simt.config import GpuConfig
 from hw.simt.decode import UNITS, Op
 from hw.simt.functional import ExecContext
-from hw.simt.lanes import Lanes
+from hw.simt.lanes import Lanes, ShadowLanes
 from hw.simt.memory import MemorySystem
 from hw.simt.occupancy import Occupancy
 from hw.simt.subcore import Cta, SubCore, Warp
@@ -26,20 +26,25 @@ from isa.simt import LANES, Kernel
 
 
 class Gpu:
-    """One simulation: ``sms`` SMs (all of the chip, or a sample owning ``share`` of L2 and
-    DRAM) running the CTAs ``cta_ids`` of ``kernel``."""
+    """One simulation: ``sms`` SMs running the CTAs ``cta_ids`` of ``kernel``. A sample of the
+    chip either owns ``share`` of L2 and DRAM, or (``shadow_ids``: CTA -> the CTAs it stands
+    for) presents its shadows' traffic to the whole L2 and DRAM."""
 
     def __init__(self, cfg: GpuConfig, kernel: Kernel, ops: Sequence[Op], occ: Occupancy, *,
                  sms: int, share: float, cta_ids: Sequence[int], gmem: np.ndarray, data: bool,
-                 trace: bool, max_events: int) -> None:
+                 trace: bool, max_events: int,
+                 shadow_ids: Mapping[int, Sequence[int]] | None = None) -> None:
         self.env = simpy.Environment()
         self.cfg, self.kernel, self.ops, self.occ = cfg, kernel, tuple(ops), occ
         self.gmem, self.data, self.trace, self.max_events = gmem, data, trace, max_events
         shared = occ.shared_per_sm_bytes(cfg, kernel.program.shared_bytes)
-        self.memory = MemorySystem(cfg, sms, shared, share)
+        self.shadow_ids = shadow_ids or {}
+        self.shadows = max((len(ids) for ids in self.shadow_ids.values()), default=0)
+        self.memory = MemorySystem(cfg, sms, shared, share, shadow_l1s=sms * self.shadows)
         self.subcores = [[SubCore(self, sm, k) for k in range(cfg.subcores_per_sm)]
                          for sm in range(sms)]
         self.queue = deque(cta_ids)
+        self.simulated = tuple(cta_ids)
         self.total = len(cta_ids)
         self.finished = 0
         self.finish = 0
@@ -91,6 +96,18 @@ class Gpu:
             self.age += 1
             cta.warps.append(warp)
             sub.add(warp)
+        shadows = self.shadow_ids.get(cta_id, ())
+        if shadows:
+            cta.shadow_ctx = ExecContext(
+                self.gmem, shared, launch.params, launch.block, launch.grid,
+                tuple(np.array([(s // d) % n for s in shadows], dtype=np.uint32)[:, None]
+                      for d, n in ((1, gx), (gx, gy), (gx * gy, 1 << 31))),  # type: ignore[arg-type]
+                False)
+            shadow_regs = np.zeros((warps, program.regs, len(shadows), LANES), dtype=np.uint32)
+            shadow_preds = np.zeros((warps, 8, len(shadows), LANES), dtype=bool)
+            for warp in cta.warps:
+                warp.shadow = ShadowLanes(shadow_regs[warp.index], shadow_preds[warp.index],
+                                          warp.lanes.tid, warp.lanes)
         cta.live = warps
         self.ctas.append(cta)
         self._resident(sm, now, warps)

@@ -98,7 +98,7 @@ def _writer(d: Reg, dtype: DType) -> Callable[[Lanes, np.ndarray, Any], None]:
     view, index = _VIEW[dtype], d.index
     if dtype is DType.F16X2:
         def write_halves(lanes: Lanes, mask: np.ndarray, value: Any) -> None:
-            np.copyto(lanes.regs[index].view(view), value, where=np.repeat(mask, 2),
+            np.copyto(lanes.regs[index].view(view), value, where=np.repeat(mask, 2, axis=-1),
                       casting="unsafe")
         return write_halves
 
@@ -223,8 +223,7 @@ def _setp(instr: Setp, line: str) -> Executor:
         _CMP[instr.cmp], instr.p.index
 
     def setp(lanes: Lanes, mask: np.ndarray, ctx: ExecContext) -> None:
-        np.copyto(lanes.preds[p], np.broadcast_to(rule(a(lanes), b(lanes)), mask.shape),
-                  where=mask)
+        np.copyto(lanes.preds[p], rule(a(lanes), b(lanes)), where=mask)
     return setp
 
 
@@ -290,7 +289,7 @@ def _ld_param(instr: LdParam, line: str) -> Executor:
 def _addresses(lanes: Lanes, mask: np.ndarray, reg: int, offset: int, size: int,
                memory: np.ndarray, where: str) -> np.ndarray:
     """Byte addresses of the lanes in ``mask``, checked for alignment and bounds."""
-    addrs = lanes.regs[reg][mask].astype(np.int64) + offset
+    addrs = lanes.regs[reg][..., mask].astype(np.int64) + offset
     if addrs.size:
         if int(np.bitwise_or.reduce(addrs)) & (size - 1):  # sizes are powers of two
             bad = int(addrs[(addrs % size) != 0][0])
@@ -299,6 +298,16 @@ def _addresses(lanes: Lanes, mask: np.ndarray, reg: int, offset: int, size: int,
             raise SimulationError(f"{where}: address {int(addrs.max()):#x} + {size} B beyond "
                                   f"the {memory.size} B memory")
     return addrs
+
+
+def shadow_addresses(regs: np.ndarray, mask: np.ndarray, offset: int, size: int,
+                     limit: int) -> tuple[np.ndarray, np.ndarray]:
+    """(shadow index, byte address) of every shadow lane access in ``mask``; accesses a
+    shadow would make out of range or misaligned are dropped (shadows only shape traffic)."""
+    values = regs.astype(np.int64) + offset  # (shadows, 32)
+    keep = mask & (values >= 0) & (values + size <= limit) & (values % size == 0)
+    shadow, _ = np.nonzero(keep)
+    return shadow, values[keep]
 
 
 def _gather(memory: np.ndarray, addrs: np.ndarray, width: int) -> np.ndarray:
@@ -373,7 +382,7 @@ def _shfl(instr: Shfl, line: str) -> Executor:
 
     def shfl(lanes: Lanes, mask: np.ndarray, ctx: ExecContext) -> None:
         source = np.broadcast_to(rule(np.asarray(b(lanes), dtype=np.uint32)), (32,))
-        np.copyto(lanes.regs[d], lanes.regs[a][source.astype(np.intp)], where=mask)
+        np.copyto(lanes.regs[d], lanes.regs[a][..., source.astype(np.intp)], where=mask)
     return shfl
 
 

@@ -82,3 +82,28 @@ class Lanes:
         self.active = self.alive & (self.lane_pc == self.pc)
         if np.array_equal(self.active, self.alive):
             self.lane_pc = None  # reconverged
+
+
+class ShadowLanes:
+    """The slice registers of the CTAs a sampled warp stands for when only some SMs are
+    simulated (axis 1 of ``regs``/``preds`` is the shadow CTA). Shadows follow the sampled
+    warp's control flow (PC and active lanes) and compute only what addresses need, so the
+    L2 and DRAM see the whole wave's traffic (`hw.simt.run`)."""
+
+    __slots__ = ("regs", "preds", "tid", "real")
+
+    def __init__(self, regs: np.ndarray, preds: np.ndarray, tid: np.ndarray,
+                 real: Lanes) -> None:
+        self.regs = regs  # (nregs, shadows, 32)
+        self.preds = preds  # (8, shadows, 32)
+        self.tid = tid
+        self.real = real
+
+    @property
+    def active(self) -> np.ndarray:
+        return self.real.active
+
+    def guard(self, pred: int, neg: bool) -> np.ndarray:
+        """(shadows, 32) lanes active in the sampled warp whose own guard holds."""
+        held = self.preds[pred]
+        return self.real.active & (~held if neg else held)

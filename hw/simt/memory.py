@@ -60,8 +60,15 @@ class MemorySystem:
     """L1 per simulated SM, one L2 and DRAM. ``share`` scales the chip-wide L2 capacity and
     L2/DRAM bandwidth when only some SMs are simulated (each gets its fair share)."""
 
-    def __init__(self, cfg: GpuConfig, sms: int, shared_per_sm_bytes: int, share: float) -> None:
+    def __init__(self, cfg: GpuConfig, sms: int, shared_per_sm_bytes: int, share: float,
+                 shadow_l1s: int = 0) -> None:
         self.cfg = cfg
+        # The L1s of the SMs that shadow CTAs stand for, pooled: cache c's set s is pooled set
+        # s * shadow_l1s + c, so the pool behaves exactly as shadow_l1s separate caches.
+        self.shadow_l1s = shadow_l1s
+        self.shadow_l1 = SectoredCache(cfg.l1_bytes(shared_per_sm_bytes) * shadow_l1s,
+                                       cfg.l1_ways) if shadow_l1s else None
+        self.shadow_counts: Counter[str] = Counter()
         self.l1 = [SectoredCache(cfg.l1_bytes(shared_per_sm_bytes), cfg.l1_ways)
                    for _ in range(sms)]
         self.l2 = SectoredCache(max(LINE_BYTES * cfg.l2_ways, int(cfg.l2_bytes * share)),
@@ -121,8 +128,8 @@ class MemorySystem:
         self.dram_busy += service
         return start - at
 
-    def _l2(self, at: float, lines: np.ndarray, masks: np.ndarray, write: bool) -> tuple[
-            float, int, int, float]:
+    def _l2(self, at: float, lines: np.ndarray, masks: np.ndarray, write: bool,
+            counts: Counter[str] | None = None) -> tuple[float, int, int, float]:
         """(queue wait, L2-hit sectors, L2-miss sectors, DRAM wait of the misses)."""
         sectors = int(_POPCOUNT[masks].sum())
         start = max(at, self.l2_free)
@@ -132,7 +139,7 @@ class MemorySystem:
         hits, evicted = self.l2.access(lines, masks, write=write, allocate=True)
         hit_sectors = int(_POPCOUNT[hits].sum())
         miss_sectors = 0 if write else sectors - hit_sectors
-        counts = self.counts
+        counts = self.counts if counts is None else counts
         counts["l2_sectors"] += sectors
         counts["l2_hit_sectors"] += hit_sectors if not write else sectors
         dram_wait = 0.0
@@ -204,3 +211,25 @@ class MemorySystem:
         self.counts["shared_wavefronts"] += wavefronts
         self.counts["shared_write_bytes" if write else "shared_read_bytes"] += addrs.size * size
         return start + wavefronts - 1 + self.cfg.shared_latency_cycles
+
+    def shadow(self, now: int, l1_ids: np.ndarray, addrs: np.ndarray, size: int,
+               use_l1: bool, write: bool) -> None:
+        """The traffic of shadow CTAs (other SMs' CTAs of the same wave): through their own L1s
+        (``l1_ids`` per address) into the shared L2 and DRAM queues, at cycle ``now``. Counted
+        apart (``shadow_counts``); only its effect on L2 contents and queues matters."""
+        if addrs.size == 0:
+            return
+        sectors = np.unique((l1_ids.astype(np.int64) << 40) | (addrs >> 5))
+        keys = sectors >> 2  # (l1 id, line) in order
+        unique, first = np.unique(keys, return_index=True)
+        masks = np.bitwise_or.reduceat((1 << (sectors & 3)).astype(np.uint8), first)
+        l1_id, lines = unique >> 38, unique & ((1 << 38) - 1)
+        if self.shadow_l1 is not None and (use_l1 or write):
+            pooled = lines * self.shadow_l1s + l1_id
+            hits, _ = self.shadow_l1.access(pooled, masks.astype(np.uint8), allocate=not write)
+            if not write:
+                masks = masks & ~hits
+        keep = masks != 0
+        if keep.any():
+            self._l2(now + 1, lines[keep], masks[keep].astype(np.uint8), write,
+                     self.shadow_counts)

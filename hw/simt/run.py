@@ -1,12 +1,20 @@
 """Run one SIMT kernel on a GPU model and collect a `GpuKernelRun`.
 
-Large grids (``sample="auto"``): the run first simulates ``sample_sms`` SMs that own their fair
-share (sample_sms / sms) of L2 capacity, L2 bandwidth and DRAM bandwidth, each running the CTAs
-the busiest SM of the full chip would run, capped at ``sample_waves`` waves (occupancy-limited
-rounds). If that covers the grid, or the whole grid is estimated at no more than
+Large grids (``sample="auto"``): the run first simulates ``sample_sms`` SMs, each running the
+CTAs that SM would run in the full chip, capped at ``sample_waves`` waves (occupancy-limited
+rounds). CTAs of one wave share data through L2 (GEMM tiles), so each sampled CTA carries
+*shadow CTAs*: the CTAs of the same round on the SMs not simulated. Shadows follow the sampled
+warp's control flow, execute only the instructions addresses depend on (vectorised over the
+shadows) and send their global accesses through their own L1s into the shared L2 and DRAM, so
+L2 contents and L2/DRAM queues see the whole wave. Kernels whose addresses depend on loaded
+data (pointer chasing) cannot have shadows; their sample owns its fair share (sample_sms /
+sms) of L2 capacity and L2/DRAM bandwidth instead.
+
+If the sample covers the grid, or the whole grid is estimated at no more than
 ``full_budget_instructions`` warp instructions (about half a minute of simulation), every CTA
 is simulated on every SM instead. Otherwise the sample is extrapolated: cycles scale with the
-CTAs per SM (throughput-bound SMs take time in proportion to their CTAs), counts with CTAs.
+CTAs per SM (throughput-bound SMs take time in proportion to their CTAs), counts with CTAs
+(L2 and DRAM counts from the sampled and shadow CTAs together).
 The result says so: ``sampled=True`` and ``sampled_fraction``. Functional mode always
 simulates every CTA (every output must be computed). ``sample="waves"`` always samples and
 ``"full"`` never does.
@@ -39,7 +47,8 @@ Sample = Literal["auto", "full", "waves"]
 class SimOptions:
     """How to run: ``mode`` functional executes every lane's data, timing only what timing
     depends on (same cycles); ``trace`` records timeline events (at most ``max_events``);
-    ``sample`` chooses full or wave-sampled simulation of large grids (module docstring);
+    ``sample`` chooses full or wave-sampled simulation of large grids and ``shadow_ctas``
+    whether a sample presents its wave's traffic to L2 and DRAM (module docstring);
     ``seed`` seeds random example inputs; ``max_cycles`` stops runaway programs."""
 
     mode: Mode = "timing"
@@ -50,6 +59,7 @@ class SimOptions:
     sample_sms: int = 2
     sample_waves: int = 2
     full_budget_instructions: int = 1_000_000
+    shadow_ctas: bool = True
     max_cycles: int = 2_000_000_000
 
     def __post_init__(self) -> None:
@@ -108,12 +118,35 @@ def prepare_memory(kernel: Kernel, gmem: np.ndarray | None, inputs: Mapping[str,
     return gmem, written
 
 
+def _sample_ids(cfg: GpuConfig, ctas: int, sms: int, per_sm: int) -> tuple[
+        list[int], dict[int, tuple[int, ...]]]:
+    """The CTAs the first ``sms`` SMs run in a full simulation (``per_sm`` each; the CTA
+    scheduler deals CTA i to SM i % cfg.sms), and for each the CTAs of the same round on the
+    other SMs that it stands for (its shadows)."""
+    ids = [r * cfg.sms + s for r in range(per_sm) for s in range(sms) if r * cfg.sms + s < ctas]
+    shadows = {}
+    for cta in ids:
+        end = min(ctas, (cta // cfg.sms + 1) * cfg.sms)
+        shadows[cta] = tuple(range(cta + sms, end, sms))
+    return ids, shadows
+
+
 def _simulate(cfg: GpuConfig, kernel: Kernel, occ: Occupancy, options: SimOptions,
-              gmem: np.ndarray, sms: int, ctas: int) -> tuple[Gpu, int]:
+              gmem: np.ndarray, sms: int, per_sm: int | None) -> tuple[Gpu, int]:
+    """Every CTA on every SM (``per_sm`` None), or ``per_sm`` CTAs on each of ``sms`` SMs."""
     functional = options.mode == "functional"
     ops, data = decode(kernel.program, cfg, functional)
-    gpu = Gpu(cfg, kernel, ops, occ, sms=sms, share=sms / cfg.sms, cta_ids=range(ctas),
-              gmem=gmem, data=data, trace=options.trace, max_events=options.max_events)
+    ctas = kernel.launch.ctas
+    if per_sm is None:
+        gpu = Gpu(cfg, kernel, ops, occ, sms=cfg.sms, share=1.0, cta_ids=range(ctas),
+                  gmem=gmem, data=data, trace=options.trace, max_events=options.max_events)
+        return gpu, gpu.run(options.max_cycles)
+    ids, shadows = _sample_ids(cfg, ctas, sms, per_sm)
+    # shadows need addresses that do not depend on loaded data (they load nothing)
+    use_shadows = options.shadow_ctas and not data
+    gpu = Gpu(cfg, kernel, ops, occ, sms=sms, share=1.0 if use_shadows else sms / cfg.sms,
+              cta_ids=ids, gmem=gmem, data=data, trace=options.trace,
+              max_events=options.max_events, shadow_ids=shadows if use_shadows else None)
     return gpu, gpu.run(options.max_cycles)
 
 
@@ -140,6 +173,11 @@ def _record(cfg: GpuConfig, kernel: Kernel, occ: Occupancy, gpu: Gpu, cycles: in
             busy = getattr(mem, f"{name}_busy") / sim_cycles * cycles
             pipes[name] = PipeStats(busy_cycles=round(busy))
     counts: Counter[str] = Counter({k: scaled(v) for k, v in mem.counts.items()})
+    shadows = sum(len(gpu.shadow_ids.get(cta, ())) for cta in gpu.simulated)
+    if shadows:  # chip-level traffic: the sampled CTAs and their shadows saw it together
+        wave_scale = kernel.launch.ctas / (gpu.total + shadows)
+        for key in ("dram_read_bytes", "dram_write_bytes", "l2_sectors", "l2_hit_sectors"):
+            counts[key] = round((mem.counts[key] + mem.shadow_counts[key]) * wave_scale)
     stalls: Counter[str] = Counter()
     for s in subcores:
         stalls.update(s.stalls)
@@ -172,7 +210,7 @@ def _record(cfg: GpuConfig, kernel: Kernel, occ: Occupancy, gpu: Gpu, cycles: in
         stall_cycles=MappingProxyType({k: scaled(v) for k, v in sorted(stalls.items())}),
         subcore_cycles=scaled(len(subcores) * sim_cycles),
         l1_hit_rate=mem.counts["l1_hit_sectors"] / max(1, mem.counts["l1_sectors"]),
-        l2_hit_rate=mem.counts["l2_hit_sectors"] / max(1, mem.counts["l2_sectors"]),
+        l2_hit_rate=counts["l2_hit_sectors"] / max(1, counts["l2_sectors"]),
         achieved_occupancy=gpu.warp_cycles / (sim_cycles * len(gpu.subcores)
                                               * cfg.max_warps_per_sm),
         theoretical_occupancy=occ.theoretical, occupancy_limiter=occ.limiter,
@@ -202,12 +240,12 @@ def run_kernel(kernel: Kernel, cfg: GpuConfig, options: SimOptions = SimOptions(
     sample = min(ctas, sms * per_sampled_sm)
     functional = options.mode == "functional"
     if functional or options.sample == "full" or (options.sample == "auto" and sample == ctas):
-        gpu, cycles = _simulate(cfg, kernel, occ, options, gmem, cfg.sms, ctas)
+        gpu, cycles = _simulate(cfg, kernel, occ, options, gmem, cfg.sms, None)
         outputs = {**written, **{d.name: _view(gmem, d).copy() for d in kernel.outputs}} \
             if functional else {}
         return _record(cfg, kernel, occ, gpu, cycles, 1.0, False, outputs)
-    gpu, cycles = _simulate(cfg, kernel, occ, options, gmem, sms, sample)
-    scale = ctas / sample
+    gpu, cycles = _simulate(cfg, kernel, occ, options, gmem, sms, per_sampled_sm)
+    scale = ctas / gpu.total
     issued = sum(s.issued for sm in gpu.subcores for s in sm)
     if options.sample == "auto" and issued * scale <= options.full_budget_instructions:
         return run_kernel(kernel, cfg, replace(options, sample="full"), gmem=gmem,

@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING
 
 import numpy as np
 import simpy
 
 from hw.simt.decode import UNITS, Kind, Op
-from hw.simt.functional import ExecContext
-from hw.simt.lanes import Lanes
+from hw.simt.functional import ExecContext, shadow_addresses
+from hw.simt.lanes import Lanes, ShadowLanes
 
 if TYPE_CHECKING:
     from hw.simt.engine import Gpu
@@ -34,9 +34,10 @@ STALL_REASONS = ("scoreboard_memory", "scoreboard_alu", "pipe_busy", "barrier", 
 class Cta:
     """A resident CTA: its warps, shared memory, barrier arrivals and execution context."""
 
-    __slots__ = ("cta_id", "sm", "warps", "live", "arrived", "ctx", "start")
+    __slots__ = ("cta_id", "sm", "warps", "live", "arrived", "ctx", "start", "shadow_ctx")
 
     def __init__(self, cta_id: int, sm: int, ctx: ExecContext, start: int) -> None:
+        self.shadow_ctx: ExecContext | None = None
         self.cta_id = cta_id
         self.sm = sm
         self.warps: list[Warp] = []
@@ -51,11 +52,12 @@ class Warp:
 
     __slots__ = ("lanes", "cta", "index", "age", "sub", "reg_ready", "reg_mem", "pred_ready",
                  "next_issue", "at_barrier", "blocked_until", "groups", "open_group", "ready",
-                 "why", "unit")
+                 "why", "unit", "shadow")
 
     def __init__(self, lanes: Lanes, cta: Cta, index: int, age: int, sub: SubCore,
                  nregs: int, now: int) -> None:
         self.lanes = lanes
+        self.shadow: ShadowLanes | None = None
         self.cta = cta
         self.index = index
         self.age = age
@@ -187,6 +189,13 @@ class SubCore:
                 mask = lanes.active if op.guard < 0 else lanes.guard(op.guard, op.guard_neg)
                 if op.is_mma or mask.any():
                     op.execute(lanes, mask, ctx)
+            shadow = warp.shadow
+            if shadow is not None and op.in_slice:
+                shadow_ctx = warp.cta.shadow_ctx
+                assert shadow_ctx is not None
+                shadow_ctx.now, shadow_ctx.warpid = now, warp.index
+                op.execute(shadow, shadow.active if op.guard < 0 else
+                           shadow.guard(op.guard, op.guard_neg), shadow_ctx)
             self._written(warp, op, done, False)
             lanes.step()
         elif kind <= Kind.CP_ASYNC:
@@ -211,6 +220,9 @@ class SubCore:
         mask = lanes.active if op.guard < 0 else lanes.guard(op.guard, op.guard_neg)
         addrs = op.execute(lanes, mask, warp.cta.ctx)
         mem, sm, kind, size = gpu.memory, self.sm, op.kind, op.width_bytes
+        after = None
+        if warp.shadow is not None and op.addr_reg >= 0:
+            after = self._shadow_traffic(warp, op, now)
         if kind == Kind.LD_GLOBAL:
             done = mem.load(sm, now, addrs, size, use_l1=op.target == 0)
             self._written(warp, op, done, True)
@@ -225,7 +237,31 @@ class SubCore:
         else:  # cp.async: the group completes when its last copy lands in shared memory
             done = mem.load(sm, now, addrs, size, use_l1=op.target == 0, to_shared=True)
             warp.open_group = max(warp.open_group, done)
+        if after is not None:
+            after()
         return done
+
+    def _shadow_traffic(self, warp: Warp, op: Op, now: int) -> Callable[[], None]:
+        """Present the shadow CTAs' copies of this global access to the memory system: the
+        shadows before a pseudo-random split point go ahead of the sampled warp's request, the
+        rest after it (returned as a callable), so the sampled warp is not always last to ask
+        for a line its siblings share."""
+        shadow = warp.shadow
+        assert shadow is not None
+        mask = shadow.active if op.guard < 0 else shadow.guard(op.guard, op.guard_neg)
+        limit = warp.cta.ctx.gmem.size
+        index, addrs = shadow_addresses(shadow.regs[op.addr_reg], mask, op.addr_offset,
+                                        op.width_bytes, limit)
+        count = shadow.regs.shape[1]
+        split = (warp.cta.cta_id * 7919 + op.index * 104729 + now) % (count + 1)
+        l1_ids = index + self.sm * self.gpu.shadows
+        use_l1, write = op.target == 0, op.kind == Kind.ST_GLOBAL
+        memory = self.gpu.memory
+        first = index < split
+        memory.shadow(now, l1_ids[first], addrs[first], op.width_bytes, use_l1, write)
+        rest = ~first
+        return lambda: memory.shadow(now, l1_ids[rest], addrs[rest], op.width_bytes, use_l1,
+                                     write)
 
     def _control(self, warp: Warp, op: Op, now: int) -> int:
         lanes, kind = warp.lanes, op.kind

@@ -46,3 +46,26 @@ def test_auto_samples_grids_beyond_the_budget() -> None:
     run = run_kernel(kernel, PRESETS["a100"], SimOptions(full_budget_instructions=10_000),
                      gmem=gmem)
     assert run.sampled and run.ctas == 256 and run.ctas_simulated == 6  # 2 SMs x 3 CTAs
+
+
+@pytest.mark.slow
+def test_sampled_gemm_on_a_full_a100_matches_full_simulation() -> None:
+    # 256 CTAs over 108 SMs share A and B tiles through L2: shadow CTAs keep that reuse
+    cfg = PRESETS["a100"]
+    kernel, gmem = _gemm(1024, 1024, 256)
+    full = run_kernel(kernel, cfg, SimOptions(sample="full"), gmem=gmem)
+    sampled = run_kernel(kernel, cfg, SimOptions(sample="waves"), gmem=gmem)
+    assert sampled.sampled and sampled.ctas_simulated == 6
+    assert sampled.cycles == pytest.approx(full.cycles, rel=0.05)
+    assert sampled.l2_hit_rate == pytest.approx(full.l2_hit_rate, abs=0.03)
+    assert sampled.bytes_read["dram"] == pytest.approx(full.bytes_read["dram"], rel=0.1)
+
+
+def test_shadow_ctas_carry_the_wave_traffic() -> None:
+    cfg = PRESETS["a100"]
+    kernel, gmem = _gemm(1024, 1024, 128)
+    shadowed = run_kernel(kernel, cfg, SimOptions(sample="waves"), gmem=gmem)
+    alone = run_kernel(kernel, cfg, SimOptions(sample="waves", shadow_ctas=False), gmem=gmem)
+    # without shadows the sample loses the other SMs' L2 reuse and goes to DRAM far more
+    assert shadowed.l2_hit_rate > 0.9 > alone.l2_hit_rate
+    assert shadowed.cycles < alone.cycles
