@@ -73,7 +73,7 @@ class ExecContext:
         self.data = data
 
 
-Executor = Callable[[Lanes, np.ndarray, ExecContext], Any]
+Executor = Callable[..., Any]  # (lanes or shadow lanes, mask, ctx) -> addresses or None
 _VIEW = {DType.U32: np.uint32, DType.S32: np.int32, DType.F32: np.float32,
          DType.F16X2: np.float16}
 
