@@ -95,7 +95,7 @@ def _paths_touching(config: DaVinciConfig, buffer: str) -> list[tuple[str, float
     """(path key as the engine names it, per-core bytes/cycle) for every existing DMA path
     into or out of ``buffer``."""
     out = []
-    for name, value in type(config).model_fields.items():
+    for name in type(config).model_fields:
         if not name.endswith("_bytes_per_cycle") or "_to_" not in name:
             continue
         src, dst = name.removesuffix("_bytes_per_cycle").split("_to_")

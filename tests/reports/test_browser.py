@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 from matplotlib.image import imread
 
-
 _FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
           "--disable-background-networking", "--disable-component-update", "--disable-sync",
           "--hide-scrollbars", "--enable-logging=stderr", "--v=0")
