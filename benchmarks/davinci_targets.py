@@ -1,0 +1,80 @@
+"""The DaVinci compiler targets of issue 4, measured: prints a table.
+
+    python benchmarks/davinci_targets.py            # gemm 4096^3 and resnet50 batch 1
+    python benchmarks/davinci_targets.py --all      # also resnet50 batch 32 (a few minutes)
+
+Wall time and peak memory of `archsim run resnet50 --hw ascend910` are measured on the real
+command in a subprocess (`/usr/bin/time -v` where available).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+from archsim.simulate import compile_model, load_model, run_executable
+from hw import load_hw
+
+
+def _cube(result) -> float:
+    return result.utilization().get("cube", 0.0)
+
+
+def measure(spec: str, hw: str = "ascend910", batch: int = 1) -> dict:
+    config = load_hw(hw)
+    start = time.perf_counter()
+    name, graph = load_model(spec, batch)
+    exe = compile_model(graph, config)
+    compiled = time.perf_counter()
+    result = run_executable(exe, config, "timing", graph=graph, model=name, batch=batch)
+    done = time.perf_counter()
+    busy = sum(k.run.pipes["M"].busy_cycles for k in result.kernels)
+    cores_cycles = sum(k.run.cycles * k.run.units_per_pipe.get("M", 1) for k in result.kernels)
+    return {
+        "workload": f"{spec} b{batch}", "hw": hw, "sim ms": result.seconds * 1e3,
+        "per s": result.throughput_per_s, "cube util": _cube(result),
+        "cube util (no launch)": busy / cores_cycles if cores_cycles else 0.0,
+        "roofline ms": result.roofline_seconds * 1e3, "compile s": compiled - start,
+        "simulate s": done - compiled, "instructions": exe.instruction_count,
+    }
+
+
+def run_command_cost() -> tuple[float, float | None]:
+    """Wall seconds and peak RSS (MB) of `archsim run resnet50 --hw ascend910`."""
+    command = [shutil.which("archsim") or "archsim", "run", "resnet50", "--hw", "ascend910"]
+    timer = shutil.which("time") or ("/usr/bin/time" if shutil.os.path.exists("/usr/bin/time")
+                                     else None)
+    start = time.perf_counter()
+    if timer:
+        done = subprocess.run([timer, "-v", *command], capture_output=True, text=True, check=True)
+        wall = time.perf_counter() - start
+        peak = re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)
+        return wall, int(peak.group(1)) / 1024 if peak else None
+    subprocess.run(command, capture_output=True, check=True)
+    return time.perf_counter() - start, None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--all", action="store_true", help="also resnet50 at batch 32")
+    args = parser.parse_args()
+    rows = [measure("gemm:m=4096,n=4096,k=4096"), measure("resnet50")]
+    if args.all:
+        rows.append(measure("resnet50", batch=32))
+    keys = list(rows[0])
+    print(" | ".join(keys))
+    for row in rows:
+        print(" | ".join(f"{row[k]:.3f}" if isinstance(row[k], float) else str(row[k])
+                         for k in keys))
+    wall, peak = run_command_cost()
+    print(f"`archsim run resnet50 --hw ascend910`: {wall:.1f} s wall, "
+          f"peak memory {peak:.0f} MB" if peak else f"{wall:.1f} s wall")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
