@@ -45,3 +45,12 @@ def test_one_hot_with_negative_indices(shape: tuple, depth: int) -> None:
     graph = gb.build()
     ids = np.random.default_rng(0).integers(-depth, depth, shape)
     check(graph, {"x": ids}, rtol=0.0, atol_frac=0.0)
+
+
+@pytest.mark.parametrize("op", ["reduce_sum", "reduce_mean", "reduce_max"])
+@pytest.mark.parametrize("axes,keep", [((0, 2, 3), True), ((0, 2, 3), False), ((2, 3), True),
+                                       ((2, 3), False), (None, False), (None, True)])
+def test_feature_map_reductions(op: str, axes, keep: bool) -> None:
+    # NC1HWC0 input: channels stay in their lanes; 20 channels leave 12 padded lanes
+    graph = build(lambda gb, x: getattr(gb, op)(x, axes, keepdims=keep), x=(3, 20, 5, 7))
+    check(graph, fmap=["x"], atol=1e-3)

@@ -21,6 +21,7 @@ import numpy as np
 from compiler.davinci.builder import StreamBuilder
 from compiler.davinci.context import LoweringContext
 from compiler.davinci.kernels.movement import _row_runs
+from compiler.davinci.kernels.reduce_fmap import fmap_reduce_scale, lower_fmap_reduce
 from compiler.davinci.kernels.vector_common import (
     blocks,
     copy_in,
@@ -89,8 +90,13 @@ def lower_reduce(ctx: LoweringContext, node: Node) -> None:
     """Sum, mean or max over ``axes`` (all when empty)."""
     shape = ctx.type_of(node.inputs[0]).shape or (1,)
     axes = reduced_axes(len(shape), node.attrs.axes)
-    src, out, row_map, last = _plan(ctx, node, tuple(axes))
     op = _OPS[node.op]
+    src = place_input(ctx, node.inputs[0])
+    if src.layout == "nc1hwc0":
+        lower_fmap_reduce(ctx, node, src, tuple(axes), op,
+                          fmap_reduce_scale(node.op, shape, tuple(axes)))
+        return
+    src, out, row_map, last = _plan(ctx, node, tuple(axes))
     count = numel([shape[a] for a in axes])
     scale = 1.0 / count if node.op is OpCode.REDUCE_MEAN else 1.0
     _emit_reduce(ctx, node, src, out, row_map, last, op, scale)
