@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -15,7 +15,7 @@ from hw.results import RunResult
 from reports.ceilings import Ceilings
 from reports.html import archsim_version, environment
 from reports.overview import Overview, overview, time_by_op
-from reports.plots import STYLE, data_uri, new_figure
+from reports.plots import data_uri, new_figure, style
 from reports.roofline import RooflineSeries, roofline_figure, roofline_points
 from reports.serialize import save_result
 from reports.tables import layer_rows
@@ -46,15 +46,15 @@ def compared(runs: Sequence[tuple[RunResult, Ceilings]]) -> list[Compared]:
     return out
 
 
-def _grouped(ax: object, groups: list[str], chips: Sequence[Compared],
+def _grouped(ax: Any, groups: list[str], chips: Sequence[Compared],
              values: Mapping[str, Sequence[float]]) -> None:
     width = 0.8 / max(len(chips), 1)
     x = np.arange(len(groups))
     for i, c in enumerate(chips):
-        ax.bar(x + (i - (len(chips) - 1) / 2) * width, values[c.result.hw], width,  # type: ignore[attr-defined]
+        ax.bar(x + (i - (len(chips) - 1) / 2) * width, values[c.result.hw], width,
                color=c.colour, label=c.result.hw)
-    ax.set_xticks(x, groups, rotation=30, ha="right")  # type: ignore[attr-defined]
-    ax.grid(True, axis="y", alpha=0.3)  # type: ignore[attr-defined]
+    ax.set_xticks(x, groups, rotation=30, ha="right")
+    ax.grid(True, axis="y", alpha=0.3)
 
 
 def comparison_figure(chips: Sequence[Compared], title: str) -> Figure:
@@ -62,7 +62,7 @@ def comparison_figure(chips: Sequence[Compared], title: str) -> Figure:
     ops = list(dict.fromkeys(op for c in chips for op in time_by_op(c.result)))
     units = list(dict.fromkeys(u for c in chips for u in c.overview.utilization))
     levels = list(dict.fromkeys(lv for c in chips for lv in c.level_bytes))
-    with matplotlib.rc_context(STYLE):
+    with style():
         fig, (a, b, t) = new_figure(11.0, 3.6, 1, 3, width_ratios=(max(len(ops), 2),
                                                                     max(len(units), 2),
                                                                     max(len(levels), 2)))

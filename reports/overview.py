@@ -3,15 +3,14 @@ what bounds it; shared by the HTML report, ``summary.md`` and the comparison."""
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import defaultdict
 from dataclasses import dataclass
 
-import matplotlib
 from matplotlib.figure import Figure
 
 from hw.results import RunResult
 from reports.ceilings import Ceilings
-from reports.plots import STYLE, new_figure
+from reports.plots import new_figure, style
 from reports.roofline import execution_seconds
 from reports.tables import LayerRow, bound_shares
 
@@ -68,8 +67,8 @@ def overview(result: RunResult, ceilings: Ceilings, rows: list[LayerRow]) -> Ove
 
 def time_by_op(result: RunResult) -> dict[str, tuple[float, float]]:
     """op -> (execution seconds, launch seconds), largest total first."""
-    body: Counter = Counter()
-    launch: Counter = Counter()
+    body: dict[str, float] = defaultdict(float)
+    launch: dict[str, float] = defaultdict(float)
     for k in result.kernels:
         body[k.op] += execution_seconds(k)
         launch[k.op] += k.seconds - execution_seconds(k)
@@ -82,7 +81,7 @@ _BOUND_COLOURS = {"compute": "#009E73", "latency": "#999999"}
 
 def time_figure(result: RunResult, rows: list[LayerRow], title: str) -> Figure:
     """Left: time per op, execution and launch overhead. Right: time per bound."""
-    with matplotlib.rc_context(STYLE):
+    with style():
         fig, (left, right) = new_figure(10.0, 0.28 * max(len(time_by_op(result)), 4) + 1.4,
                                         1, 2, width_ratios=(1.6, 1))
         ops = time_by_op(result)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import io
 from collections.abc import Iterable
+from contextlib import AbstractContextManager
+from typing import Any
 
 import matplotlib
 from matplotlib.figure import Figure
@@ -15,10 +17,15 @@ _PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#
             "#000000", "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
             "#e377c2", "#7f7f7f", "#bcbd22", "#17becf", "#aec7e8", "#ffbb78", "#98df8a")
 
-STYLE = {"font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 8,
-         "svg.fonttype": "none", "svg.hashsalt": "archsim"}
+STYLE: dict[str, Any] = {"font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9,
+                         "legend.fontsize": 8, "svg.fonttype": "none", "svg.hashsalt": "archsim"}
 """rcParams for every report figure (applied with ``matplotlib.rc_context``); a fixed hash salt
 keeps SVG output deterministic."""
+
+
+def style() -> AbstractContextManager[None]:
+    """The report style (`STYLE`) for the duration of a ``with`` block."""
+    return matplotlib.rc_context(STYLE)  # type: ignore[arg-type]  # keys are valid rcParams
 
 
 def colours(names: Iterable[str]) -> dict[str, str]:
@@ -27,7 +34,7 @@ def colours(names: Iterable[str]) -> dict[str, str]:
 
 
 def new_figure(width_in: float, height_in: float, rows: int = 1, cols: int = 1,
-               **kwargs: object) -> tuple[Figure, object]:
+               **kwargs: Any) -> tuple[Figure, Any]:
     """A figure and its axes (as ``Figure.subplots`` returns them), laid out tightly."""
     fig = Figure(figsize=(width_in, height_in), layout="constrained")
     return fig, fig.subplots(rows, cols, **kwargs)
@@ -36,7 +43,7 @@ def new_figure(width_in: float, height_in: float, rows: int = 1, cols: int = 1,
 def svg_bytes(fig: Figure) -> bytes:
     """The figure as SVG."""
     buffer = io.BytesIO()
-    with matplotlib.rc_context(STYLE):  # the hash salt is read when saving
+    with style():  # the hash salt is read when saving
         fig.savefig(buffer, format="svg", metadata={"Date": None})
     return buffer.getvalue()
 

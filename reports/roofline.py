@@ -14,14 +14,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from hw.results import KernelRecord, RunResult
 from reports.ceilings import Ceilings
-from reports.plots import STYLE, colours, new_figure, si
+from reports.plots import colours, new_figure, si, style
 
 _MARKERS = ("o", "s", "^", "D", "v", "P")
 _ROOF_STYLES = ("-", "--", "-.", ":", (0, (5, 1)), (0, (1, 1)))
@@ -89,7 +88,7 @@ def roofline_figure(series: Sequence[RooflineSeries], title: str,
                     size: Callable[[RooflinePoint], float] | None = None) -> Figure:
     """A log-log roofline: each series' compute and memory roofs, and its points (marker by
     level, area by execution time, colour by op or by series)."""
-    with matplotlib.rc_context(STYLE):
+    with style():
         fig, ax = new_figure(10.0, 5.4)
         x_lo, x_hi = _x_range(series)
         xs = np.geomspace(x_lo, x_hi, 256)

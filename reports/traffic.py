@@ -8,12 +8,11 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import matplotlib
 from matplotlib.figure import Figure
 
 from hw.results import RunResult
 from reports.ceilings import Ceilings
-from reports.plots import STYLE, colours, new_figure, si
+from reports.plots import colours, new_figure, si, style
 from reports.tables import LayerRow
 
 # Levels from off-chip inwards, for ordering (DaVinci then GPU names); others follow.
@@ -66,7 +65,7 @@ def traffic_figure(levels: Sequence[LevelTraffic], rows: Sequence[LayerRow],
                    ceilings: Ceilings, title: str) -> Figure:
     """Left: bytes per level, read and written. Right: each layer's achieved bandwidth per
     roofline level as a share of the level's peak, bars as wide as the layer's time."""
-    with matplotlib.rc_context(STYLE):
+    with style():
         fig, (left, right) = new_figure(10.0, 3.8, 1, 2, width_ratios=(1, 2.2))
         names = [lv.level for lv in levels][::-1]
         reads = [lv.read_bytes for lv in levels][::-1]

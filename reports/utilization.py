@@ -10,16 +10,15 @@ on a GPU (`GpuKernelRun.stall_cycles`), the warp schedulers' stall reasons.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import matplotlib
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from hw.results import DAVINCI_UNITS, KernelRecord, RunResult
-from reports.plots import STYLE, new_figure
+from reports.plots import new_figure, style
 
 _NEVER_BUSY = 1e-3  # a unit busy at most this share of every layer's cycles is left out of the plot
 
@@ -52,9 +51,9 @@ def _pipe(unit: str) -> str:
 def _breakdown(layer: str, kernels: Sequence[KernelRecord], start: float,
                units: Sequence[str]) -> LayerBreakdown:
     total = sum(k.cycles for k in kernels) or 1
-    busy: Counter = Counter()
-    wait: Counter = Counter()
-    issue: Counter = Counter()
+    busy: dict[str, float] = defaultdict(float)
+    wait: dict[str, float] = defaultdict(float)
+    issue: dict[str, float] = defaultdict(float)
     issue_slots = 0
     for k in kernels:
         run = k.run
@@ -65,7 +64,9 @@ def _breakdown(layer: str, kernels: Sequence[KernelRecord], start: float,
                 wait[unit] += run.pipes[pipe].flag_wait_cycles / run.units_per_pipe[pipe]
         stalls = getattr(run, "stall_cycles", None)
         if stalls:  # GPU: warp-scheduler cycles by stall reason
-            issue.update({reason: n for reason, n in stalls.items() if reason != "idle"})
+            for reason, n in stalls.items():
+                if reason != "idle":
+                    issue[reason] += n
             issue_slots += getattr(run, "subcore_cycles", 0)
         else:  # DaVinci: the scalar issue unit blocked by a pipe's full queue
             lanes = run.units_per_pipe.get("S", run.cores) or 1
@@ -108,7 +109,7 @@ def utilization_figure(rows: Sequence[LayerBreakdown], title: str) -> Figure:
     reason_colours = {r: _STALL_PALETTE[i % len(_STALL_PALETTE)]
                       for i, r in enumerate(sorted(reasons))}
     nrows = len(units) + (1 if reasons else 0)
-    with matplotlib.rc_context(STYLE):
+    with style():
         fig, axes = new_figure(9.0, 0.95 * max(nrows, 1) + 0.9, max(nrows, 1), 1,
                                sharex=True, squeeze=False)
         axes = axes[:, 0]

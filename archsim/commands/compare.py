@@ -18,6 +18,8 @@ from hw.davinci.config import DaVinciConfig
 from hw.results import RunResult
 from reports import Ceilings, ceilings_for, write_comparison
 
+_CANNOT_RUN: tuple[type[Exception], ...] = (*USER_ERRORS, CompileError, NotImplementedError)
+
 
 class _Skipped(Exception):
     """A chip that cannot run the model; the message says why."""
@@ -30,7 +32,7 @@ def _run_on(model: str, hw: str, batch: int) -> tuple[RunResult, Ceilings]:
     try:
         config = load_hw(hw)
         return simulate(model, hw=hw, batch=batch), ceilings_for(config)
-    except (*USER_ERRORS, CompileError, NotImplementedError) as exc:
+    except _CANNOT_RUN as exc:
         raise _Skipped(str(exc)) from None
     except Exception as exc:  # noqa: BLE001 - see below
         # A target whose compile-and-run path has not landed yet (a GPU config while only
