@@ -8,9 +8,9 @@ from compiler.davinci.kernels import (
     matmul,  # noqa: E402, F401
     movement,  # noqa: E402, F401
     norm,  # noqa: E402, F401
+    one_hot,  # noqa: E402, F401
+    pool_grad,  # noqa: E402, F401
     pooling,  # noqa: E402, F401
     reduce,  # noqa: E402, F401
     select,  # noqa: E402, F401
 )
-from compiler.davinci.kernels import one_hot  # noqa: E402, F401
-from compiler.davinci.kernels import pool_grad  # noqa: E402, F401

@@ -32,6 +32,7 @@ from compiler.davinci.kernels.vector_common import (
     dtype_of,
     gm,
     numel,
+    place_output,
     plan_tiles,
     split,
     ub_bytes,
@@ -85,10 +86,7 @@ def place_mask(ctx: LoweringContext, node: Node) -> TensorPlacement:
         if not ctx.type_of(value).is_float:
             raise CompileError(f"{node.name}: {node.op.value} of integer values has no DaVinci "
                                "lowering (comparisons compute on fp16 lanes)")
-        source = ctx.place(value)
-        if source.layout == "nc1hwc0" and ctx.type_of(node.outputs[0]).rank == 4:
-            return ctx.place(node.outputs[0], "nc1hwc0", "float16")
-    return ctx.place(node.outputs[0], "ndp", "float16")
+    return place_output(ctx, node.outputs[0], node.inputs, "float16")
 
 
 @rule(*sorted(UNARY_ELEMENTWISE | BINARY_ELEMENTWISE | COMPARISONS, key=lambda op: op.value),
@@ -100,7 +98,7 @@ def lower_elementwise(ctx: LoweringContext, node: Node) -> None:
     if node.op in COMPARISONS:
         out = place_mask(ctx, node)
     else:
-        out = ctx.place(out_value)
+        out = place_output(ctx, out_value, node.inputs)
     if not ctx.type_of(out_value).is_float and node.op not in COMPARISONS:
         raise CompileError(f"{node.name}: integer element-wise {chain[0].op} has no "
                            "DaVinci lowering (the vector kernels compute in fp16)")

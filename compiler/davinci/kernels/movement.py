@@ -35,6 +35,7 @@ from compiler.davinci.kernels.vector_common import (
     gm,
     numel,
     place_input,
+    place_output,
     split,
     ub_bytes,
     vector_builder,
@@ -297,7 +298,7 @@ def lower_gather(ctx: LoweringContext, node: Node) -> None:
 @rule(OpCode.EXPAND)
 def lower_expand(ctx: LoweringContext, node: Node) -> None:
     """Broadcast: the element-wise kernel with an identity chain does every broadcast kind."""
-    out = ctx.place(node.outputs[0])
+    out = place_output(ctx, node.outputs[0], node.inputs)
     x = node.inputs[0]
     ext = classify(ctx, x, out, node.name)
     if ext.kind == "imm":
@@ -338,8 +339,11 @@ def lower_reshape(ctx: LoweringContext, node: Node) -> None:
         same_bytes = (want == "ndp" and out_shape[-1] == in_shape[1]) or (
             want == "nc1hwc0" and len(out_shape) == 4 and out_shape[1] == in_shape[1]
             and out_shape[2:] == (1, 1))
-    elif src.layout == "ndp" and want == "nc1hwc0" and len(out_shape) == 4:
-        same_bytes = out_shape[2:] == (1, 1) and in_shape[-1] == out_shape[1]
+    if (not same_bytes and src.layout == "ndp" and len(out_shape) == 4
+            and out_shape[2:] == (1, 1) and in_shape[-1] == out_shape[1]):
+        # (N, C) rows are the NC1HWC0 image of (N, C, 1, 1): store the view as a feature map
+        # (a per-channel vector for the element-wise kernels) rather than moving lanes
+        same_bytes, want = True, "nc1hwc0"
     if not same_bytes and src.layout == "nc1hwc0" and want == "ndp":
         out = ctx.place(y)
         budget = (ctx.target.ub_bytes - 8192) // 4 // BLOCK_BYTES

@@ -19,7 +19,7 @@ import numpy as np
 from compiler.davinci.context import LoweringContext
 from compiler.davinci.kernels.elementwise import _Kernel, emit_elementwise
 from compiler.davinci.kernels.elementwise_plan import ChainOp, Ext, classify, classify_array
-from compiler.davinci.kernels.vector_common import place_image
+from compiler.davinci.kernels.vector_common import place_image, place_output
 from compiler.davinci.lower import rule
 from compiler.errors import CompileError
 from framework import Node, OpCode
@@ -36,7 +36,7 @@ def _mode(exts: dict[str, Ext]) -> str:
 def lower_where(ctx: LoweringContext, node: Node) -> None:
     """Bit-select with a constant condition."""
     cond, a, b = node.inputs
-    out = _place_like_inputs(ctx, node)
+    out = place_output(ctx, node.outputs[0], node.inputs)
     if not ctx.type_of(node.outputs[0]).is_float:
         raise CompileError(f"{node.name}: integer where has no DaVinci lowering")
     if not ctx.is_constant(cond):
@@ -62,17 +62,6 @@ def lower_where(ctx: LoweringContext, node: Node) -> None:
             args += [value, key]
     chain = [ChainOp("select", None, tuple(args))]
     emit_elementwise(ctx, node, _Kernel(chain, exts, out, _mode(exts), False, 1))
-
-
-def _place_like_inputs(ctx: LoweringContext, node: Node):
-    """The output in NC1HWC0 when a same-rank tensor input is a feature map there (layout
-    assignment does not propagate through where), else in its assigned layout."""
-    rank = ctx.type_of(node.outputs[0]).rank
-    for value in node.inputs:
-        stored = ctx.placements.get(value)
-        if stored is not None and stored.layout == "nc1hwc0" and len(stored.shape) == rank:
-            return ctx.place(node.outputs[0], "nc1hwc0")
-    return ctx.place(node.outputs[0])
 
 
 def _where_run_time(ctx: LoweringContext, node: Node, out) -> None:
@@ -110,7 +99,7 @@ def lower_cast(ctx: LoweringContext, node: Node) -> None:
     if not (src_float and dst_float):
         raise CompileError(f"{node.name}: cast {ctx.type_of(x).dtype} -> {node.attrs.dtype} "
                            "changes between fp16 and int32 lanes; only float casts are lowered")
-    out = ctx.place(y)
+    out = place_output(ctx, y, (x,))
     exts = {x: classify(ctx, x, out, node.name)}
     chain = [ChainOp(OpCode.IDENTITY, None, (x,))]
     emit_elementwise(ctx, node, _Kernel(chain, exts, out, _mode(exts), False, 0))

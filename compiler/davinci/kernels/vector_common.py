@@ -162,3 +162,17 @@ def vector_builder(ctx: LoweringContext, name: str, parts: int
     units = tuple(f"aiv{i}" for i in range(per))
     builder = KernelBuilder(name, ctx.target, -(-parts // per), units)
     return builder, [builder.stream(i // per, units[i % per]) for i in range(parts)]
+
+
+def place_output(ctx: LoweringContext, value: str, inputs: Sequence[str],
+                 dtype: str | None = None) -> TensorPlacement:
+    """The output of an element-wise kernel: NC1HWC0 when a same-rank tensor input already
+    lives there (layout assignment does not follow every op, and lanes must line up), else its
+    assigned layout."""
+    rank = len(ctx.type_of(value).shape)
+    if value not in ctx.placements:
+        for name in inputs:
+            stored = ctx.placements.get(name)
+            if stored is not None and stored.layout == "nc1hwc0" and len(stored.shape) == rank:
+                return ctx.place(value, "nc1hwc0", dtype)
+    return ctx.place(value, None, dtype)
