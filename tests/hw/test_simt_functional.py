@@ -160,3 +160,13 @@ def test_statistics_add_up(scheduler: str) -> None:
     assert len(run.events) == run.issue_cycles and {e.unit for e in run.events} == {
         "sub0", "sub1", "sub2", "sub3"}
     assert run.bytes_read["dram"] == 2 * 128 * 64 * 2  # A and Bt once each, cold
+
+
+def test_runs_add_up_sequentially() -> None:
+    kernel = load_kernel(EXAMPLES / "saxpy.s")
+    one = run_kernel(kernel, A100)
+    two = one + one
+    assert two.cycles == 2 * one.cycles and two.flops == 2 * one.flops
+    assert two.stall_cycles["idle"] == 2 * one.stall_cycles["idle"]
+    assert two.achieved_occupancy == pytest.approx(one.achieved_occupancy)
+    assert two.seconds == pytest.approx(2 * one.seconds)
