@@ -260,14 +260,22 @@ def lower_concat(ctx: LoweringContext, node: Node) -> None:
 @rule(OpCode.PAD)
 def lower_pad(ctx: LoweringContext, node: Node) -> None:
     """Constant padding: the tile is filled with the value, input rows are copied in (shifted
-    right by the left pad of the last axis), and the columns the copy overran are refilled."""
+    right by the left pad of the last axis), and the columns the copy overran are refilled.
+    Reflect and edge padding of the leading axes are row maps."""
     at = node.attrs
-    if at.mode != "constant":
-        raise CompileError(f"{node.name}: {at.mode} padding has no DaVinci lowering (constant "
-                           "only)")
     src, out = _ndp(ctx, node.inputs[0], node.name), _ndp(ctx, node.outputs[0], node.name, True)
     rank = len(src.shape)
-    begins = at.pads[:rank]
+    begins, ends = at.pads[:rank], at.pads[rank:]
+    if at.mode != "constant":
+        if begins[-1] or ends[-1]:
+            raise CompileError(f"{node.name}: {at.mode} padding of the last axis reverses or "
+                               "repeats lanes, which the vector ISA cannot do; only leading "
+                               "axes are lowered for this mode")
+        # reflect / edge on leading axes: every output row is some input row
+        widths = list(zip(begins[:-1], ends[:-1], strict=True))
+        row_map = np.pad(_row_index(src.shape), widths, mode=at.mode).reshape(-1)
+        _emit(ctx, node, Assembly(out, [Piece(src, row_map, 0, 0, out.shape[-1])]), "pad")
+        return
     out_rows = _row_index(out.shape)
     row_map = np.full(numel(out.shape[:-1]), -1, dtype=np.int64)
     index = tuple(slice(begins[a], begins[a] + src.shape[a]) for a in range(rank - 1))
