@@ -16,7 +16,13 @@ from reports.overview import Overview, overview, time_figure
 from reports.plots import data_uri, si
 from reports.roofline import RooflineSeries, roofline_figure, roofline_points
 from reports.tables import LATENCY_FRACTION, LayerRow, kernel_rows, layer_rows, top
-from reports.traffic import LevelTraffic, level_traffic, path_traffic, traffic_figure
+from reports.traffic import (
+    LEVEL_NOTES,
+    LevelTraffic,
+    level_traffic,
+    path_traffic,
+    traffic_figure,
+)
 from reports.utilization import layer_breakdowns, utilization_figure
 
 TOP_KERNELS = 10
@@ -92,6 +98,6 @@ def render_report(result: RunResult, ceilings: Ceilings) -> str:
         "top_kernels": top(model.kernels, TOP_KERNELS), "levels": model.levels,
         "paths": model.paths, "exec_seconds": model.execution_seconds or 1.0,
         "level_names": [m.name for m in ceilings.memory], "units": model.units,
-        "latency_fraction": LATENCY_FRACTION,
+        "latency_fraction": LATENCY_FRACTION, "level_notes": LEVEL_NOTES,
     }
     return environment().get_template("report.html.j2").render(context)

@@ -20,6 +20,20 @@ _LEVEL_ORDER = ("hbm", "dram", "gm", "l2", "l1", "shared", "l0a", "l0b", "l0c", 
                 "fb")
 
 
+LEVEL_NOTES = {
+    "hbm": "off-chip HBM: L2 misses (whole lines) and writes",
+    "dram": "off-chip DRAM: L2 misses and write-backs",
+    "gm": "global-memory accesses of the cores; every byte crosses the L2",
+    "l2": "L2 accesses of the SMs",
+    "l1": "on-chip L1 buffer (DaVinci) or L1 cache hits (GPU)",
+    "shared": "shared memory",
+    "l0a": "Cube input A buffer", "l0b": "Cube input B buffer",
+    "l0c": "Cube accumulator buffer", "ub": "Vector unified buffer",
+    "bt": "bias table", "fb": "FixPipe buffer",
+}
+"""What each level's byte counters count, for the report's table."""
+
+
 @dataclass(frozen=True)
 class LevelTraffic:
     """Bytes read from and written to one memory level over the run."""

@@ -41,12 +41,13 @@ def test_layers_follow_each_other_in_time(resnet_910) -> None:
 def test_figure_has_a_row_per_busy_unit_and_a_bar_per_layer(resnet_910) -> None:
     rows = layer_breakdowns(resnet_910)
     fig = utilization_figure(rows, "t")
-    busy_units = [u for u in rows[0].units if any(r.units[u]["busy"] > 1e-3 for r in rows)]
+    busy_units = [u for u in rows[0].units if any(r.units[u]["busy"] > 0.01 for r in rows)]
     has_issue = any(r.issue for r in rows)
     assert len(fig.axes) == len(busy_units) + has_issue
-    cube = fig.axes[busy_units.index("cube")]
-    assert cube.get_ylabel() == "cube"
+    assert busy_units
+    first = fig.axes[0]
+    assert first.get_ylabel() == busy_units[0]
     # three stacked parts (busy, flag wait, launch) per layer
-    assert len(cube.patches) == 3 * len(rows)
-    assert cube.get_ylim() == (0.0, 100.0)
+    assert len(first.patches) == 3 * len(rows)
+    assert first.get_ylim() == (0.0, 100.0)
     assert "time through the run" in fig.axes[-1].get_xlabel()
