@@ -212,24 +212,32 @@ class MemorySystem:
         self.counts["shared_write_bytes" if write else "shared_read_bytes"] += addrs.size * size
         return start + wavefronts - 1 + self.cfg.shared_latency_cycles
 
-    def shadow(self, now: int, l1_ids: np.ndarray, addrs: np.ndarray, size: int,
-               use_l1: bool, write: bool) -> None:
-        """The traffic of shadow CTAs (other SMs' CTAs of the same wave): through their own L1s
-        (``l1_ids`` per address) into the shared L2 and DRAM queues, at cycle ``now``. Counted
-        apart (``shadow_counts``); only its effect on L2 contents and queues matters."""
+    @staticmethod
+    def shadow_lines(l1_ids: np.ndarray, addrs: np.ndarray) -> tuple[
+            np.ndarray, np.ndarray, np.ndarray]:
+        """(L1 id, line, sector mask) of shadow accesses, sorted by L1 id then line."""
         if addrs.size == 0:
-            return
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty, np.zeros(0, dtype=np.uint8)
         sectors = np.unique((l1_ids.astype(np.int64) << 40) | (addrs >> 5))
-        keys = sectors >> 2  # (l1 id, line) in order
-        unique, first = np.unique(keys, return_index=True)
-        masks = np.bitwise_or.reduceat((1 << (sectors & 3)).astype(np.uint8), first)
-        l1_id, lines = unique >> 38, unique & ((1 << 38) - 1)
+        keys = sectors >> 2  # (l1 id << 38) | line, sorted
+        starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+        masks = np.bitwise_or.reduceat((1 << (sectors & 3)).astype(np.uint8), starts)
+        unique = keys[starts]
+        return unique >> 38, unique & ((1 << 38) - 1), masks.astype(np.uint8)
+
+    def shadow(self, now: int, l1_id: np.ndarray, lines: np.ndarray, masks: np.ndarray,
+               use_l1: bool, write: bool) -> None:
+        """The traffic of shadow CTAs (other SMs' CTAs of the same wave, from `shadow_lines`):
+        through their own L1s into the shared L2 and DRAM queues, at cycle ``now``. Counted
+        apart (``shadow_counts``); only its effect on L2 contents and queues matters."""
+        if lines.size == 0:
+            return
         if self.shadow_l1 is not None and (use_l1 or write):
             pooled = lines * self.shadow_l1s + l1_id
-            hits, _ = self.shadow_l1.access(pooled, masks.astype(np.uint8), allocate=not write)
+            hits, _ = self.shadow_l1.access(pooled, masks, allocate=not write)
             if not write:
                 masks = masks & ~hits
         keep = masks != 0
         if keep.any():
-            self._l2(now + 1, lines[keep], masks[keep].astype(np.uint8), write,
-                     self.shadow_counts)
+            self._l2(now + 1, lines[keep], masks[keep], write, self.shadow_counts)

@@ -254,14 +254,13 @@ class SubCore:
                                         op.width_bytes, limit)
         count = shadow.regs.shape[1]
         split = (warp.cta.cta_id * 7919 + op.index * 104729 + now) % (count + 1)
-        l1_ids = index + self.sm * self.gpu.shadows
-        use_l1, write = op.target == 0, op.kind == Kind.ST_GLOBAL
+        base = self.sm * self.gpu.shadows
         memory = self.gpu.memory
-        first = index < split
-        memory.shadow(now, l1_ids[first], addrs[first], op.width_bytes, use_l1, write)
-        rest = ~first
-        return lambda: memory.shadow(now, l1_ids[rest], addrs[rest], op.width_bytes, use_l1,
-                                     write)
+        ids, lines, masks = memory.shadow_lines(index + base, addrs)
+        cut = int(np.searchsorted(ids, base + split))
+        use_l1, write = op.target == 0, op.kind == Kind.ST_GLOBAL
+        memory.shadow(now, ids[:cut], lines[:cut], masks[:cut], use_l1, write)
+        return lambda: memory.shadow(now, ids[cut:], lines[cut:], masks[cut:], use_l1, write)
 
     def _control(self, warp: Warp, op: Op, now: int) -> int:
         lanes, kind = warp.lanes, op.kind
