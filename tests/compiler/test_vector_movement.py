@@ -6,8 +6,6 @@ import numpy as np
 import pytest
 from davinci_harness import build, check
 
-from compiler.errors import CompileError
-
 CASES = {
     "transpose_rows": (lambda gb, x: gb.transpose(x, (0, 2, 1, 3)), {"x": (2, 5, 3, 20)}),
     "transpose_heads": (lambda gb, x: gb.transpose(x, (2, 0, 1, 3)), {"x": (2, 5, 3, 64)}),
@@ -41,9 +39,27 @@ def test_movement(name: str) -> None:
     check(build(fn, **shapes))
 
 
-def test_reshape_that_shifts_lanes_is_refused_with_a_reason() -> None:
-    with pytest.raises(CompileError, match="moves lanes"):
-        check(build(lambda gb, x: gb.reshape(x, (5, 24)), x=(6, 20)))
+SHIFTING = {
+    "flatten_rows": (lambda gb, x: gb.reshape(gb.relu(x), (3, 100)), {"x": (3, 5, 20)}),
+    "regroup": (lambda gb, x: gb.reshape(gb.relu(x), (5, 24)), {"x": (6, 20)}),
+    "unflatten": (lambda gb, x: gb.reshape(gb.relu(x), (3, 5, 20)), {"x": (3, 100)}),
+    "to_column": (lambda gb, x: gb.reshape(gb.relu(x), (6, 20, 1)), {"x": (6, 20)}),
+    "concat_unaligned": (lambda gb, x, y, z: gb.concat([gb.relu(x), y, z], axis=-1),
+                         {"x": (4, 7), "y": (4, 20), "z": (4, 5)}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHIFTING))
+def test_moves_that_shift_lanes(name: str) -> None:
+    # pieces starting inside a 32 B block are read shifted from GM and merged under masks
+    fn, shapes = SHIFTING[name]
+    check(build(fn, **shapes))
+
+
+def test_flatten_is_one_piece_per_source_row_position() -> None:
+    graph = build(lambda gb, x: gb.reshape(gb.relu(x), (3, 100)), x=(3, 5, 20))
+    outcome = check(graph)
+    assert "5 pieces" in outcome.exe.kernels[1].tiling
 
 
 def test_attention_transpose_uses_strided_bursts() -> None:

@@ -12,5 +12,6 @@ from compiler.davinci.kernels import (
     pool_grad,  # noqa: E402, F401
     pooling,  # noqa: E402, F401
     reduce,  # noqa: E402, F401
+    reshape,  # noqa: E402, F401
     select,  # noqa: E402, F401
 )

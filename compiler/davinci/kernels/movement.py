@@ -11,10 +11,8 @@ then overwritten with the pad value (vector_dup under a lane mask), padded lanes
 progression become one burst copy with a source gap, so a (0, 2, 1, 3) attention transpose is
 one copy per (batch, head) rather than one per row.
 
-Reshapes move no data when the stored bytes agree (same last axis, or both last axes whole
-blocks, or an NC1HWC0 map with H = W = 1 viewed as a matrix); an NC1HWC0 -> row-major reshape
-and transposes that move the last axis go through relayout.py (element moves); other reshapes
-are refused with a message naming them.
+Transposes that move the last axis go through relayout.py (element moves); reshapes are in
+reshape.py (views, or pieces assembled by this module's kernel).
 """
 
 from __future__ import annotations
@@ -27,7 +25,7 @@ from compiler.davinci.builder import StreamBuilder
 from compiler.davinci.context import LoweringContext
 from compiler.davinci.kernels.elementwise import _Kernel, emit_elementwise
 from compiler.davinci.kernels.elementwise_plan import ChainOp, classify
-from compiler.davinci.kernels.relayout import emit_tiles, transpose_tiles, unfold_tiles
+from compiler.davinci.kernels.relayout import emit_tiles, transpose_tiles
 from compiler.davinci.kernels.vector_common import (
     blocks,
     copy_out,
@@ -41,14 +39,24 @@ from compiler.davinci.kernels.vector_common import (
     vector_builder,
     vector_units,
 )
-from compiler.davinci.kernels.vector_ops import Geometry, fill_row_lanes, vdup
+from compiler.davinci.kernels.vector_ops import (
+    MAX_REPEAT,
+    MAX_STRIDE,
+    Geometry,
+    fill_row_lanes,
+    full_mask,
+    lane_mask,
+    set_mask,
+    vbin,
+    vdup,
+)
 from compiler.davinci.lower import rule
 from compiler.errors import CompileError
 from compiler.executable import TensorPlacement
 from framework import Node, OpCode
 from framework.shape_utils import norm_axis
 from framework.shapes import slice_ranges
-from isa.davinci import Addr, Space
+from isa.davinci import Addr, DType, Space, VBinary, VBinOp
 from isa.davinci.types import BLOCK_BYTES
 
 
@@ -91,18 +99,22 @@ def _emit(ctx: LoweringContext, node: Node, asm: Assembly, op: str) -> None:
     rows, length = _rows_shape(asm.out.shape)
     row_blocks = blocks(length * 2)
     row_bytes = row_blocks * BLOCK_BYTES
+    unaligned = any(p.dst_col % 16 for p in asm.pieces)
+    per_row = row_bytes * (2 if unaligned else 1)
     budget = ctx.target.ub_bytes - 4096
-    if 2 * row_bytes > budget:
+    if 2 * per_row > budget:
         raise CompileError(f"{node.name}: one output row of {length} elements does not fit UB")
-    tile = max(1, min(budget // (2 * row_bytes), -(-rows // vector_units(ctx))))
+    tile = max(1, min(budget // (2 * per_row), -(-rows // vector_units(ctx))))
     ranges = split(rows, vector_units(ctx))
     builder, streams = vector_builder(ctx, node.name, len(ranges))
     for core, (r0, r1) in enumerate(ranges):
         sb = streams[core]
         bufs = [sb.alloc(Space.UB, ub_bytes(tile * row_bytes), "rows") for _ in range(2)]
+        temps = [sb.alloc(Space.UB, ub_bytes(tile * row_bytes), "shifted rows")
+                 for _ in range(2)] if unaligned else [bufs[0], bufs[1]]
         for index, t0 in enumerate(range(r0, r1, tile)):
             t1 = min(r1, t0 + tile)
-            _tile(sb, asm, bufs[index % 2], t0, t1, row_blocks, length)
+            _tile(sb, asm, bufs[index % 2], temps[index % 2], t0, t1, row_blocks, length)
             copy_out(sb, gm(asm.out, t0 * row_bytes), bufs[index % 2], (t1 - t0) * row_bytes)
     moved = numel(asm.out.shape) * 2
     ctx.launch(builder, node, op=op, flops=0, min_bytes=2 * moved,
@@ -111,24 +123,65 @@ def _emit(ctx: LoweringContext, node: Node, asm: Assembly, op: str) -> None:
                tiling=f"{len(ranges)} cores, {tile} rows per tile, {len(asm.pieces)} pieces")
 
 
-def _tile(sb: StreamBuilder, asm: Assembly, buf: Addr, t0: int, t1: int, row_blocks: int,
-          length: int) -> None:
+def _tile(sb: StreamBuilder, asm: Assembly, buf: Addr, temp: Addr, t0: int, t1: int,
+          row_blocks: int, length: int) -> None:
     rows = t1 - t0
     if asm.needs_fill:
         vdup(sb, Geometry.flat(rows * row_blocks * 16), buf, asm.fill_value)
-    for piece in asm.pieces:
+    # block-aligned pieces land directly; the others are read shifted into ``temp`` (their
+    # first lane at its lane within the block) and merged under a lane mask, after, so no
+    # whole-block copy can overwrite a merged lane
+    ordered = sorted(asm.pieces, key=lambda p: p.dst_col % 16 != 0)
+    for piece in ordered:
+        shift = piece.dst_col % 16
         src_blocks = blocks(piece.placement.shape[-1] * 2) if piece.placement.shape else 1
-        width = blocks((piece.columns + piece.dst_col % 16) * 2)
+        width = blocks((piece.columns + shift) * 2)
+        target = temp if shift else buf
         for first, base, count, step in _row_runs(piece.row_map, t0, t1):
-            offset = base * src_blocks * BLOCK_BYTES + piece.col_offset * 2
+            offset = base * src_blocks * BLOCK_BYTES + (piece.col_offset - shift) * 2
             if piece.placement.offset + offset < 0:
                 raise CompileError(f"{asm.out.name}: a shifted read would start before GM")
-            copy_rows(sb, buf + ((first - t0) * row_blocks + piece.dst_col // 16) * BLOCK_BYTES,
+            row_at = (first - t0) * row_blocks * BLOCK_BYTES
+            copy_rows(sb, target + row_at + (piece.dst_col // 16) * BLOCK_BYTES,
                       gm(piece.placement, offset), count, width, step * src_blocks, row_blocks)
+            if shift:  # only the rows this run covers
+                merge_cols(sb, buf + row_at, temp + row_at, count, row_blocks, piece.dst_col,
+                           piece.dst_col + piece.columns)
     for col0, col1, value in asm.fixes:
         fill_cols(sb, buf, rows, row_blocks, col0, col1, value)
     if length % 16:
         fill_cols(sb, buf, rows, row_blocks, length, row_blocks * 16, 0.0)
+
+
+def merge_cols(sb: StreamBuilder, dst: Addr, src: Addr, rows: int, row_blocks: int, col0: int,
+               col1: int) -> None:
+    """Columns col0..col1-1 of every row: dst <- src, bit-exact (vor on int16 lanes), the
+    partial first and last blocks under lane masks."""
+    first_full, last_full = -(-col0 // 16), col1 // 16
+
+    def masked(block: int, lo: int, hi: int) -> None:
+        hi_a, lo_a = lane_mask(hi)
+        hi_b, lo_b = lane_mask(lo)
+        set_mask(sb, (hi_a & ~hi_b, lo_a & ~lo_b))
+        step = row_blocks if row_blocks <= MAX_STRIDE else 0
+        for r0 in range(0, rows, MAX_REPEAT if step else 1):
+            count = min(MAX_REPEAT, rows - r0) if step else 1
+            at = (r0 * row_blocks + block) * BLOCK_BYTES
+            sb.emit(VBinary(VBinOp.OR, DType.INT16, dst + at, src + at, src + at, count, 1, 1, 1,
+                            step, step, step))
+        full_mask(sb)
+
+    if first_full > last_full:
+        masked(col0 // 16, col0 % 16, col1 - (col0 // 16) * 16)
+        return
+    if col0 % 16:
+        masked(col0 // 16, col0 % 16, 16)
+    if last_full > first_full:
+        geo = Geometry(rows, (last_full - first_full) * 16, row_blocks, DType.INT16)
+        middle = first_full * BLOCK_BYTES
+        vbin(sb, geo, VBinOp.OR, dst + middle, src + middle, src + middle)
+    if col1 % 16:
+        masked(last_full, 0, col1 % 16)
 
 
 def _row_runs(row_map: np.ndarray, t0: int, t1: int) -> list[tuple[int, int, int, int]]:
@@ -232,7 +285,7 @@ def lower_split(ctx: LoweringContext, node: Node) -> None:
 @rule(OpCode.CONCAT)
 def lower_concat(ctx: LoweringContext, node: Node) -> None:
     """Each input becomes a piece: its rows (leading-axis concat) or its columns (last-axis
-    concat, every input but the last a whole number of 32 B blocks wide)."""
+    concat; a piece starting inside a block is merged under a lane mask)."""
     out = _ndp(ctx, node.outputs[0], node.name, True)
     rank = len(out.shape)
     axis = norm_axis(node.attrs.axis, rank)
@@ -242,9 +295,6 @@ def lower_concat(ctx: LoweringContext, node: Node) -> None:
         src = _ndp(ctx, value, node.name)
         size = src.shape[axis]
         if axis == rank - 1:
-            if offset % 16:
-                raise CompileError(f"{node.name}: concat along the last axis at column {offset} "
-                                   "(not a multiple of 16) needs lane shifts")
             row_map = np.arange(numel(out.shape[:-1]))
             pieces.append(Piece(src, row_map, 0, offset, size))
         else:
@@ -328,38 +378,3 @@ def _fill(ctx: LoweringContext, node: Node, out: TensorPlacement, value: float) 
 def lower_fill(ctx: LoweringContext, node: Node) -> None:
     """A tensor of one value (vector_dup), padding zeroed."""
     _fill(ctx, node, _ndp(ctx, node.outputs[0], node.name, True), node.attrs.value)
-
-
-@rule(OpCode.RESHAPE, OpCode.FLATTEN)
-def lower_reshape(ctx: LoweringContext, node: Node) -> None:
-    """A view when the stored bytes already agree; otherwise refused."""
-    x, y = node.inputs[0], node.outputs[0]
-    src = place_input(ctx, x)
-    out_shape = ctx.type_of(y).shape or (1,)
-    in_shape = src.shape or (1,)
-    want = ctx.layout_of(y)
-    same_bytes = False
-    if src.layout == "ndp" and want == "ndp":
-        same_bytes = in_shape[-1] == out_shape[-1] or (in_shape[-1] % 16 == 0
-                                                       and out_shape[-1] % 16 == 0)
-    elif src.layout == "nc1hwc0" and in_shape[2:] == (1, 1):
-        # (N, C1, 1, 1, 16) is the ndp image of (N, C) and the NC1HWC0 image of (N, C, 1, 1)
-        same_bytes = (want == "ndp" and out_shape[-1] == in_shape[1]) or (
-            want == "nc1hwc0" and len(out_shape) == 4 and out_shape[1] == in_shape[1]
-            and out_shape[2:] == (1, 1))
-    if (not same_bytes and src.layout == "ndp" and len(out_shape) == 4
-            and out_shape[2:] == (1, 1) and in_shape[-1] == out_shape[1]):
-        # (N, C) rows are the NC1HWC0 image of (N, C, 1, 1): store the view as a feature map
-        # (a per-channel vector for the element-wise kernels) rather than moving lanes
-        same_bytes, want = True, "nc1hwc0"
-    if not same_bytes and src.layout == "nc1hwc0" and want == "ndp":
-        out = ctx.place(y)
-        budget = (ctx.target.ub_bytes - 8192) // 4 // BLOCK_BYTES
-        tiles, stage = unfold_tiles(src, out, budget)
-        emit_tiles(ctx, node, out, src, tiles, stage, "relayout")
-        return
-    if not same_bytes:
-        raise CompileError(f"{node.name}: reshape {in_shape} ({src.layout}) -> {out_shape} "
-                           f"({want}) moves lanes; no DaVinci lowering")
-    ctx.placements[y] = TensorPlacement(y, src.offset, src.nbytes, tuple(out_shape), src.dtype,
-                                        want)
