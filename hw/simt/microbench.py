@@ -174,7 +174,8 @@ class StreamResult:
 def stream_copy(cfg: GpuConfig, *, bytes_per_sm: int = 4 << 20, sample_sms: int = 2) -> \
         StreamResult:
     """Copy ``bytes_per_sm`` per SM (far more than an SM's share of L2) at full occupancy, on
-    ``sample_sms`` SMs owning their share of L2 and DRAM (wave sampling, `hw.simt.run`)."""
+    ``sample_sms`` SMs owning their share of L2 and DRAM (wave sampling without shadow CTAs,
+    `hw.simt.run`: CTAs of a copy share no data, so a fair share is exact and cheaper)."""
     ctas_per_sm = cfg.max_threads_per_sm // 1024
     chunks = cfg.sms * bytes_per_sm // 16
     kernel = parse_kernel(STREAM_COPY)
@@ -183,7 +184,8 @@ def stream_copy(cfg: GpuConfig, *, bytes_per_sm: int = 4 << 20, sample_sms: int 
                     params=(src, dst, chunks))
     gmem = np.zeros(2 * chunks * 16, dtype=np.uint8)  # untouched in timing mode
     run = run_kernel(Kernel(kernel.program, launch), cfg,
-                     SimOptions(sample="waves", sample_sms=sample_sms), gmem=gmem)
+                     SimOptions(sample="waves", sample_sms=sample_sms, shadow_ctas=False),
+                     gmem=gmem)
     seconds = run.cycles / cfg.freq_hz
     dram = run.bytes_read["dram"] + run.bytes_written["dram"]
     copied = run.memory_counts["global_load_bytes"] + run.memory_counts["global_store_bytes"]
