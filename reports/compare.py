@@ -83,6 +83,29 @@ def comparison_figure(chips: Sequence[Compared], title: str) -> Figure:
     return fig
 
 
+def headline(chips: Sequence[Compared]) -> list[str]:
+    """One sentence per chip after the first: its time relative to the first chip's, and the
+    biggest difference in where the time goes (launch overhead or work on the chip)."""
+    if not chips:
+        return []
+    base = chips[0].overview
+    lines = []
+    for c in chips[1:]:
+        o = c.overview
+        if not o.seconds or not base.seconds:
+            continue
+        ratio = base.seconds / o.seconds
+        faster = f"{ratio:.2f}x faster than" if ratio >= 1 else f"{1 / ratio:.2f}x slower than"
+        lines.append(
+            f"{o.hw} is {faster} {base.hw} ({o.seconds * 1e3:.3f} ms vs "
+            f"{base.seconds * 1e3:.3f} ms): {o.kernels} kernels vs {base.kernels}, launch "
+            f"overhead {o.launch_seconds * 1e3:.3f} ms vs {base.launch_seconds * 1e3:.3f} ms, "
+            f"work on the chip {(o.seconds - o.launch_seconds) * 1e3:.3f} ms vs "
+            f"{(base.seconds - base.launch_seconds) * 1e3:.3f} ms; peak "
+            f"{o.peak_flops / base.peak_flops:.2f}x.")
+    return lines
+
+
 def layer_times(chips: Sequence[Compared]) -> list[tuple[str, str, list[float | None]]]:
     """(layer, op, seconds on each chip or None) in the first chip's order, then any others."""
     per_chip = [{r["name"]: r for r in c.result.layers()} for c in chips]
@@ -116,7 +139,7 @@ def render_comparison(runs: Sequence[tuple[RunResult, Ceilings]],
         }
     return environment().get_template("compare.html.j2").render(
         version=archsim_version(), model=model, chips=chips, plots=plots,
-        skipped=dict(skipped or {}), layers=layer_times(chips),
+        skipped=dict(skipped or {}), layers=layer_times(chips), headline=headline(chips),
         units=list(dict.fromkeys(u for c in chips for u in c.overview.utilization)),
         levels=list(dict.fromkeys(lv for c in chips for lv in c.level_bytes)))
 

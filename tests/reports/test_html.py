@@ -86,6 +86,9 @@ def test_comparison_page(resnet_910, roofs_910, resnet_910b, roofs_910b) -> None
     for result in (resnet_910, resnet_910b):
         assert f"{result.seconds * 1e3:.3f}" in html
     assert f"{resnet_910.seconds / resnet_910b.seconds:.2f}x" in html
+    ratio = resnet_910.seconds / resnet_910b.seconds
+    word = f"{ratio:.2f}x faster than" if ratio >= 1 else f"{1 / ratio:.2f}x slower than"
+    assert f"ascend910b is {word} ascend910" in html
 
 
 @pytest.mark.parametrize("repr_of", ["mlp_traced", "resnet_910"])
