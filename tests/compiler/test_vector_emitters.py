@@ -111,3 +111,15 @@ def test_streaming_kernel_overlaps_loads_compute_and_stores() -> None:
     pairs = check_roofline(build(lambda gb, x: gb.relu(x), x=(32, 1024, 1024)))
     cycles, bound = pairs[0]
     assert bound <= cycles <= 1.05 * bound
+
+
+def test_reduction_destinations_need_element_alignment_only() -> None:
+    # vcadd/vcmax write one element per repeat (AscendC WholeReduceSum: 2 B alignment for half)
+    from isa.davinci import DType, Kernel, Stream, VBinary, VBinOp, VReduce, VReduceOp
+
+    ub = Addr(Space.UB, 0)
+    ok = VReduce(VReduceOp.SUM, DType.FP16, ub + 258, ub + 512, 2, 1, 8, 1)
+    bad = VBinary(VBinOp.ADD, DType.FP16, ub + 2, ub + 512, ub + 1024)
+    assert not kernel_problems(Kernel("ok", ({"core": Stream((ok,))},)), CONFIG)
+    assert any("aligned" in p for p in kernel_problems(Kernel("bad", ({"core": Stream((bad,))},)),
+                                                       CONFIG))
