@@ -97,3 +97,12 @@ def test_notebook_repr_is_a_compact_table(repr_of, request) -> None:
     html = result._repr_html_()
     assert html.count("<table") >= 1 and f"{result.seconds * 1e3:.3f} ms" in html
     assert len(html) < 20_000
+
+
+def test_a_run_without_kernels_still_renders(roofs_910) -> None:
+    from hw.results import RunResult
+
+    empty = RunResult("empty", "ascend910", 1, "timing", 1e9, 1e12, 1e11, ())
+    html = render_report(empty, roofs_910)
+    assert "empty on ascend910" in html and html.count("data:image/svg+xml") == 4
+    assert "0 kernels" in summary_markdown(empty, roofs_910)
