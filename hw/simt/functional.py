@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from hw.errors import SimulationError
+from hw.simt.functional_memory import cp_async_rule, ld_rule, st_rule
 from hw.simt.lanes import LANE_IDS, Lanes
 from isa.simt import (
     BarSync,
@@ -31,7 +31,6 @@ from isa.simt import (
     Fma,
     FmaOp,
     Ld,
-    LdOp,
     LdParam,
     Mma,
     MovSreg,
@@ -46,12 +45,10 @@ from isa.simt import (
     ShflOp,
     SReg,
     St,
-    StOp,
     Unary,
     UnOp,
 )
 from isa.simt.fragments import mma_m16n8k16
-from isa.simt.types import regs_for_width
 
 
 class ExecContext:
@@ -286,88 +283,6 @@ def _ld_param(instr: LdParam, line: str) -> Executor:
     return ld_param
 
 
-def _addresses(lanes: Lanes, mask: np.ndarray, reg: int, offset: int, size: int,
-               memory: np.ndarray, where: str) -> np.ndarray:
-    """Byte addresses of the lanes in ``mask``, checked for alignment and bounds."""
-    addrs = lanes.regs[reg][..., mask].astype(np.int64) + offset
-    if addrs.size:
-        if int(np.bitwise_or.reduce(addrs)) & (size - 1):  # sizes are powers of two
-            bad = int(addrs[(addrs % size) != 0][0])
-            raise SimulationError(f"{where}: address {bad:#x} is not aligned to {size} B")
-        if int(addrs.max()) + size > memory.size:
-            raise SimulationError(f"{where}: address {int(addrs.max()):#x} + {size} B beyond "
-                                  f"the {memory.size} B memory")
-    return addrs
-
-
-def shadow_addresses(regs: np.ndarray, mask: np.ndarray, offset: int, size: int,
-                     limit: int) -> tuple[np.ndarray, np.ndarray]:
-    """(shadow index, byte address) of every shadow lane access in ``mask``; accesses a
-    shadow would make out of range or misaligned are dropped (shadows only shape traffic)."""
-    values = regs.astype(np.int64) + offset  # (shadows, 32)
-    keep = mask & (values >= 0) & (values + size <= limit) & (values % size == 0)
-    shadow, _ = np.nonzero(keep)
-    return shadow, values[keep]
-
-
-def _gather(memory: np.ndarray, addrs: np.ndarray, width: int) -> np.ndarray:
-    """(words, lanes) uint32 values; 16-bit accesses zero-extend."""
-    if width == 16:
-        return memory.view(np.uint16)[addrs >> 1].astype(np.uint32)[None, :]
-    words = regs_for_width(width)
-    index = (addrs >> 2)[None, :] + np.arange(words)[:, None]
-    return memory.view(np.uint32)[index]
-
-
-def _scatter(memory: np.ndarray, addrs: np.ndarray, width: int, values: np.ndarray) -> None:
-    if width == 16:
-        memory.view(np.uint16)[addrs >> 1] = values[0].astype(np.uint16)
-        return
-    index = (addrs >> 2)[None, :] + np.arange(values.shape[0])[:, None]
-    memory.view(np.uint32)[index] = values
-
-
-def _ld(instr: Ld, line: str) -> Executor:
-    reg, offset, width, d = instr.addr.index, instr.offset, instr.width, instr.d.index
-    size, shared, words = max(2, width // 8), instr.op is LdOp.SHARED, regs_for_width(width)
-    where = f"{line}: {instr.op.value}"
-
-    def ld(lanes: Lanes, mask: np.ndarray, ctx: ExecContext) -> np.ndarray:
-        memory = ctx.shared if shared else ctx.gmem
-        addrs = _addresses(lanes, mask, reg, offset, size, memory, where)
-        if ctx.data:
-            lanes.regs[d:d + words, mask] = _gather(memory, addrs, width)
-        return addrs
-    return ld
-
-
-def _st(instr: St, line: str) -> Executor:
-    reg, offset, width, a = instr.addr.index, instr.offset, instr.width, instr.a.index
-    size, shared, words = max(2, width // 8), instr.op is StOp.SHARED, regs_for_width(width)
-    where = f"{line}: {instr.op.value}"
-
-    def st(lanes: Lanes, mask: np.ndarray, ctx: ExecContext) -> np.ndarray:
-        memory = ctx.shared if shared else ctx.gmem
-        addrs = _addresses(lanes, mask, reg, offset, size, memory, where)
-        if ctx.data:
-            _scatter(memory, addrs, width, lanes.regs[a:a + words, mask])
-        return addrs
-    return st
-
-
-def _cp_async(instr: CpAsync, line: str) -> Executor:
-    size, width = instr.width // 8, instr.width
-    where = f"{line}: cp.async"
-
-    def cp_async(lanes: Lanes, mask: np.ndarray, ctx: ExecContext) -> np.ndarray:
-        src = _addresses(lanes, mask, instr.src.index, instr.src_offset, size, ctx.gmem, where)
-        dst = _addresses(lanes, mask, instr.dst.index, instr.dst_offset, size, ctx.shared, where)
-        if ctx.data:
-            _scatter(ctx.shared, dst, width, _gather(ctx.gmem, src, width))
-        return src
-    return cp_async
-
-
 _SHFL_SOURCE: dict[ShflOp, Callable[[np.ndarray], np.ndarray]] = {
     ShflOp.IDX: lambda b: b & 31,
     ShflOp.UP: lambda b: np.where(LANE_IDS >= b, LANE_IDS - b, LANE_IDS),
@@ -402,8 +317,8 @@ def _no_data(instr: Any, line: str) -> Executor:
 
 EXEC_RULES: dict[type, Callable[[Any, str], Executor]] = {
     Binary: _binary, Unary: _unary, Fma: _fma, Sfu: _sfu, Cvt: _cvt, Setp: _setp, Selp: _selp,
-    PredOp: _pred_op, MovSreg: _mov_sreg, LdParam: _ld_param, Ld: _ld, St: _st,
-    CpAsync: _cp_async, CpAsyncCommit: _no_data, CpAsyncWait: _no_data, BarSync: _no_data,
+    PredOp: _pred_op, MovSreg: _mov_sreg, LdParam: _ld_param, Ld: ld_rule, St: st_rule,
+    CpAsync: cp_async_rule, CpAsyncCommit: _no_data, CpAsyncWait: _no_data, BarSync: _no_data,
     Shfl: _shfl, Mma: _mma, Bra: _no_data, Exit: _no_data,
 }
 """Format -> executor factory; a test checks every format has one."""

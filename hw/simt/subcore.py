@@ -19,7 +19,8 @@ import numpy as np
 import simpy
 
 from hw.simt.decode import UNITS, Kind, Op
-from hw.simt.functional import ExecContext, shadow_addresses
+from hw.simt.functional import ExecContext
+from hw.simt.functional_memory import shadow_addresses
 from hw.simt.lanes import Lanes, ShadowLanes
 
 if TYPE_CHECKING:
