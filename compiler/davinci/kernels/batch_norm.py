@@ -20,7 +20,7 @@ import numpy as np
 
 from compiler.davinci.builder import StreamBuilder
 from compiler.davinci.context import LoweringContext
-from compiler.davinci.kernels.elementwise import _Kernel, emit_elementwise
+from compiler.davinci.kernels.elementwise import ChainKernel, emit_elementwise
 from compiler.davinci.kernels.elementwise_plan import ACC, ChainOp, Ext, classify
 from compiler.davinci.kernels.vector_common import (
     copy_in,
@@ -70,7 +70,7 @@ def lower_batch_norm(ctx: LoweringContext, node: Node) -> None:
     exts[x] = classify(ctx, x, out, node.name)
     kinds = {e.kind for e in exts.values()}
     mode = "rows" if kinds & {"row", "rows"} else "chan" if "chan" in kinds else "flat"
-    emit_elementwise(ctx, node, _Kernel(chain, exts, out, mode, _pads(out), 0))
+    emit_elementwise(ctx, node, ChainKernel(chain, exts, out, mode, _pads(out), 0))
 
 
 def _pads(out: TensorPlacement) -> bool:

@@ -56,8 +56,12 @@ from isa.davinci.types import BLOCK_BYTES
 
 
 @dataclass
-class _Kernel:
-    """Everything the per-core emitter needs."""
+class ChainKernel:
+    """One element-wise kernel: the op chain, how each outside operand arrives
+    (elementwise_plan.Ext), the output, the walk ("flat" over blocks, "rows" of an ndp value,
+    "chan" over NC1HWC0 slices), whether padded lanes must be re-zeroed, and the scratch tiles
+    the chain's composed ops need. Other kernels (batch norm, where, expand, casts) build one
+    and call `emit_elementwise`."""
 
     chain: list[ChainOp]
     exts: dict[str, Ext]
@@ -110,7 +114,7 @@ def lower_elementwise(ctx: LoweringContext, node: Node) -> None:
     kinds = {e.kind for e in exts.values()}
     mode = ("rows" if kinds & {"row", "rows"} else "chan" if "chan" in kinds else "flat")
     zero_fix = _has_padding(out) and not maps_zero_to_zero(chain, exts)
-    kernel = _Kernel(chain, exts, out, mode, zero_fix, _scratch_tiles(chain, exts))
+    kernel = ChainKernel(chain, exts, out, mode, zero_fix, _scratch_tiles(chain, exts))
     emit_elementwise(ctx, node, kernel)
 
 
@@ -129,7 +133,7 @@ def _geometry(out: TensorPlacement) -> tuple[int, int]:
     return out.nbytes // BLOCK_BYTES, 1
 
 
-def emit_elementwise(ctx: LoweringContext, node: Node, k: _Kernel) -> None:
+def emit_elementwise(ctx: LoweringContext, node: Node, k: ChainKernel) -> None:
     """Plan tiles, split them over cores and emit every core's stream."""
     rows, row_blocks = _geometry(k.out)
     tile_exts = [e for e in k.exts.values() if e.kind in ("flat", "rows")]
@@ -172,7 +176,7 @@ def emit_elementwise(ctx: LoweringContext, node: Node, k: _Kernel) -> None:
                       f"{'rows' if k.mode == 'rows' else 'blocks'} per tile, double-buffered")
 
 
-def _emit_core(sb: StreamBuilder, k: _Kernel, tile_units: int, start: int, stop: int,
+def _emit_core(sb: StreamBuilder, k: ChainKernel, tile_units: int, start: int, stop: int,
                unit_bytes: int, rows: int, row_blocks: int) -> None:
     fixed = _load_persistent(sb, k)
     tile_bytes = ub_bytes(tile_units * unit_bytes)
@@ -203,7 +207,7 @@ def _emit_core(sb: StreamBuilder, k: _Kernel, tile_units: int, start: int, stop:
         copy_out(sb, gm(k.out, u0 * unit_bytes), bufs[ACC], (u1 - u0) * unit_bytes)
 
 
-def _load_persistent(sb: StreamBuilder, k: _Kernel) -> dict[str, Opnd]:
+def _load_persistent(sb: StreamBuilder, k: ChainKernel) -> dict[str, Opnd]:
     """Row vectors, channel vectors and broadcast scalars: loaded once per core."""
     fixed: dict[str, Opnd] = {}
     for value, ext in k.exts.items():
@@ -242,7 +246,7 @@ def _runs(row_map: Any, r0: int, r1: int) -> list[tuple[int, int, int, int]]:
     return runs
 
 
-def _load_tile(sb: StreamBuilder, k: _Kernel, bufs: dict[str, Addr], u0: int, u1: int,
+def _load_tile(sb: StreamBuilder, k: ChainKernel, bufs: dict[str, Addr], u0: int, u1: int,
                unit_bytes: int, out_row_blocks: int) -> None:
     for value, ext in k.exts.items():
         if ext.placement is None:
@@ -259,7 +263,7 @@ def _load_tile(sb: StreamBuilder, k: _Kernel, bufs: dict[str, Addr], u0: int, u1
                 broadcast_lane0(sb, bufs[value + "\0x"], bufs[value], u1 - u0, 1)
 
 
-def _segments(k: _Kernel, u0: int, u1: int, row_blocks: int
+def _segments(k: ChainKernel, u0: int, u1: int, row_blocks: int
               ) -> list[tuple[Geometry, int, dict[str, Opnd]]]:
     """(geometry, byte offset in the tile, per-segment operands) of each compute region."""
     if k.mode == "flat":
@@ -295,7 +299,7 @@ def _segments(k: _Kernel, u0: int, u1: int, row_blocks: int
     return segments
 
 
-def _operand(k: _Kernel, arg: str, bufs: dict[str, Addr], offset: int, fixed: dict[str, Opnd],
+def _operand(k: ChainKernel, arg: str, bufs: dict[str, Addr], offset: int, fixed: dict[str, Opnd],
              chan: dict[str, Opnd]) -> Opnd | float:
     if arg == ACC:
         return Opnd(bufs[ACC] + offset)
@@ -315,7 +319,7 @@ def _operand(k: _Kernel, arg: str, bufs: dict[str, Addr], offset: int, fixed: di
     return Opnd(bufs[arg] + offset)
 
 
-def _emit_chain(sb: StreamBuilder, k: _Kernel, geo: Geometry, offset: int,
+def _emit_chain(sb: StreamBuilder, k: ChainKernel, geo: Geometry, offset: int,
                 bufs: dict[str, Addr], fixed: dict[str, Opnd], chan: dict[str, Opnd]) -> None:
     geo = Geometry(geo.rows, geo.cols, geo.row_stride, dtype_of(k.out), geo.tail)
     acc = Opnd(bufs[ACC] + offset)
@@ -342,7 +346,7 @@ def _emit_chain(sb: StreamBuilder, k: _Kernel, geo: Geometry, offset: int,
             binary(sb, geo, step.op, acc, args[0], args[1], tmp)
 
 
-def _zero_padding(sb: StreamBuilder, k: _Kernel, acc: Addr, u0: int, u1: int,
+def _zero_padding(sb: StreamBuilder, k: ChainKernel, acc: Addr, u0: int, u1: int,
                   row_blocks: int) -> None:
     """Write zeros into the padded lanes of the tile (see vector_common's padding rule)."""
     shape = k.out.shape or (1,)

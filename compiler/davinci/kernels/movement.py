@@ -23,7 +23,7 @@ import numpy as np
 
 from compiler.davinci.builder import StreamBuilder
 from compiler.davinci.context import LoweringContext
-from compiler.davinci.kernels.elementwise import _Kernel, emit_elementwise
+from compiler.davinci.kernels.elementwise import ChainKernel, emit_elementwise
 from compiler.davinci.kernels.elementwise_plan import ChainOp, classify
 from compiler.davinci.kernels.relayout import emit_tiles, transpose_tiles
 from compiler.davinci.kernels.vector_common import (
@@ -95,7 +95,7 @@ def _ndp(ctx: LoweringContext, value: str, where: str, output: bool = False) -> 
     return placement
 
 
-def _emit(ctx: LoweringContext, node: Node, asm: Assembly, op: str) -> None:
+def emit_assembly(ctx: LoweringContext, node: Node, asm: Assembly, op: str) -> None:
     rows, length = _rows_shape(asm.out.shape)
     row_blocks = blocks(length * 2)
     row_bytes = row_blocks * BLOCK_BYTES
@@ -137,7 +137,7 @@ def _tile(sb: StreamBuilder, asm: Assembly, buf: Addr, temp: Addr, t0: int, t1: 
         src_blocks = blocks(piece.placement.shape[-1] * 2) if piece.placement.shape else 1
         width = blocks((piece.columns + shift) * 2)
         target = temp if shift else buf
-        for first, base, count, step in _row_runs(piece.row_map, t0, t1):
+        for first, base, count, step in row_runs(piece.row_map, t0, t1):
             offset = base * src_blocks * BLOCK_BYTES + (piece.col_offset - shift) * 2
             if piece.placement.offset + offset < 0:
                 raise CompileError(f"{asm.out.name}: a shifted read would start before GM")
@@ -184,7 +184,7 @@ def merge_cols(sb: StreamBuilder, dst: Addr, src: Addr, rows: int, row_blocks: i
         masked(last_full, 0, col1 % 16)
 
 
-def _row_runs(row_map: np.ndarray, t0: int, t1: int) -> list[tuple[int, int, int, int]]:
+def row_runs(row_map: np.ndarray, t0: int, t1: int) -> list[tuple[int, int, int, int]]:
     """(first output row, first input row, count, input step >= 1) over covered rows."""
     runs = []
     r = t0
@@ -245,7 +245,7 @@ def lower_transpose(ctx: LoweringContext, node: Node) -> None:
         return
     row_map = _row_index(src.shape).transpose(perm[:-1]).reshape(-1) if perm else np.zeros(1)
     length = (out.shape or (1,))[-1]
-    _emit(ctx, node, Assembly(out, [Piece(src, row_map, 0, 0, length)]), "transpose")
+    emit_assembly(ctx, node, Assembly(out, [Piece(src, row_map, 0, 0, length)]), "transpose")
 
 
 def _slice_piece(src: TensorPlacement, out_shape: tuple[int, ...], index: tuple[slice, ...],
@@ -264,7 +264,7 @@ def lower_slice(ctx: LoweringContext, node: Node) -> None:
     src, out = _ndp(ctx, node.inputs[0], node.name), _ndp(ctx, node.outputs[0], node.name, True)
     index = slice_ranges(src.shape, node.attrs)
     piece = _slice_piece(src, out.shape, index, node.name)
-    _emit(ctx, node, Assembly(out, [piece]), "slice")
+    emit_assembly(ctx, node, Assembly(out, [piece]), "slice")
 
 
 @rule(OpCode.SPLIT)
@@ -277,7 +277,7 @@ def lower_split(ctx: LoweringContext, node: Node) -> None:
         out = _ndp(ctx, value, node.name, True)
         index = tuple(slice(start, start + size) if a == axis else slice(None)
                       for a in range(len(src.shape)))
-        _emit(ctx, node, Assembly(out, [_slice_piece(src, out.shape, index, node.name)]),
+        emit_assembly(ctx, node, Assembly(out, [_slice_piece(src, out.shape, index, node.name)]),
               "split")
         start += size
 
@@ -304,7 +304,7 @@ def lower_concat(ctx: LoweringContext, node: Node) -> None:
             row_map[out_rows[index].reshape(-1)] = np.arange(numel(src.shape[:-1]))
             pieces.append(Piece(src, row_map, 0, 0, out.shape[-1]))
         offset += size
-    _emit(ctx, node, Assembly(out, pieces), "concat")
+    emit_assembly(ctx, node, Assembly(out, pieces), "concat")
 
 
 @rule(OpCode.PAD)
@@ -324,7 +324,7 @@ def lower_pad(ctx: LoweringContext, node: Node) -> None:
         # reflect / edge on leading axes: every output row is some input row
         widths = list(zip(begins[:-1], ends[:-1], strict=True))
         row_map = np.pad(_row_index(src.shape), widths, mode=at.mode).reshape(-1)
-        _emit(ctx, node, Assembly(out, [Piece(src, row_map, 0, 0, out.shape[-1])]), "pad")
+        emit_assembly(ctx, node, Assembly(out, [Piece(src, row_map, 0, 0, out.shape[-1])]), "pad")
         return
     out_rows = _row_index(out.shape)
     row_map = np.full(numel(out.shape[:-1]), -1, dtype=np.int64)
@@ -333,7 +333,7 @@ def lower_pad(ctx: LoweringContext, node: Node) -> None:
     left, length = begins[-1], src.shape[-1]
     piece = Piece(src, row_map, -left, 0, out.shape[-1])
     fixes = [(0, left, at.value), (left + length, out.shape[-1], at.value)]
-    _emit(ctx, node, Assembly(out, [piece], at.value, True, fixes), "pad")
+    emit_assembly(ctx, node, Assembly(out, [piece], at.value, True, fixes), "pad")
 
 
 @rule(OpCode.GATHER)
@@ -350,7 +350,7 @@ def lower_gather(ctx: LoweringContext, node: Node) -> None:
     idx = ctx.constant(indices).astype(np.int64)
     idx = np.where(idx < 0, idx + src.shape[axis], idx)
     rows = np.take(_row_index(src.shape), idx, axis=axis).reshape(-1)
-    _emit(ctx, node, Assembly(out, [Piece(src, rows, 0, 0, out.shape[-1])]), "gather")
+    emit_assembly(ctx, node, Assembly(out, [Piece(src, rows, 0, 0, out.shape[-1])]), "gather")
 
 
 @rule(OpCode.EXPAND)
@@ -363,7 +363,7 @@ def lower_expand(ctx: LoweringContext, node: Node) -> None:
         _fill(ctx, node, out, ext.imm)
         return
     mode = "rows" if ext.kind in ("row", "rows") else "chan" if ext.kind == "chan" else "flat"
-    kernel = _Kernel([ChainOp(OpCode.IDENTITY, None, (x,))], {x: ext}, out, mode,
+    kernel = ChainKernel([ChainOp(OpCode.IDENTITY, None, (x,))], {x: ext}, out, mode,
                      (out.shape or (1,))[-1] % 16 != 0 and out.layout == "ndp", 0)
     emit_elementwise(ctx, node, kernel)
 
@@ -371,7 +371,7 @@ def lower_expand(ctx: LoweringContext, node: Node) -> None:
 def _fill(ctx: LoweringContext, node: Node, out: TensorPlacement, value: float) -> None:
     if out.layout != "ndp":
         raise CompileError(f"{node.name}: a constant {out.layout} tensor should have been folded")
-    _emit(ctx, node, Assembly(out, [], value, True), "fill")
+    emit_assembly(ctx, node, Assembly(out, [], value, True), "fill")
 
 
 @rule(OpCode.FILL)

@@ -20,7 +20,7 @@ import numpy as np
 
 from compiler.davinci.builder import StreamBuilder
 from compiler.davinci.context import LoweringContext
-from compiler.davinci.kernels.movement import _row_runs
+from compiler.davinci.kernels.movement import row_runs
 from compiler.davinci.kernels.reduce_fmap import fmap_reduce_scale, lower_fmap_reduce
 from compiler.davinci.kernels.vector_common import (
     blocks,
@@ -208,7 +208,7 @@ def _reduce_tile(sb: StreamBuilder, bufs: tuple[Addr, ...], src: TensorPlacement
         j1 = min(m, j0 + chunk)
         k = j1 - j0
         flat = row_map[:, j0:j1].reshape(-1)
-        for first, base, count, step in _row_runs(flat, 0, flat.size):
+        for first, base, count, step in row_runs(flat, 0, flat.size):
             copy_rows(sb, x16 + first * row_blocks * BLOCK_BYTES,
                       gm(src, (base * src_blocks + col0) * BLOCK_BYTES), count, row_blocks,
                       step * src_blocks, row_blocks)

@@ -17,7 +17,7 @@ from collections import defaultdict
 import numpy as np
 
 from compiler.davinci.context import LoweringContext
-from compiler.davinci.kernels.movement import Assembly, Piece, _emit
+from compiler.davinci.kernels.movement import Assembly, Piece, emit_assembly
 from compiler.davinci.kernels.relayout import emit_tiles, unfold_tiles
 from compiler.davinci.kernels.vector_common import numel, place_input
 from compiler.davinci.lower import rule
@@ -62,7 +62,7 @@ def lower_reshape(ctx: LoweringContext, node: Node) -> None:
         emit_tiles(ctx, node, out, src, tiles, stage, "relayout")
         return
     if src.layout == "ndp" and out.layout == "ndp":
-        _emit(ctx, node, Assembly(out, _row_pieces(src, out, node.name)), "reshape")
+        emit_assembly(ctx, node, Assembly(out, _row_pieces(src, out, node.name)), "reshape")
         return
     raise CompileError(f"{node.name}: reshape {in_shape} ({src.layout}) -> {out_shape} "
                        f"({out.layout}) has no DaVinci lowering")

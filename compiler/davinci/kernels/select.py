@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from compiler.davinci.context import LoweringContext
-from compiler.davinci.kernels.elementwise import _Kernel, emit_elementwise
+from compiler.davinci.kernels.elementwise import ChainKernel, emit_elementwise
 from compiler.davinci.kernels.elementwise_plan import ChainOp, Ext, classify, classify_array
 from compiler.davinci.kernels.vector_common import place_image, place_output
 from compiler.davinci.lower import rule
@@ -61,7 +61,7 @@ def lower_where(ctx: LoweringContext, node: Node) -> None:
                                        node.name, dtype="int16")
             args += [value, key]
     chain = [ChainOp("select", None, tuple(args))]
-    emit_elementwise(ctx, node, _Kernel(chain, exts, out, _mode(exts), False, 1))
+    emit_elementwise(ctx, node, ChainKernel(chain, exts, out, _mode(exts), False, 1))
 
 
 def _where_run_time(ctx: LoweringContext, node: Node, out) -> None:
@@ -77,7 +77,7 @@ def _where_run_time(ctx: LoweringContext, node: Node, out) -> None:
         if exts[value].kind not in ("imm", "flat", "row", "rows", "chan", "scalar"):
             raise CompileError(f"{node.name}: where operand {value} cannot be read")
     chain = [ChainOp("where", None, (cond, a, b))]
-    emit_elementwise(ctx, node, _Kernel(chain, exts, out, _mode(exts), False, 2))
+    emit_elementwise(ctx, node, ChainKernel(chain, exts, out, _mode(exts), False, 2))
 
 
 def _expanded(ctx: LoweringContext, key: str, image: np.ndarray, out) -> Ext:
@@ -102,4 +102,4 @@ def lower_cast(ctx: LoweringContext, node: Node) -> None:
     out = place_output(ctx, y, (x,))
     exts = {x: classify(ctx, x, out, node.name)}
     chain = [ChainOp(OpCode.IDENTITY, None, (x,))]
-    emit_elementwise(ctx, node, _Kernel(chain, exts, out, _mode(exts), False, 0))
+    emit_elementwise(ctx, node, ChainKernel(chain, exts, out, _mode(exts), False, 0))
