@@ -122,8 +122,10 @@ def check(graph: Graph, feeds: Mapping[str, np.ndarray] | None = None, rtol: flo
           atol_frac: float = 1e-2, atol: float = 0.0, preset: str = PRESET,
           fmap: Iterable[str] = ()) -> Outcome:
     """Run and assert every output matches the reference within fp16 tolerance:
-    |got - ref| <= atol + atol_frac * max|ref| + rtol * |ref|."""
+    |got - ref| <= atol + atol_frac * max|ref| + rtol * |ref|; then run the same executable in
+    timing mode and check every kernel against its roofline (`check_timing`)."""
     outcome = run(graph, feeds, preset, fmap=fmap)
+    check_timing(outcome.exe, preset)
     for name in graph.outputs:
         got, ref = outcome.outputs[name], outcome.reference[name]
         assert got.shape == ref.shape, (name, got.shape, ref.shape)
@@ -141,14 +143,22 @@ def check(graph: Graph, feeds: Mapping[str, np.ndarray] | None = None, rtol: flo
 
 def check_roofline(graph: Graph, preset: str = PRESET, fmap: Iterable[str] = ()
                    ) -> list[tuple[int, float]]:
-    """Timing-mode run: every kernel's cycles >= its roofline bound; returns (cycles, bound)."""
+    """Timing-mode run of a freshly lowered graph (see `check_timing`)."""
+    return check_timing(lower(graph, preset, fmap), preset)
+
+
+def check_timing(exe: Executable, preset: str = PRESET) -> list[tuple[int, float]]:
+    """Timing mode: every kernel takes at least its roofline bound (FLOPs at peak, minimum
+    bytes at HBM bandwidth) and every unit's utilisation is within [0, 1]; returns (cycles,
+    bound cycles) per kernel."""
     config = get_preset(preset)
-    exe = lower(graph, preset, fmap)
     result = run_executable(exe, config, mode="timing")
     pairs = []
     for record in result.kernels:
         bound_cycles = record.roofline_seconds * config.freq_hz
         cycles = record.run.cycles
         assert cycles >= bound_cycles * 0.999, (record.name, cycles, bound_cycles)
+        for unit, share in record.utilization().items():
+            assert 0.0 <= share <= 1.0, (record.name, unit, share)
         pairs.append((cycles, bound_cycles))
     return pairs
