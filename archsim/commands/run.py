@@ -49,6 +49,9 @@ def run(model: str, hw: str | None, batch: int, mode: str, report_dir: str | Non
         trace_file: str | None, train: bool, as_json: bool) -> None:
     """Compile MODEL for the hardware HW, run it and report time and utilisation."""
     if _is_program(model):
+        if report_dir is not None or trace_file is not None:
+            raise InputError(f"--report and --trace apply to models; {model} is an assembly "
+                             f"program (see `archsim asm {model} --timeline`)")
         _run_program(model, hw, mode, as_json)
         return
     from archsim.simulate import simulate

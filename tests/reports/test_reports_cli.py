@@ -53,3 +53,8 @@ def test_compare_needs_two_chips_and_one_that_runs(tmp_path) -> None:
     res = CliRunner().invoke(main, ["compare", "mlp", "--hw", "nope1", "--hw", "nope2",
                                     "--out", str(tmp_path)])
     assert res.exit_code == 2 and "none of the chips could run mlp" in res.output
+
+
+def test_report_options_on_an_assembly_program_are_refused(tmp_path) -> None:
+    res = CliRunner().invoke(main, ["run", "matmul_128x256x512_sb", "--report", str(tmp_path)])
+    assert res.exit_code == 2 and "apply to models" in res.output
