@@ -150,3 +150,21 @@ def test_results_export_csv_parquet_and_report(write_spec, tmp_path):
     assert table.exit_code == 0 and "param.l1_bytes" in table.output
     missing = runner.invoke(main, ["sweep-results", str(tmp_path / "none.db")])
     assert missing.exit_code == 2 and "no such sweep database" in missing.output
+
+
+def test_second_signal_abandons_running_points_and_keeps_finished_ones(write_spec, tmp_path):
+    spec = write_spec(MANY)
+    db = tmp_path / "many.db"
+    proc = subprocess.Popen(_cli("sweep", str(spec), "--workers", "2", "--db", str(db)),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    _wait_for_rows(proc, db, 2)
+    os.kill(proc.pid, signal.SIGTERM)
+    time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGTERM)  # impatient: do not wait for the running points
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1 and "interrupted" in out and "Traceback" not in err
+    keys = _keys(db)
+    assert 2 <= len(keys) < TOTAL and len(set(keys)) == len(keys)
+    with sqlite3.connect(db) as con:  # abandoned points left no partial rows
+        assert {r[0] for r in con.execute("SELECT status FROM points")} == {"ok"}
