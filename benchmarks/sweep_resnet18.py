@@ -54,6 +54,10 @@ def main() -> None:
                               "sweep", str(args.spec), "--db", str(last_db)],
                              capture_output=True, text=True, check=True)
         cli_s = time.perf_counter() - start
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "from archsim.cli import main; main()", "--help"],
+                       capture_output=True, check=True)
+        help_s = time.perf_counter() - start
     print(f"{'workers':>7} {'points':>6} {'failed':>6} {'compiles':>8} {'wall s':>8} "
           f"{'pts/min':>8} {'run s/pt':>8} {'speed-up':>8}")
     base = rows[0][4]
@@ -62,8 +66,9 @@ def main() -> None:
               f"{per_point:>8.2f} {base / wall:>8.2f}")
     print(f"resume of the finished sweep: run_sweep {resume_s:.2f} s "
           f"({resumed.skipped} skipped, {resumed.ran} run); "
-          f"`archsim sweep` process {cli_s:.2f} s")
+          f"`archsim sweep` process {cli_s:.2f} s (`archsim --help` start-up alone {help_s:.2f} s)")
     print(cli.stdout.strip().splitlines()[0])
+    print(f"load average {os.getloadavg()[0]:.2f} at end")
 
 
 if __name__ == "__main__":
