@@ -26,6 +26,7 @@ from isa.simt import (
     FuncUnit,
     Instruction,
     Ld,
+    LdMatrix,
     LdOp,
     Mma,
     Program,
@@ -58,6 +59,8 @@ class Kind(IntEnum):
 def _kind(instr: Instruction) -> Kind:
     if isinstance(instr, Ld):
         return Kind.LD_SHARED if instr.op is LdOp.SHARED else Kind.LD_GLOBAL
+    if isinstance(instr, LdMatrix):
+        return Kind.LD_SHARED
     if isinstance(instr, St):
         return Kind.ST_SHARED if instr.op is StOp.SHARED else Kind.ST_GLOBAL
     simple = {CpAsync: Kind.CP_ASYNC, CpAsyncCommit: Kind.COMMIT, CpAsyncWait: Kind.WAIT,
@@ -91,12 +94,13 @@ class Op:
     execute: Executor
     needed: bool
     in_slice: bool  # an ALU op timing depends on (shadow CTAs run these)
+    row_lanes: int  # ldmatrix: the lanes that give row addresses (8 per matrix), else 0
     addr_reg: int  # global accesses: the address register (cp.async: the source) and offset
     addr_offset: int
 
 
 def _address_regs(instr: Instruction) -> tuple[int, ...]:
-    if isinstance(instr, Ld | St):
+    if isinstance(instr, Ld | St | LdMatrix):
         return (instr.addr.index,)
     if isinstance(instr, CpAsync):
         return (instr.dst.index, instr.src.index)
@@ -120,7 +124,7 @@ def control_slice(program: Program) -> tuple[set[int], set[int], bool]:
                 {p.index for p in instr.pred_dsts()} & preds
             if not writes:
                 continue
-            if isinstance(instr, Ld) and not memory:
+            if isinstance(instr, Ld | LdMatrix) and not memory:
                 memory, changed = True, True
             new_regs = {r.index for r in instr.srcs()} - regs
             new_preds = {p.index for p in instr.pred_srcs()} - preds
@@ -159,6 +163,8 @@ def _global_address(instr: Instruction) -> tuple[int, int]:
 
 
 def _width_bytes(instr: Instruction) -> int:
+    if isinstance(instr, LdMatrix):
+        return 16  # each providing lane reads one 16-byte row
     width = getattr(instr, "width", 0)
     return max(2, width // 8) if width else 0
 
@@ -199,5 +205,6 @@ def decode(program: Program, config: GpuConfig, functional: bool) -> tuple[tuple
             execute=EXEC_RULES[type(instr)](instr, f"{program.name}:{program.line(index)}"),
             needed=needed, in_slice=writes_needed and kind is Kind.ALU and not isinstance(
                 instr, Mma), addr_reg=addr_reg, addr_offset=addr_offset,
+            row_lanes=8 * instr.num if isinstance(instr, LdMatrix) else 0,
         ))
     return tuple(ops), functional or memory

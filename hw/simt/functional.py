@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from hw.simt.functional_memory import cp_async_rule, ld_rule, st_rule
+from hw.simt.functional_memory import cp_async_rule, ld_rule, ldmatrix_rule, st_rule
 from hw.simt.lanes import LANE_IDS, Lanes
 from isa.simt import (
     BarSync,
@@ -31,6 +31,7 @@ from isa.simt import (
     Fma,
     FmaOp,
     Ld,
+    LdMatrix,
     LdParam,
     Mma,
     MovSreg,
@@ -318,6 +319,7 @@ def _no_data(instr: Any, line: str) -> Executor:
 EXEC_RULES: dict[type, Callable[[Any, str], Executor]] = {
     Binary: _binary, Unary: _unary, Fma: _fma, Sfu: _sfu, Cvt: _cvt, Setp: _setp, Selp: _selp,
     PredOp: _pred_op, MovSreg: _mov_sreg, LdParam: _ld_param, Ld: ld_rule, St: st_rule,
+    LdMatrix: ldmatrix_rule,
     CpAsync: cp_async_rule, CpAsyncCommit: _no_data, CpAsyncWait: _no_data, BarSync: _no_data,
     Shfl: _shfl, Mma: _mma, Bra: _no_data, Exit: _no_data,
 }

@@ -9,7 +9,7 @@ import numpy as np
 
 from hw.errors import SimulationError
 from hw.simt.lanes import Lanes
-from isa.simt import CpAsync, Ld, LdOp, St, StOp
+from isa.simt import CpAsync, Ld, LdMatrix, LdOp, St, StOp
 from isa.simt.types import regs_for_width
 
 if TYPE_CHECKING:
@@ -96,3 +96,29 @@ def cp_async_rule(instr: CpAsync, line: str) -> Executor:
             _scatter(ctx.shared, dst, width, _gather(ctx.gmem, src, width))
         return src
     return cp_async
+
+
+def ldmatrix_rule(instr: LdMatrix, line: str) -> Executor:
+    """ldmatrix: the row addresses of lanes 0 .. 8 num - 1, and the fragments they fill."""
+    rows, d, num, trans = 8 * instr.num, instr.d.index, instr.num, instr.trans
+    lane = np.arange(32)
+    where = f"{line}: ldmatrix"
+
+    def ldmatrix(lanes: Lanes, mask: np.ndarray, ctx: ExecContext) -> np.ndarray:
+        providers = np.zeros(32, dtype=bool)
+        providers[:rows] = True
+        addrs = _addresses(lanes, providers, instr.addr.index, instr.offset, 16, ctx.shared,
+                           where)
+        if ctx.data:
+            halves = _gather(ctx.shared, addrs, 128).T.copy().view(np.uint16)  # (rows, 8)
+            matrices = halves.reshape(num, 8, 8)
+            values: np.ndarray
+            if trans:
+                low = matrices[:, 2 * (lane % 4), lane // 4].astype(np.uint32)
+                high = matrices[:, 2 * (lane % 4) + 1, lane // 4].astype(np.uint32)
+                values = low | (high << 16)
+            else:
+                values = matrices.view(np.uint32).reshape(num, 8, 4)[:, lane // 4, lane % 4]
+            np.copyto(lanes.regs[d:d + num], values, where=mask)
+        return addrs
+    return ldmatrix

@@ -228,7 +228,8 @@ class SubCore:
             done = mem.load(sm, now, addrs, size, use_l1=op.target == 0)
             self._written(warp, op, done, True)
         elif kind == Kind.LD_SHARED:
-            done = mem.shared(sm, now, np.flatnonzero(mask), addrs, size, write=False)
+            lane_ids = np.arange(op.row_lanes) if op.row_lanes else np.flatnonzero(mask)
+            done = mem.shared(sm, now, lane_ids, addrs, size, write=False)
             self._written(warp, op, done, True)
         elif kind == Kind.ST_GLOBAL:
             mem.store(sm, now, addrs, size)

@@ -26,6 +26,7 @@ from isa.simt.instructions import (
     FuncUnit,
     Instruction,
     Ld,
+    LdMatrix,
     LdOp,
     LdParam,
     Mma,
@@ -50,7 +51,8 @@ from isa.simt.verify import Limits, kernel_problems, verify_kernel
 __all__ = [
     "BarSync", "BinOp", "Binary", "Bra", "CacheOp", "CmpOp", "CpAsync", "CpAsyncCommit",
     "CpAsyncWait", "Cvt", "DATA_DTYPES", "DType", "DataDecl", "Exit", "Fma", "FmaOp", "FuncUnit",
-    "INSTRUCTION_CLASSES", "Instruction", "Kernel", "LANES", "Label", "Launch", "Ld", "LdOp",
+    "INSTRUCTION_CLASSES", "Instruction", "Kernel", "LANES", "Label", "Launch", "Ld", "LdMatrix",
+    "LdOp",
     "LdParam", "Limits", "Mma", "MovSreg", "Operand", "Pred", "PredLogic", "PredOp", "Program",
     "Reg", "SReg", "Selp", "Setp", "Sfu", "SfuOp", "Shfl", "ShflOp", "St", "StOp", "UnOp",
     "Unary", "format_instruction", "format_kernel", "kernel_problems", "load_kernel",

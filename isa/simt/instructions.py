@@ -31,6 +31,7 @@ from isa.simt.memory_ops import (
     CpAsyncCommit,
     CpAsyncWait,
     Ld,
+    LdMatrix,
     LdOp,
     St,
     StOp,
@@ -38,14 +39,15 @@ from isa.simt.memory_ops import (
 from isa.simt.warp_ops import Bra, Exit, Mma, Shfl, ShflOp
 
 INSTRUCTION_CLASSES: tuple[type[Instruction], ...] = (
-    Binary, Unary, Fma, Sfu, Cvt, Setp, Selp, PredOp, MovSreg, LdParam, Ld, St, CpAsync,
-    CpAsyncCommit, CpAsyncWait, BarSync, Shfl, Mma, Bra, Exit,
+    Binary, Unary, Fma, Sfu, Cvt, Setp, Selp, PredOp, MovSreg, LdParam, Ld, St, LdMatrix,
+    CpAsync, CpAsyncCommit, CpAsyncWait, BarSync, Shfl, Mma, Bra, Exit,
 )
 """Every format; tests check the assembler, verifier and engine cover each."""
 
 __all__ = [
     "BITWISE_OPS", "BarSync", "BinOp", "Binary", "Bra", "CpAsync", "CpAsyncCommit",
     "CpAsyncWait", "Cvt", "Exit", "Fma", "FmaOp", "FuncUnit", "INSTRUCTION_CLASSES",
-    "Instruction", "Ld", "LdOp", "LdParam", "Mma", "MovSreg", "PredLogic", "PredOp", "Selp",
+    "Instruction", "Ld", "LdMatrix", "LdOp", "LdParam", "Mma", "MovSreg", "PredLogic", "PredOp",
+    "Selp",
     "Setp", "Sfu", "SfuOp", "Shfl", "ShflOp", "St", "StOp", "UnOp", "Unary",
 ]

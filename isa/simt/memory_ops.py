@@ -114,3 +114,33 @@ class BarSync(Instruction):
     @property
     def unit(self) -> FuncUnit:
         return FuncUnit.BRANCH
+
+
+LDMATRIX_COUNTS = (1, 2, 4)
+"""Matrices one ldmatrix loads (PTX .x1, .x2, .x4)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LdMatrix(Instruction):
+    """Warp-wide load of ``num`` 8 x 8 fp16 matrices from shared memory into mma fragments
+    (PTX ldmatrix.sync.aligned.m8n8.x{num}.shared.b16). Lanes 8j..8j+7 give the addresses
+    (``addr + offset``) of matrix j's 16-byte rows; register d+j of lane t receives row t // 4,
+    elements 2 (t % 4) and 2 (t % 4) + 1 of matrix j, or with ``trans`` column t // 4, elements
+    at rows 2 (t % 4) and 2 (t % 4) + 1 (a row-major B tile becomes a B fragment)."""
+
+    MNEMONIC: ClassVar[str] = "ldmatrix"
+    d: Reg
+    addr: Reg
+    num: int = 4
+    trans: bool = False
+    offset: int = 0
+
+    @property
+    def unit(self) -> FuncUnit:
+        return FuncUnit.LSU
+
+    def srcs(self) -> tuple[Reg, ...]:
+        return (self.addr,)
+
+    def dsts(self) -> tuple[Reg, ...]:
+        return reg_span(self.d, self.num)

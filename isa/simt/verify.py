@@ -23,6 +23,7 @@ from isa.simt.instructions import (
     FmaOp,
     Instruction,
     Ld,
+    LdMatrix,
     LdOp,
     LdParam,
     Mma,
@@ -32,6 +33,7 @@ from isa.simt.instructions import (
     Unary,
     UnOp,
 )
+from isa.simt.memory_ops import LDMATRIX_COUNTS
 from isa.simt.program import DATA_DTYPES, Kernel, Program
 from isa.simt.types import (
     CP_ASYNC_WIDTHS_BITS,
@@ -157,6 +159,12 @@ def _shfl(instr: Shfl) -> Iterator[Problem]:
         yield "b", f"lane {instr.b} out of range 0..{LANES - 1}"
 
 
+def _ldmatrix(instr: LdMatrix) -> Iterator[Problem]:
+    if instr.num not in LDMATRIX_COUNTS:
+        yield "num", f"num {instr.num} not in {LDMATRIX_COUNTS}"
+    yield from _aligned("offset", instr.offset, 128)
+
+
 def _cp_wait(instr: CpAsyncWait) -> Iterator[Problem]:
     if instr.n < 0:
         yield "n", f"expected a non-negative group count, got {instr.n}"
@@ -164,7 +172,7 @@ def _cp_wait(instr: CpAsyncWait) -> Iterator[Problem]:
 
 _RULES: dict[type, Callable[..., Iterator[Problem]]] = {
     Binary: _binary, Unary: _unary, Fma: _fma, Cvt: _cvt, Setp: _setp, Ld: _ld,
-    CpAsync: _cp_async, Shfl: _shfl, CpAsyncWait: _cp_wait,
+    CpAsync: _cp_async, Shfl: _shfl, CpAsyncWait: _cp_wait, LdMatrix: _ldmatrix,
 }
 """Format-specific checks; formats without an entry need only the generic operand checks."""
 
@@ -175,6 +183,8 @@ def _field_span(instr: Instruction, name: str) -> int:
         return {"b": 2}.get(name, 4)
     if isinstance(instr, Ld | St) and name in ("d", "a"):
         return regs_for_width(instr.width)
+    if isinstance(instr, LdMatrix) and name == "d":
+        return instr.num
     return 1
 
 

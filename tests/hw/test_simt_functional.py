@@ -14,7 +14,7 @@ from hw.errors import SimulationError
 from hw.simt import PRESETS
 from hw.simt.functional import EXEC_RULES
 from hw.simt.run import SimOptions, run_kernel
-from isa.simt import INSTRUCTION_CLASSES, load_kernel, parse_kernel
+from isa.simt import INSTRUCTION_CLASSES, fragments, load_kernel, parse_kernel
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "simt"
 A100 = PRESETS["a100"]
@@ -170,3 +170,48 @@ def test_runs_add_up_sequentially() -> None:
     assert two.stall_cycles["idle"] == 2 * one.stall_cycles["idle"]
     assert two.achieved_occupancy == pytest.approx(one.achieved_occupancy)
     assert two.seconds == pytest.approx(2 * one.seconds)
+
+
+def test_ldmatrix_fills_mma_fragments() -> None:
+    """ldmatrix.x4 of a row-major 16 x 16 A tile gives A's fragment; ldmatrix.x2.trans of a
+    row-major 16 x 8 B tile gives B's fragment (PTX)."""
+    kernel = parse_kernel("""
+.kernel ldm
+.regs 16
+.shared 768
+    mov.sreg d=r0 s=laneid
+    shl type=u32 d=r1 a=r0 b=4                  # 16 B chunk per lane
+    cp.async dst=r1 src=r1                      # A: 512 B at 0
+    setp cmp=lt type=u32 p=p0 a=r0 b=16
+    @p0 cp.async dst=r1 src=r1 dst_offset=512 src_offset=512   # B: 256 B at 512
+    cp.async.commit_group
+    cp.async.wait_group n=0
+    bar.sync
+    and type=u32 d=r2 a=r0 b=7                  # row within matrix
+    shr type=u32 d=r3 a=r0 b=3                  # matrix j
+    and type=u32 d=r4 a=r3 b=1
+    shl type=u32 d=r4 a=r4 b=3
+    add type=u32 d=r4 a=r4 b=r2                 # A row = r + 8 (j % 2)
+    shl type=u32 d=r4 a=r4 b=5
+    shr type=u32 d=r5 a=r3 b=1
+    shl type=u32 d=r5 a=r5 b=4                  # A column bytes = 16 (j // 2)
+    add type=u32 d=r4 a=r4 b=r5
+    ldmatrix d=r8 addr=r4
+    and type=u32 d=r6 a=r0 b=15
+    shl type=u32 d=r6 a=r6 b=4                  # B row k = lane, 16 B rows
+    ldmatrix d=r12 addr=r6 num=2 trans=true offset=512
+    shl type=u32 d=r7 a=r0 b=2
+    add type=u32 d=r7 a=r7 b=1024
+""" + "".join(f"    st.global a=r{8 + i} addr=r7 offset={128 * i}\n" for i in range(4)) +
+        "".join(f"    st.global a=r{12 + i} addr=r7 offset={512 + 128 * i}\n" for i in range(2))
+        + "    exit\n")
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((16, 16)).astype(np.float16)
+    b = rng.standard_normal((16, 8)).astype(np.float16)
+    gmem = np.zeros(2048, dtype=np.uint8)
+    gmem[:512] = a.view(np.uint8).ravel()
+    gmem[512:768] = b.view(np.uint8).ravel()
+    run_kernel(kernel, A100, FUNCTIONAL, gmem=gmem)
+    words = gmem[1024:].view(np.uint32)
+    assert np.array_equal(words[:128].reshape(4, 32), fragments.pack_a(a))
+    assert np.array_equal(words[128:192].reshape(2, 32), fragments.pack_b(b))
