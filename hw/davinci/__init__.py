@@ -1,8 +1,14 @@
-"""hw.davinci: the DaVinci AI Core model: its config record, chip presets and config loading."""
+"""hw.davinci: the DaVinci AI Core model: its config record, chip presets and config loading,
+and the discrete-event engine that runs isa.davinci kernels (`run_kernel`, `Simulation`)."""
 
 from hw.davinci.config import DaVinciConfig
 from hw.davinci.config_fields import VectorCost
 from hw.davinci.loader import load_config
 from hw.davinci.presets import PRESETS, get_preset
+from hw.davinci.run import Simulation, SimOptions, run_kernel
+from hw.davinci.stats import KernelRun, PipeStats, TimelineEvent
 
-__all__ = ["PRESETS", "DaVinciConfig", "VectorCost", "get_preset", "load_config"]
+__all__ = [
+    "PRESETS", "DaVinciConfig", "KernelRun", "PipeStats", "SimOptions", "Simulation",
+    "TimelineEvent", "VectorCost", "get_preset", "load_config", "run_kernel",
+]
