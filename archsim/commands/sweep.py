@@ -68,7 +68,7 @@ def _signals(controls: Controls) -> Iterator[None]:
 @click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
               help="Run on this Dask distributed scheduler instead of local workers.")
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="SQLite result store (default: SPEC with the suffix .db).")
+              help="SQLite result store (default: ./<spec file name>.db).")
 @click.option("--retry-failed", is_flag=True, help="Run again points that recorded an error.")
 @click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path),
               default=None, help="Write the HTML sweep report into this directory afterwards.")
@@ -79,7 +79,7 @@ def sweep(spec: Path, workers: int | None, scheduler: str | None, db: Path | Non
     from archsim.sweep import Controls, SweepError, load_spec, run_sweep  # noqa: F811
 
     parsed = load_spec(spec)
-    db = db or spec.with_suffix(".db")
+    db = db or Path(spec.stem + ".db")
     controls = Controls()
     err = Console(stderr=True)
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),

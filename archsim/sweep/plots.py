@@ -69,10 +69,17 @@ def sensitivity(frame: pd.DataFrame, metric: str = "seconds") -> pd.DataFrame:
                              kind="stable")
 
 
+MAX_GRID_VALUES = 12
+"""A heatmap axis holds at most this many values (random/LHS samples are not grids)."""
+
+
 def grid_pairs(frame: pd.DataFrame) -> list[tuple[str, str]]:
-    """Parameter column pairs that form a 2-D grid of at least 2 x 2 values."""
-    columns = [c for c in param_columns(frame) if frame[c].nunique() >= 2]
-    return list(itertools.combinations(columns, 2))
+    """Parameter column pairs whose successful points cover a complete 2-D grid of 2 to
+    `MAX_GRID_VALUES` values per axis (so random and LHS samples give no heatmaps)."""
+    ok = _ok(frame)
+    columns = [c for c in param_columns(ok) if 2 <= ok[c].nunique() <= MAX_GRID_VALUES]
+    return [(x, y) for x, y in itertools.combinations(columns, 2)
+            if len(ok[[x, y]].drop_duplicates()) == ok[x].nunique() * ok[y].nunique()]
 
 
 def pareto_figure(frame: pd.DataFrame, x: str = "sram_bytes", y: str = "seconds") -> Figure:

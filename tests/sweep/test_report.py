@@ -68,3 +68,10 @@ def test_report_is_self_contained_and_escapes(frame):
 def test_report_of_only_failures_still_renders(frame):
     html = render_report(frame[frame["status"] != "ok"], [])
     assert "Failed points" in html and "data:image/png" not in html
+
+
+def test_scattered_samples_are_not_heatmap_grids(frame):
+    ok = frame[frame["status"] == "ok"]
+    assert plots.grid_pairs(ok.iloc[:-1]) == []  # one corner missing: not a complete grid
+    scattered = ok.assign(**{"param.bw": range(len(ok))})
+    assert plots.grid_pairs(scattered) == []
