@@ -150,9 +150,11 @@ def heatmap_figure(frame: pd.DataFrame, workload: str, x: str, y: str,
 
 
 def _ok(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
-    present = [c for c in columns if c in frame.columns]
+    """Successful rows with every one of ``columns`` present (none if a column is absent)."""
     ok = frame[frame["status"] == "ok"]
-    return ok.dropna(subset=present) if present else ok.iloc[0:0]
+    if any(c not in frame.columns for c in columns):
+        return ok.iloc[0:0]
+    return ok.dropna(subset=list(columns))
 
 
 def _panels(count: int) -> tuple[Figure, list]:
