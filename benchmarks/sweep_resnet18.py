@@ -6,7 +6,7 @@ worker count, then resumes the finished sweep twice: in-process (`run_sweep`, wh
 itself costs) and as a fresh `archsim sweep` process (including interpreter start-up and
 imports). Prints a table. Targets (issue 7): <= 5 min with 2 workers, resume < 2 s.
 
-    python benchmarks/sweep_resnet18.py [--workers 1,2] [--spec FILE]
+    python benchmarks/sweep_resnet18.py [--workers 1,2] [--spec FILE] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -29,16 +29,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", default="1,2", help="comma-separated worker counts")
     parser.add_argument("--spec", type=Path, default=SPEC)
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="keep the result databases in this directory (default: discard)")
     args = parser.parse_args()
     spec = load_spec(args.spec)
     counts = [int(w) for w in args.workers.split(",")]
     print(f"spec {args.spec.name}: host CPUs {os.cpu_count()}, "
           f"load average {os.getloadavg()[0]:.2f} at start")
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = args.keep or Path(scratch)
+        tmp.mkdir(parents=True, exist_ok=True)
         last_db = None
         for workers in counts:
-            db = Path(tmp) / f"w{workers}.db"
+            db = tmp / f"w{workers}.db"
+            db.unlink(missing_ok=True)
             summary = run_sweep(spec, db, workers=workers)
             frame = results_frame(db)
             rows.append((workers, summary.ran, summary.failed, summary.compilations,
