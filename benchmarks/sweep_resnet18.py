@@ -43,7 +43,8 @@ def main() -> None:
         last_db = None
         for workers in counts:
             db = tmp / f"w{workers}.db"
-            db.unlink(missing_ok=True)
+            for stale in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+                stale.unlink(missing_ok=True)
             summary = run_sweep(spec, db, workers=workers)
             frame = results_frame(db)
             rows.append((workers, summary.ran, summary.failed, summary.compilations,
