@@ -21,7 +21,7 @@ from hw.simt.functional import ExecContext
 from hw.simt.lanes import Lanes, ShadowLanes
 from hw.simt.memory import MemorySystem
 from hw.simt.occupancy import Occupancy
-from hw.simt.subcore import Cta, SubCore, Warp
+from hw.simt.subcore import Cta, Sm, SubCore, Warp
 from isa.simt import LANES, Kernel
 
 
@@ -41,8 +41,8 @@ class Gpu:
         self.shadow_ids = shadow_ids or {}
         self.shadows = max((len(ids) for ids in self.shadow_ids.values()), default=0)
         self.memory = MemorySystem(cfg, sms, shared, share, shadow_l1s=sms * self.shadows)
-        self.subcores = [[SubCore(self, sm, k) for k in range(cfg.subcores_per_sm)]
-                         for sm in range(sms)]
+        self.sms = [Sm(self, sm) for sm in range(sms)]
+        self.subcores = [sm.subcores for sm in self.sms]
         self.queue = deque(cta_ids)
         self.simulated = tuple(cta_ids)
         self.total = len(cta_ids)

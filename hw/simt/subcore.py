@@ -77,12 +77,13 @@ class Warp:
 
 
 class SubCore:
-    """A warp scheduler with its pipes (next-free cycle per `FuncUnit`)."""
+    """A warp scheduler with its pipes (next-free cycle per `FuncUnit`); its SM's process
+    asks it each cycle to issue (`step`)."""
 
-    def __init__(self, gpu: Gpu, sm: int, index: int) -> None:
+    def __init__(self, gpu: Gpu, sm: Sm, index: int) -> None:
         self.gpu = gpu
-        self.env: simpy.Environment = gpu.env
-        self.sm = sm
+        self.owner = sm
+        self.sm = sm.index
         self.index = index
         self.warps: list[Warp] = []
         self.last: Warp | None = None
@@ -91,9 +92,9 @@ class SubCore:
         self.pipe_count = [0] * len(UNITS)
         self.issued = 0
         self.stalls: Counter[str] = Counter()
-        self.wake: simpy.Event = self.env.event()
+        self.reason = "barrier"  # why the last step issued nothing
+        self.issued_at = -1
         self.lrr = gpu.cfg.scheduler == "lrr"
-        self.process = self.env.process(self.run())
 
     def add(self, warp: Warp) -> None:
         self.warps.append(warp)
@@ -101,8 +102,7 @@ class SubCore:
         self.notify()
 
     def notify(self) -> None:
-        if not self.wake.triggered:
-            self.wake.succeed()
+        self.owner.notify()
 
     def refresh(self, warp: Warp) -> None:
         """Recompute when the warp's next instruction clears its scoreboard (everything but
@@ -136,37 +136,23 @@ class SubCore:
             return warps[at:] + warps[:at]
         return [last, *warps]
 
-    def run(self) -> Generator[simpy.Event, object, None]:
-        env = self.env
-        while True:
-            if not self.warps:
-                self.wake = env.event()
-                yield self.wake
-                continue
-            now = int(env.now)
-            best_t: float = INF
-            reason = "barrier"  # what keeps every warp from issuing forever
-            chosen = None
-            pipe_free = self.pipe_free
-            for warp in self._candidates():
-                t, why = warp.ready, warp.why
-                if pipe_free[warp.unit] > t:
-                    t, why = pipe_free[warp.unit], "pipe_busy"
-                if t <= now:
-                    chosen = warp
-                    break
-                if t < best_t:
-                    best_t, reason = t, why
-            if chosen is not None:
-                self.issue(chosen, now)
-                yield env.timeout(1)
-                continue
-            self.wake = env.event()
-            if best_t == INF:
-                yield self.wake
-            else:
-                yield env.timeout(int(best_t) - now) | self.wake
-            self.stalls[reason] += int(env.now) - now
+    def step(self, now: int) -> float:
+        """Issue one instruction at cycle ``now`` if a warp can (returns ``now``), else the
+        first cycle one could (INF: none without an event), remembering why in ``reason``."""
+        best_t: float = INF
+        reason = "barrier"  # what keeps every warp from issuing forever
+        pipe_free = self.pipe_free
+        for warp in self._candidates():
+            t, why = warp.ready, warp.why
+            if pipe_free[warp.unit] > t:
+                t, why = pipe_free[warp.unit], "pipe_busy"
+            if t <= now:
+                self.issue(warp, now)
+                return now
+            if t < best_t:
+                best_t, reason = t, why
+        self.reason = reason
+        return best_t
 
     def issue(self, warp: Warp, now: int) -> None:
         """Issue the warp's next instruction at cycle ``now``."""
@@ -179,6 +165,7 @@ class SubCore:
         ctx.warpid = warp.index
         self.last = warp
         self.issued += 1
+        self.issued_at = now
         self.pipe_free[op.unit] = now + op.ii
         self.pipe_busy[op.unit] += op.ii
         self.pipe_count[op.unit] += 1
@@ -297,3 +284,54 @@ class SubCore:
                 self.gpu.warp_done(warp, end)
                 return end
         return now + op.latency
+
+
+class Sm:
+    """One SM: its sub-cores, stepped by one simpy process. Each cycle every sub-core with a
+    ready warp issues one instruction; when none can, the process sleeps until the first
+    becomes ready or a barrier release or new CTA wakes it. Cycles a sub-core with warps
+    issues nothing are charged to its binding stall reason."""
+
+    def __init__(self, gpu: Gpu, index: int) -> None:
+        self.env: simpy.Environment = gpu.env
+        self.index = index
+        self.subcores = [SubCore(gpu, self, k) for k in range(gpu.cfg.subcores_per_sm)]
+        self.wake: simpy.Event = self.env.event()
+        self.process = self.env.process(self.run())
+
+    def notify(self) -> None:
+        if not self.wake.triggered:
+            self.wake.succeed()
+
+    def run(self) -> Generator[simpy.Event, object, None]:
+        env = self.env
+        subcores = self.subcores
+        while True:
+            busy = [s for s in subcores if s.warps]
+            if not busy:
+                self.wake = env.event()
+                yield self.wake
+                continue
+            now = int(env.now)
+            soonest: float = INF
+            issued = False
+            for sub in busy:
+                t = sub.step(now)
+                if t == now:
+                    issued = True
+                elif t < soonest:
+                    soonest = t
+            if issued:
+                for sub in busy:
+                    if sub.issued_at != now:
+                        sub.stalls[sub.reason] += 1
+                yield env.timeout(1)
+                continue
+            self.wake = env.event()
+            if soonest == INF:
+                yield self.wake
+            else:
+                yield env.timeout(int(soonest) - now) | self.wake
+            elapsed = int(env.now) - now
+            for sub in busy:
+                sub.stalls[sub.reason] += elapsed
