@@ -1,4 +1,4 @@
-"""Warps, CTAs and the sub-core warp scheduler (one simpy process per sub-core).
+"""Warps, CTAs, the sub-core warp schedulers and the SM process that steps them.
 
 Each cycle a sub-core issues at most one instruction from one of its warps. A warp can issue
 when its scoreboard clears (every source and destination register and predicate ready), its
