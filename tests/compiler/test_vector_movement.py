@@ -88,3 +88,26 @@ def test_transposes_moving_the_last_axis(name: str) -> None:
 def test_nc1hwc0_to_row_major_reshape(target: tuple) -> None:
     graph = build(lambda gb, x: gb.reshape(x, target), x=(2, 40, 7, 7))
     check(graph, fmap=["x"])
+
+
+FMAP_CASES = {
+    "concat_channels": (lambda gb, x, y: gb.concat([x, y], axis=1),
+                        {"x": (2, 32, 3, 5), "y": (2, 20, 3, 5)}),
+    "concat_rows": (lambda gb, x, y: gb.concat([x, y], axis=2),
+                    {"x": (2, 20, 3, 5), "y": (2, 20, 4, 5)}),
+    "concat_columns": (lambda gb, x, y: gb.concat([x, y], axis=3),
+                       {"x": (2, 20, 3, 5), "y": (2, 20, 3, 2)}),
+    "concat_batch": (lambda gb, x, y: gb.concat([x, y], axis=0),
+                     {"x": (2, 20, 3, 5), "y": (1, 20, 3, 5)}),
+    "slice_channels": (lambda gb, x: gb.slice(x, [16], [40], [1]), {"x": (2, 40, 3, 5)}),
+    "slice_pixels": (lambda gb, x: gb.slice(x, [1, 2], [3, 5], [2, 3]), {"x": (2, 20, 4, 6)}),
+    "split_channels": (lambda gb, x: gb.split(x, [32, 8], axis=1), {"x": (2, 40, 3, 5)}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FMAP_CASES))
+def test_feature_map_movement_by_block_views(name: str) -> None:
+    # NC1HWC0 maps move as whole channel blocks, rows and pixels (SqueezeNet's fire concat)
+    fn, shapes = FMAP_CASES[name]
+    graph = build(fn, **shapes)
+    check(graph, fmap=[v for v in (*graph.inputs, *graph.outputs) if graph.types[v].rank == 4])

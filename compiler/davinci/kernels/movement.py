@@ -95,6 +95,40 @@ def _ndp(ctx: LoweringContext, value: str, where: str, output: bool = False) -> 
     return placement
 
 
+def block_view(placement: TensorPlacement) -> TensorPlacement:
+    """An NC1HWC0 map (N, C, H, W) seen as the row-major array (N, C1, H, W * 16) of its
+    stored bytes: moving whole channel blocks, rows or pixels of the map is moving rows or
+    whole-block columns of the view (no padding: W * 16 fills whole blocks)."""
+    n, c, h, w = placement.shape
+    return TensorPlacement(placement.name, placement.offset, placement.nbytes,
+                           (n, -(-c // 16), h, w * 16), placement.dtype, "ndp")
+
+
+def _fmap_or_ndp(ctx: LoweringContext, value: str, where: str, output: bool = False,
+                 like: tuple[str, ...] = ()) -> TensorPlacement:
+    """The value's placement as the movement kernels address it (NC1HWC0 as `block_view`)."""
+    placement = place_output(ctx, value, like) if output else place_input(ctx, value)
+    if placement.layout == "nc1hwc0":
+        return block_view(placement)
+    if placement.layout != "ndp":
+        raise CompileError(f"{where}: {value} is stored {placement.layout}; data movement is "
+                           "lowered for row-major and NC1HWC0 values")
+    return placement
+
+
+def _view_index(shape: tuple[int, ...], index: tuple[slice, ...], where: str
+                ) -> tuple[slice, ...]:
+    """A slice of an NC1HWC0 map (N, C, H, W) as a slice of its `block_view`: channels in
+    whole 16-channel blocks, columns as 16-element groups."""
+    n_s, c_s, h_s, w_s = index
+    c0, c1, cstep = c_s.indices(shape[1])
+    w0, w1, wstep = w_s.indices(shape[3])
+    if cstep != 1 or wstep != 1 or c0 % 16 or (c1 % 16 and c1 != shape[1]):
+        raise CompileError(f"{where}: an NC1HWC0 slice must keep channels in whole blocks of "
+                           "16 and step 1 along channels and columns")
+    return (n_s, slice(c0 // 16, -(-c1 // 16)), h_s, slice(w0 * 16, w1 * 16))
+
+
 def emit_assembly(ctx: LoweringContext, node: Node, asm: Assembly, op: str) -> None:
     rows, length = _rows_shape(asm.out.shape)
     row_blocks = blocks(length * 2)
@@ -261,8 +295,12 @@ def _slice_piece(src: TensorPlacement, out_shape: tuple[int, ...], index: tuple[
 @rule(OpCode.SLICE)
 def lower_slice(ctx: LoweringContext, node: Node) -> None:
     """Rows selected by the leading axes' slices, the last axis shifted by its start."""
-    src, out = _ndp(ctx, node.inputs[0], node.name), _ndp(ctx, node.outputs[0], node.name, True)
-    index = slice_ranges(src.shape, node.attrs)
+    x = node.inputs[0]
+    src = _fmap_or_ndp(ctx, x, node.name)
+    out = _fmap_or_ndp(ctx, node.outputs[0], node.name, True, (x,))
+    index = slice_ranges(ctx.type_of(x).shape, node.attrs)
+    if src.shape != tuple(ctx.type_of(x).shape):
+        index = _view_index(ctx.type_of(x).shape, index, node.name)
     piece = _slice_piece(src, out.shape, index, node.name)
     emit_assembly(ctx, node, Assembly(out, [piece]), "slice")
 
@@ -270,15 +308,19 @@ def lower_slice(ctx: LoweringContext, node: Node) -> None:
 @rule(OpCode.SPLIT)
 def lower_split(ctx: LoweringContext, node: Node) -> None:
     """One slice kernel per output."""
-    src = _ndp(ctx, node.inputs[0], node.name)
-    axis = norm_axis(node.attrs.axis, len(src.shape))
+    x = node.inputs[0]
+    shape = ctx.type_of(x).shape
+    src = _fmap_or_ndp(ctx, x, node.name)
+    axis = norm_axis(node.attrs.axis, len(shape))
     start = 0
     for value, size in zip(node.outputs, node.attrs.sizes, strict=True):
-        out = _ndp(ctx, value, node.name, True)
+        out = _fmap_or_ndp(ctx, value, node.name, True, (x,))
         index = tuple(slice(start, start + size) if a == axis else slice(None)
-                      for a in range(len(src.shape)))
+                      for a in range(len(shape)))
+        if src.shape != tuple(shape):
+            index = _view_index(shape, index, node.name)
         emit_assembly(ctx, node, Assembly(out, [_slice_piece(src, out.shape, index, node.name)]),
-              "split")
+                      "split")
         start += size
 
 
@@ -286,14 +328,21 @@ def lower_split(ctx: LoweringContext, node: Node) -> None:
 def lower_concat(ctx: LoweringContext, node: Node) -> None:
     """Each input becomes a piece: its rows (leading-axis concat) or its columns (last-axis
     concat; a piece starting inside a block is merged under a lane mask)."""
-    out = _ndp(ctx, node.outputs[0], node.name, True)
+    logical = ctx.type_of(node.outputs[0]).shape
+    out = _fmap_or_ndp(ctx, node.outputs[0], node.name, True, tuple(node.inputs))
     rank = len(out.shape)
     axis = norm_axis(node.attrs.axis, rank)
+    fmap = out.shape != tuple(logical)
     out_rows = _row_index(out.shape)
     pieces, offset = [], 0
     for value in node.inputs:
-        src = _ndp(ctx, value, node.name)
+        src = _fmap_or_ndp(ctx, value, node.name)
+        if fmap and src.shape == tuple(ctx.type_of(value).shape):
+            raise CompileError(f"{node.name}: concat of an NC1HWC0 map with a row-major {value}")
         size = src.shape[axis]
+        if fmap and axis == 1 and ctx.type_of(value).shape[1] % 16 and value != node.inputs[-1]:
+            raise CompileError(f"{node.name}: channel concat of NC1HWC0 maps needs every input "
+                               "but the last to have a multiple of 16 channels")
         if axis == rank - 1:
             row_map = np.arange(numel(out.shape[:-1]))
             pieces.append(Piece(src, row_map, 0, offset, size))
