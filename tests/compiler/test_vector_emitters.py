@@ -106,6 +106,23 @@ def test_emit_channel_add_broadcasts_each_bias_block() -> None:
     np.testing.assert_allclose(got, want.reshape(-1), rtol=1e-2, atol=1e-3)
 
 
+@pytest.mark.parametrize("op,swap", [(OpCode.MUL, False), (OpCode.SUB, True),
+                                     (OpCode.MAXIMUM, False)])
+def test_emit_channel_op(op: OpCode, swap: bool) -> None:
+    rows, blocks = 12, 2
+    tile = np.random.default_rng(3).uniform(-1, 1, rows * blocks * 16).astype(np.float16)
+    vec = np.linspace(-1, 1, blocks * 16).astype(np.float16).astype(np.float32)
+
+    def emit(sb, dst, srcs, scratch):
+        vector_ops.emit_channel_op(sb, op, dst, srcs[0], srcs[1], rows, blocks, swap)
+
+    got = _run(emit, [tile.astype(np.float32), vec], rows * blocks * 16)
+    x = tile.astype(np.float32).reshape(blocks, rows, 16)
+    v = np.broadcast_to(vec.reshape(blocks, 1, 16), x.shape)
+    want = _reference(op, None, v, x) if swap else _reference(op, None, x, v)
+    np.testing.assert_allclose(got, want.reshape(-1), rtol=1e-2, atol=1e-3)
+
+
 def test_streaming_kernel_overlaps_loads_compute_and_stores() -> None:
     # double buffering: a ReLU over 64 MiB stays within 5 % of its HBM roofline
     pairs = check_roofline(build(lambda gb, x: gb.relu(x), x=(32, 1024, 1024)))

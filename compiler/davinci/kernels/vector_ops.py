@@ -14,8 +14,8 @@ Hardware rules honoured here (facts/davinci.md §1.2, isa.davinci.vector): one r
 emitter restores to all-ones before returning (the invariant callers rely on).
 
 The public entry points used by the Cube kernels' epilogues are `scratch_bytes`,
-`emit_unary`, `emit_binary`, `emit_scalar` and `emit_channel_add` (fp16 data already in UB,
-``count`` contiguous elements, 32 B aligned).
+`emit_unary`, `emit_binary`, `emit_scalar`, `emit_channel_add` and `emit_channel_op` (fp16
+data already in UB, ``count`` contiguous elements, 32 B aligned).
 """
 
 from __future__ import annotations
@@ -371,13 +371,28 @@ def emit_channel_add(sb: StreamBuilder, dst: Addr, src: Addr, bias: Addr, rows: 
     """NZ / NC1HWC0 tile: block column j (``rows`` x 16 fp16 at ``dst + j * rows * 32``) gets
     ``bias[j * 16 + c]`` added to every row; the bias block is broadcast with a block and repeat
     stride of 0."""
+    emit_channel_op(sb, OpCode.ADD, dst, src, bias, rows, blocks)
+
+
+_CHANNEL_OPS = {OpCode.ADD: VBinOp.ADD, OpCode.SUB: VBinOp.SUB, OpCode.MUL: VBinOp.MUL,
+                OpCode.DIV: VBinOp.DIV, OpCode.MAXIMUM: VBinOp.MAX, OpCode.MINIMUM: VBinOp.MIN}
+
+
+def emit_channel_op(sb: StreamBuilder, op: OpCode, dst: Addr, src: Addr, vec: Addr, rows: int,
+                    blocks: int, swap: bool = False) -> None:
+    """Like `emit_channel_add` for any of add, sub, mul, div, maximum, minimum with a
+    per-channel vector (a folded batch-norm scale, a per-channel clamp); ``swap`` computes
+    vec op tile instead of tile op vec."""
+    if op not in _CHANNEL_OPS:
+        raise CompileError(f"vector: no per-channel lowering for {op.value}")
     if rows <= 0 or blocks <= 0:
         return
     geo = Geometry.flat(rows * 16)
     for j in range(blocks):
         off = j * rows * BLOCK_BYTES
-        vbin(sb, geo, VBinOp.ADD, dst + off, src + off,
-             Opnd(bias + j * BLOCK_BYTES, row_stride=0, blk_stride=0))
+        channel = Opnd(vec + j * BLOCK_BYTES, row_stride=0, blk_stride=0)
+        a, b = (channel, Opnd(src + off)) if swap else (Opnd(src + off), channel)
+        vbin(sb, geo, _CHANNEL_OPS[op], dst + off, a, b)
 
 
 def with_dtype(geo: Geometry, dtype: DType) -> Geometry:
