@@ -111,3 +111,14 @@ def test_feature_map_movement_by_block_views(name: str) -> None:
     fn, shapes = FMAP_CASES[name]
     graph = build(fn, **shapes)
     check(graph, fmap=[v for v in (*graph.inputs, *graph.outputs) if graph.types[v].rank == 4])
+
+
+def test_lrn_style_channel_view_round_trip() -> None:
+    # (N, C, H, W) -> (N, 1, C, H W) -> pool over the channel window -> back (ONNX LRN import)
+    def fn(gb, x):
+        view = gb.reshape(x, (1, 1, 40, 49))
+        pooled = gb.avg_pool2d(view, (5, 1), 1, (2, 0, 2, 0), count_include_pad=True)
+        return gb.reshape(pooled, (1, 40, 7, 7))
+
+    graph = build(fn, x=(1, 40, 7, 7))
+    check(graph, fmap=[v for v, t in graph.types.items() if t.rank == 4])

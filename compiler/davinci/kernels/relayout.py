@@ -67,12 +67,15 @@ class Load:
 
 @dataclass(frozen=True)
 class Run:
-    """Output elements dst..dst+n-1 of the tile <- lane ``lane`` of staged blocks src..src+n-1."""
+    """Output elements dst, dst + step, ... (``length`` of them) of the tile <- lane ``lane``
+    of staged blocks src..src+length-1 (step 16 writes one lane of consecutive NC1HWC0
+    blocks)."""
 
     dst: int
     src: int
     lane: int
     length: int
+    step: int = 1
 
 
 @dataclass(frozen=True)
@@ -111,7 +114,7 @@ def emit_tiles(ctx: LoweringContext, node: Node, out: TensorPlacement, source: T
             count = tile.pos1 - tile.pos0
             vdup(sb, Geometry.flat(count), buf, 0.0)
             _runs(sb, buf, stage, tile.runs)
-            if length % 16:
+            if length % 16 and out.layout == "ndp":
                 _zero_pads(sb, buf, tile.pos0, tile.pos1, length, lp)
             copy_out(sb, gm(out, tile.pos0 * 2), buf, count * 2)
     moved = numel(out.shape) * 2
@@ -124,6 +127,17 @@ def emit_tiles(ctx: LoweringContext, node: Node, out: TensorPlacement, source: T
 def _runs(sb: StreamBuilder, buf: Addr, stage: Addr, runs: tuple[Run, ...]) -> None:
     mask = None
     for run in sorted(runs, key=lambda r: -r.dst):
+        if mask != run.lane:
+            hi_a, lo_a = lane_mask(run.lane + 1, 128)
+            hi_b, lo_b = lane_mask(run.lane, 128)
+            set_mask(sb, (hi_a & ~hi_b, lo_a & ~lo_b))
+            mask = run.lane
+        if run.step != 1:  # strided destinations are element-aligned (reductions allow it)
+            for first in range(0, run.length, 255):
+                reps = min(255, run.length - first)
+                sb.emit(VReduce(VReduceOp.MAX, FP16, buf + (run.dst + first * run.step) * 2,
+                                stage + (run.src + first) * BLOCK_BYTES, reps, 1, 1, run.step))
+            continue
         extra = run.dst % 16
         dst, src, total = run.dst - extra, run.src - extra, run.length + extra
         if src < -GUARD_BLOCKS:
@@ -244,3 +258,50 @@ def unfold_tiles(src: TensorPlacement, out: TensorPlacement, budget_blocks: int
             tiles.append(Tile((load,), tuple(runs), p0, pos(sample * per_sample + c_end * hw)))
             c0 = c_end
     return tiles, groups_fit * blocks_per_group
+
+
+def refold_tiles(src: TensorPlacement, out: TensorPlacement, budget_blocks: int
+                 ) -> tuple[list[Tile], int]:
+    """Tiles of an NC1HWC0 -> NC1HWC0 reshape (logical order kept, e.g. the (N, C, H, W) ->
+    (N, 1, C, H W) view an LRN's channel window pools over): tiles of output blocks; every
+    output lane that holds a real channel is written by runs of step 16 from the staged
+    input blocks of the same elements."""
+    n_i, c_i, h_i, w_i = src.shape
+    n_o, c_o, h_o, w_o = out.shape
+    hw_i, hw_o = h_i * w_i, h_o * w_o
+    c1_i, c1_o = -(-c_i // 16), -(-c_o // 16)
+    total_blocks = n_o * c1_o * hw_o
+    tile_blocks = max(16, budget_blocks // 17)  # staging: up to 16 lanes' ranges per tile
+    tiles: list[Tile] = []
+    stage_max = 0
+    for b0 in range(0, total_blocks, tile_blocks):
+        b1 = min(total_blocks, b0 + tile_blocks)
+        staged: dict[tuple[int, int], int] = {}
+        loads: list[Load] = []
+        runs: list[Run] = []
+        b = b0
+        while b < b1:
+            slice_index, p0 = divmod(b, hw_o)
+            p1 = min(hw_o, p0 + (b1 - b))
+            sample, k = divmod(slice_index, c1_o)
+            for lane in range(16):
+                channel = k * 16 + lane
+                if channel >= c_o:
+                    break
+                flat = (sample * c_o + channel) * hw_o + p0
+                done = 0
+                while done < p1 - p0:
+                    s_n, rest = divmod(flat + done, c_i * hw_i)
+                    s_c, s_p = divmod(rest, hw_i)
+                    count = min(p1 - p0 - done, hw_i - s_p)
+                    key = ((s_n * c1_i + s_c // 16) * hw_i + s_p, count)
+                    if key not in staged:
+                        staged[key] = sum(length for _, length in staged)
+                        loads.append(Load(staged[key], key[0] * BLOCK_BYTES, 1, count, count))
+                    dst = (b - b0 + done) * 16 + lane
+                    runs.append(Run(dst, staged[key], s_c % 16, count, 16))
+                    done += count
+            b += p1 - p0
+        stage_max = max(stage_max, sum(length for _, length in staged))
+        tiles.append(Tile(tuple(loads), tuple(runs), b0 * 16, b1 * 16))
+    return tiles, stage_max

@@ -7,7 +7,8 @@
   pieces of input rows; pieces with the same placement in every output row become one
   `movement.Piece` (GM reads may start at any element; a piece starting inside a block is
   merged under a lane mask), so a (N, C, L) -> (N, C L) flatten costs C pieces.
-- NC1HWC0 -> row-major: element moves by one-lane reductions (relayout.py).
+- NC1HWC0 -> row-major, and NC1HWC0 -> NC1HWC0 with other dims (an LRN's channel view):
+  element moves by one-lane reductions (relayout.py).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 
 from compiler.davinci.context import LoweringContext
 from compiler.davinci.kernels.movement import Assembly, Piece, emit_assembly
-from compiler.davinci.kernels.relayout import emit_tiles, unfold_tiles
+from compiler.davinci.kernels.relayout import emit_tiles, refold_tiles, unfold_tiles
 from compiler.davinci.kernels.vector_common import numel, place_input
 from compiler.davinci.lower import rule
 from compiler.errors import CompileError
@@ -59,6 +60,11 @@ def lower_reshape(ctx: LoweringContext, node: Node) -> None:
     if src.layout == "nc1hwc0" and out.layout == "ndp":
         budget = (ctx.target.ub_bytes - 8192) // 4 // BLOCK_BYTES
         tiles, stage = unfold_tiles(src, out, budget)
+        emit_tiles(ctx, node, out, src, tiles, stage, "relayout")
+        return
+    if src.layout == "nc1hwc0" and out.layout == "nc1hwc0":
+        budget = (ctx.target.ub_bytes - 8192) // 2 // BLOCK_BYTES
+        tiles, stage = refold_tiles(src, out, budget)
         emit_tiles(ctx, node, out, src, tiles, stage, "relayout")
         return
     if src.layout == "ndp" and out.layout == "ndp":
