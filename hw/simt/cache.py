@@ -7,6 +7,8 @@ the hot path of memory-bound kernels, hence compiled. Tags are line addresses (b
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
@@ -15,11 +17,13 @@ from hw.simt.config import LINE_BYTES
 
 @njit(cache=True)
 def _access(tags: np.ndarray, valid: np.ndarray, dirty: np.ndarray, stamp: np.ndarray,
-            clock: np.ndarray, ways: int, lines: np.ndarray, masks: np.ndarray, write: bool,
-            allocate: bool, hits: np.ndarray) -> int:  # pragma: no cover - compiled
-    """Look up each (line, sector mask); ``hits[i]`` gets the mask of sectors that hit.
-    Missing sectors are filled when ``allocate`` (or, for writes, when the line is present);
-    writes mark sectors dirty. Returns dirty sectors evicted (to write back)."""
+            fill: np.ndarray, clock: np.ndarray, ways: int, lines: np.ndarray,
+            masks: np.ndarray, write: bool, allocate: bool, hits: np.ndarray,
+            pending: np.ndarray, slots: np.ndarray) -> int:  # pragma: no cover - compiled
+    """Look up each (line, sector mask); ``hits[i]`` gets the mask of sectors that hit,
+    ``pending[i]`` the cycle the line's last fill lands (0: landed) and ``slots[i]`` its slot
+    (-1 if not cached). Missing sectors are filled when ``allocate`` (or, for writes, when the
+    line is present); writes mark sectors dirty. Returns dirty sectors evicted."""
     sets = tags.shape[0] // ways
     evicted = 0
     for i in range(lines.shape[0]):
@@ -36,10 +40,14 @@ def _access(tags: np.ndarray, valid: np.ndarray, dirty: np.ndarray, stamp: np.nd
             hits[i] = valid[found] & mask
             valid[found] |= mask
             stamp[found] = clock[0]
+            pending[i] = fill[found]
+            slots[i] = found
             if write:
                 dirty[found] |= mask
             continue
         hits[i] = 0
+        pending[i] = 0.0
+        slots[i] = -1
         if not allocate:
             continue
         victim = base
@@ -54,13 +62,15 @@ def _access(tags: np.ndarray, valid: np.ndarray, dirty: np.ndarray, stamp: np.nd
         valid[victim] = mask
         dirty[victim] = mask if write else 0
         stamp[victim] = clock[0]
+        fill[victim] = 0.0
+        slots[i] = victim
     return evicted
 
 
 class SectoredCache:
     """``size_bytes`` of ``ways``-way sets of 128 B lines with 32 B sector valid/dirty bits."""
 
-    __slots__ = ("ways", "tags", "valid", "dirty", "stamp", "clock", "size_bytes")
+    __slots__ = ("ways", "tags", "valid", "dirty", "stamp", "fill", "clock", "size_bytes")
 
     def __init__(self, size_bytes: int, ways: int) -> None:
         lines = max(ways, size_bytes // LINE_BYTES // ways * ways)
@@ -70,12 +80,32 @@ class SectoredCache:
         self.valid = np.zeros(lines, dtype=np.uint8)
         self.dirty = np.zeros(lines, dtype=np.uint8)
         self.stamp = np.zeros(lines, dtype=np.int64)
+        self.fill = np.zeros(lines, dtype=np.float64)  # cycle the line's last fill lands
         self.clock = np.zeros(1, dtype=np.int64)
 
     def access(self, lines: np.ndarray, masks: np.ndarray, *, write: bool = False,
-               allocate: bool = True) -> tuple[np.ndarray, int]:
-        """(per-line hit sector masks, dirty sectors evicted)."""
-        hits = np.zeros(lines.shape[0], dtype=np.uint8)
-        evicted = _access(self.tags, self.valid, self.dirty, self.stamp, self.clock, self.ways,
-                          lines, masks, write, allocate, hits)
-        return hits, int(evicted)
+               allocate: bool = True) -> CacheAccess:
+        """Look up (and fill) the lines of one request."""
+        n = lines.shape[0]
+        hits = np.zeros(n, dtype=np.uint8)
+        pending = np.zeros(n, dtype=np.float64)
+        slots = np.zeros(n, dtype=np.int64)
+        evicted = _access(self.tags, self.valid, self.dirty, self.stamp, self.fill, self.clock,
+                          self.ways, lines, masks, write, allocate, hits, pending, slots)
+        return CacheAccess(hits, int(evicted), pending, slots)
+
+    def set_fill(self, slots: np.ndarray, cycle: float) -> None:
+        """The lines in ``slots`` (from `access`) are being filled; their data lands at
+        ``cycle``, so hits on them before then wait for it (an in-flight miss)."""
+        valid = slots[slots >= 0]
+        self.fill[valid] = np.maximum(self.fill[valid], cycle)
+
+
+class CacheAccess(NamedTuple):
+    """Per request line: hit sector masks, the cycle its pending fill lands (0: none) and its
+    slot; plus the dirty sectors evicted."""
+
+    hits: np.ndarray
+    evicted: int
+    pending: np.ndarray
+    slots: np.ndarray

@@ -129,14 +129,16 @@ class MemorySystem:
         return start - at
 
     def _l2(self, at: float, lines: np.ndarray, masks: np.ndarray, write: bool,
-            counts: Counter[str] | None = None) -> tuple[float, int, int, float]:
-        """(queue wait, L2-hit sectors, L2-miss sectors, DRAM wait of the misses)."""
+            counts: Counter[str] | None = None) -> tuple[float, int, int, float, float]:
+        """(queue wait, L2-hit sectors, L2-miss sectors, DRAM wait of the misses, the cycle
+        the latest in-flight fill among the hit lines lands). Read misses mark their lines
+        in flight until their DRAM data lands, so later hits on them wait for it."""
         sectors = int(_POPCOUNT[masks].sum())
         start = max(at, self.l2_free)
         service = sectors * SECTOR_BYTES / self.l2_bytes_per_cycle
         self.l2_free = start + service
         self.l2_busy += service
-        hits, evicted = self.l2.access(lines, masks, write=write, allocate=True)
+        hits, evicted, pending, slots = self.l2.access(lines, masks, write=write, allocate=True)
         hit_sectors = int(_POPCOUNT[hits].sum())
         miss_sectors = 0 if write else sectors - hit_sectors
         counts = self.counts if counts is None else counts
@@ -147,7 +149,15 @@ class MemorySystem:
             dram_wait = self._dram(start, miss_sectors + evicted)
             counts["dram_read_bytes"] += miss_sectors * SECTOR_BYTES
             counts["dram_write_bytes"] += evicted * SECTOR_BYTES
-        return start - at, hit_sectors, miss_sectors, dram_wait
+        landed = 0.0
+        if not write:
+            missed = hits != masks
+            if missed.any():  # data lands as a miss issued from `at` would see it
+                self.l2.set_fill(slots[missed],
+                                 start + dram_wait + self.cfg.dram_latency_cycles - 1)
+            if (~missed).any():
+                landed = float(pending[~missed].max())
+        return start - at, hit_sectors, miss_sectors, dram_wait, landed
 
     # ---------------------------------------------------------------- requests
 
@@ -165,10 +175,13 @@ class MemorySystem:
         counts["global_load_sectors"] += sectors
         counts["global_load_bytes"] += addrs.size * size
         ready: float = base + cfg.l1_latency_cycles
+        l1 = None
         if use_l1:
-            hits, _ = self.l1[sm].access(lines, masks)
-            misses = masks & ~hits
-            hit_sectors = int(_POPCOUNT[hits].sum())
+            l1 = self.l1[sm].access(lines, masks)
+            misses = masks & ~l1.hits
+            hit_sectors = int(_POPCOUNT[l1.hits].sum())
+            if hit_sectors:  # a hit on a line still being filled waits for the fill
+                ready = max(ready, float(l1.pending[l1.hits != 0].max()))
             counts["l1_sectors"] += sectors
             counts["l1_hit_sectors"] += hit_sectors
         else:
@@ -178,14 +191,17 @@ class MemorySystem:
         if hit_sectors == sectors:
             return math.ceil(ready)
         keep = misses != 0
-        wait, l2_hits, l2_misses, dram_wait = self._l2(base + 1, lines[keep], misses[keep], False)
+        wait, l2_hits, l2_misses, dram_wait, landed = self._l2(base + 1, lines[keep],
+                                                               misses[keep], False)
         counts["l2_to_l1_bytes"] += (sectors - hit_sectors) * SECTOR_BYTES
         if hit_sectors == 0:
             ready = base
         if l2_hits:
-            ready = max(ready, base + wait + cfg.l2_latency_cycles)
+            ready = max(ready, base + wait + cfg.l2_latency_cycles, landed)
         if l2_misses:
             ready = max(ready, base + wait + dram_wait + cfg.dram_latency_cycles)
+        if l1 is not None:
+            self.l1[sm].set_fill(l1.slots[keep], ready)
         return math.ceil(ready)
 
     def store(self, sm: int, now: int, addrs: np.ndarray, size: int) -> None:
@@ -235,7 +251,7 @@ class MemorySystem:
             return
         if self.shadow_l1 is not None and (use_l1 or write):
             pooled = lines * self.shadow_l1s + l1_id
-            hits, _ = self.shadow_l1.access(pooled, masks, allocate=not write)
+            hits = self.shadow_l1.access(pooled, masks, allocate=not write).hits
             if not write:
                 masks = masks & ~hits
         keep = masks != 0

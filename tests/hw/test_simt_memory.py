@@ -40,13 +40,43 @@ def test_broadcast_and_wide_access_phases() -> None:
 def test_sectored_cache_hits_evicts_lru_and_writes_back() -> None:
     cache = SectoredCache(2 * 128, ways=2)  # one set of two lines
     lines = np.array([5], dtype=np.int64)
-    hits, _ = cache.access(lines, np.array([0b0011], dtype=np.uint8))
+    hits, _, _, _ = cache.access(lines, np.array([0b0011], dtype=np.uint8))
     assert hits[0] == 0
-    hits, _ = cache.access(lines, np.array([0b0110], dtype=np.uint8))
+    hits, _, _, _ = cache.access(lines, np.array([0b0110], dtype=np.uint8))
     assert hits[0] == 0b0010  # only the sector already fetched hits
     cache.access(np.array([6], dtype=np.int64), np.array([1], dtype=np.uint8), write=True)
     cache.access(lines, np.array([1], dtype=np.uint8))  # 5 is now most recent
-    _, evicted = cache.access(np.array([7], dtype=np.int64), np.array([1], dtype=np.uint8))
+    _, evicted, _, _ = cache.access(np.array([7], dtype=np.int64), np.array([1], dtype=np.uint8))
     assert evicted == 1  # line 6 (least recent, one dirty sector) went back to DRAM
-    hits, _ = cache.access(lines, np.array([1], dtype=np.uint8), allocate=False)
+    hits, _, _, _ = cache.access(lines, np.array([1], dtype=np.uint8), allocate=False)
     assert hits[0] == 1
+
+
+def test_hits_on_an_in_flight_line_wait_for_its_fill() -> None:
+    """Two warps load the same cold line a cycle apart: the second hits in L2 (and with ca in
+    L1) but must wait for the first one's DRAM fill, as an MSHR merge would."""
+    from hw.simt import PRESETS
+    from hw.simt.run import SimOptions, run_kernel
+    from isa.simt import parse_kernel
+
+    cfg = PRESETS["a100"]
+    for cache in ("ca", "cg"):
+        kernel = parse_kernel(f"""
+.kernel inflight
+.block 64
+.regs 8
+    mov.sreg d=r0 s=tid.x
+    mov type=u32 d=r1 a=0x1000
+    mov.sreg d=r2 s=clock
+    ld.global d=r3 addr=r1 cache={cache}
+    add type=u32 d=r4 a=r3 b=0
+    mov.sreg d=r4 s=clock
+    sub type=u32 d=r5 a=r4 b=r2
+    shl type=u32 d=r6 a=r0 b=2
+    st.global a=r5 addr=r6
+    exit
+""")
+        gmem = np.zeros(8192, dtype=np.uint8)
+        run_kernel(kernel, cfg, SimOptions(mode="functional"), gmem=gmem)
+        latencies = gmem.view(np.uint32)[[0, 32]]
+        assert all(latencies >= cfg.dram_latency_cycles - 2), (cache, latencies)
