@@ -33,7 +33,7 @@ def activation_layout(tensor_type: TensorType) -> str:
 
 
 _FMAP_OPS = {OpCode.CONV2D, OpCode.CONV_TRANSPOSE2D, OpCode.MAX_POOL2D, OpCode.AVG_POOL2D,
-             OpCode.GLOBAL_AVG_POOL, OpCode.BATCH_NORM}
+             OpCode.GLOBAL_AVG_POOL, OpCode.BATCH_NORM, OpCode.CONV2D_GRAD_WEIGHT}
 
 
 def _is_fmap_node(node: Node) -> bool:
@@ -42,28 +42,79 @@ def _is_fmap_node(node: Node) -> bool:
     return node.op in _FMAP_OPS
 
 
-def assign_layouts(graph: Graph) -> dict[str, str]:
-    """GM layout of every value: feature maps (4-D floats that meet a convolution, pooling or
-    batch norm, directly or through element-wise ops) in NC1HWC0, everything else row-major
-    with padded rows ("ndp"). Constants are placed by the kernels that read them."""
-    fmap: set[str] = set()
+def conv_weight_input(node: Node) -> str | None:
+    """The outer name of the weight a (fused) convolution or transposed convolution reads."""
+    if node.op in (OpCode.CONV2D, OpCode.CONV_TRANSPOSE2D):
+        return node.inputs[1]
+    if node.op is OpCode.FUSED and node.attrs.kind == "conv":
+        body = node.attrs.body
+        outer = dict(zip(body.inputs, node.inputs, strict=True))
+        return outer[body.nodes[0].inputs[1]]
+    return None
+
+
+def _fmap_values(node: Node) -> tuple[str, ...]:
+    """The feature maps a feature-map node reads and writes (weights and weight gradients
+    excluded: those are FRACTAL_Z)."""
+    if node.op is OpCode.CONV2D_GRAD_WEIGHT:
+        return tuple(node.inputs[:2])
+    weight = conv_weight_input(node)
+    return tuple(v for v in (*node.inputs, *node.outputs[:1]) if v != weight)
+
+
+def _weight_values(graph: Graph) -> set[str]:
+    """Run-time convolution weights and weight gradients (stored FRACTAL_Z)."""
+    weights = {n.outputs[0] for n in graph.nodes if n.op is OpCode.CONV2D_GRAD_WEIGHT}
     for node in graph.nodes:
-        if _is_fmap_node(node):
-            fmap.update(v for v in (*node.inputs, *node.outputs[:1])
-                        if graph.types[v].rank == 4 and v not in graph.constants)
-    elementwise = [n for n in graph.nodes if n.op in UNARY_ELEMENTWISE | BINARY_ELEMENTWISE
-                   or (n.op is OpCode.FUSED and n.attrs.kind == "elementwise")]
+        weight = conv_weight_input(node)
+        if weight is not None and weight not in graph.constants:
+            weights.add(weight)
+    return weights
+
+
+def _propagate(graph: Graph, seeds: set[str], elementwise: list[Node], same_shape: bool) -> None:
+    """Grow ``seeds`` through element-wise nodes to their other rank-4 non-constant values
+    (of the same shape as the seed met, when ``same_shape``)."""
     changed = True
     while changed:
         changed = False
         for node in elementwise:
             values = [v for v in (*node.inputs, *node.outputs)
                       if v not in graph.constants and graph.types[v].rank == 4]
-            if any(v in fmap for v in values) and not all(v in fmap for v in values):
-                fmap.update(values)
+            met = [v for v in values if v in seeds]
+            if not met:
+                continue
+            if same_shape:
+                values = [v for v in values if graph.types[v].shape == graph.types[met[0]].shape]
+            if not all(v in seeds for v in values):
+                seeds.update(values)
                 changed = True
-    return {v: ("nc1hwc0" if v in fmap and t.is_float else "ndp")
-            for v, t in graph.types.items()}
+
+
+def assign_layouts(graph: Graph) -> dict[str, str]:
+    """GM layout of every value: feature maps (4-D floats that meet a convolution, pooling or
+    batch norm, directly or through element-wise ops) in NC1HWC0; run-time convolution weights,
+    weight gradients and the same-shape values element-wise ops combine them with (the SGD
+    update chain, velocities) in FRACTAL_Z; everything else row-major with padded rows
+    ("ndp"). Constants are placed by the kernels that read them."""
+    fmap: set[str] = set()
+    for node in graph.nodes:
+        if _is_fmap_node(node):
+            fmap.update(v for v in _fmap_values(node)
+                        if graph.types[v].rank == 4 and v not in graph.constants)
+    elementwise = [n for n in graph.nodes if n.op in UNARY_ELEMENTWISE | BINARY_ELEMENTWISE
+                   or (n.op is OpCode.FUSED and n.attrs.kind == "elementwise")]
+    weights = _weight_values(graph)
+    _propagate(graph, weights, elementwise, same_shape=True)
+    fmap -= weights
+    _propagate(graph, fmap, elementwise, same_shape=False)
+    layouts = {}
+    for v, t in graph.types.items():
+        if v in weights and t.is_float:
+            layouts[v] = "fractal_z"
+        else:
+            layouts[v] = "nc1hwc0" if v in fmap and t.is_float else "ndp"
+    return layouts
 
 
 @dataclass

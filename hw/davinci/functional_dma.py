@@ -13,7 +13,7 @@ from hw.davinci.functional_memory import CoreMemory, strided_extent_bytes, strid
 from hw.errors import SimulationError
 from isa.davinci import Copy, CopyGather, CopyNd2Nz, DType, Img2Col, Instruction, Load2D
 from isa.davinci.layouts import to_nz
-from isa.davinci.types import BLOCK_BYTES, FRACTAL_BYTES, FRACTAL_ROWS, Addr
+from isa.davinci.types import BLOCK_BYTES, FRACTAL_BYTES, FRACTAL_ROWS, Addr, Space
 
 
 def _read_rows(mem: CoreMemory, addr: Addr, rows: int, row_bytes: int, pitch: int,
@@ -96,7 +96,7 @@ def img2col_fractals(fmap: np.ndarray, instr: Img2Col) -> np.ndarray:
 
 def exec_img2col(instr: Img2Col, mem: CoreMemory) -> None:
     """img2col (load3d) exactly as the ``Img2Col`` docstring defines it; see
-    ``img2col_fractals``."""
+    ``img2col_fractals`` (fractals transposed when the destination is L0B)."""
     if instr.out_h <= 0 or instr.out_w <= 0:
         raise SimulationError(
             f"{instr.mnemonic}: the kernel window does not fit the padded feature map "
@@ -112,6 +112,8 @@ def exec_img2col(instr: Img2Col, mem: CoreMemory) -> None:
     count = instr.c1 * instr.fmap_h * instr.fmap_w * c0
     fmap = mem.view(instr.src.space, instr.src.offset, instr.dtype, count, instr)
     out = img2col_fractals(fmap.reshape(instr.c1, instr.fmap_h, instr.fmap_w, c0), instr)
+    if instr.dst.space is Space.L0B:  # load3d into L0B transposes each fractal
+        out = np.ascontiguousarray(out.transpose(0, 1, 3, 2))
     mem.window(instr.dst.space, instr.dst.offset, out.nbytes, instr)[:] = (
         out.view(np.uint8).reshape(-1)
     )

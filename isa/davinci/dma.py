@@ -150,6 +150,11 @@ class Img2Col(Instruction):
     fractals starting at output pixel ``m_start`` and K fractal ``k_start`` in FRACTAL_ZZ order
     (fractal (i, j) at ``dst + (i * k_steps + j) * 512``). Padding and pixels past the output
     read as zero.
+
+    Into L0B each fractal is written transposed (rows are K, columns pixels), as load3d into
+    L0B transposes automatically (facts/davinci.md §3.4): the same fractal order is then the
+    FRACTAL_ZN (Mmad B) form of the matrix A[m, k] read as B[K = pixel, N = k], which is how a
+    weight gradient contracts over pixels.
     """
 
     MNEMONIC = "img2col"

@@ -252,7 +252,9 @@ def test_img2col_position_selects_a_sub_block() -> None:
     full = mem.read(L0A, 0, "float16", (2, 18, 16, 16))
     execute(Img2Col(Addr(L0B, 0), Addr(L1, 0), m_start=16, m_steps=1, k_start=3, k_steps=2,
                     **base), mem)
-    assert np.array_equal(mem.read(L0B, 0, "float16", (1, 2, 16, 16))[0], full[1, 3:5])
+    # into L0B every fractal arrives transposed (load3d to L0B, facts §3.4)
+    assert np.array_equal(mem.read(L0B, 0, "float16", (1, 2, 16, 16))[0],
+                          full[1, 3:5].transpose(0, 2, 1))
     with pytest.raises(SimulationError, match=r"K fractals \[17, 19\) exceed the 18"):
         execute(Img2Col(Addr(L0B, 0), Addr(L1, 0), k_start=17, k_steps=2, **base), mem)
 

@@ -3,6 +3,8 @@
 from compiler.davinci.kernels import (
     batch_norm,  # noqa: E402, F401
     conv,  # noqa: E402, F401
+    conv_grad,  # noqa: E402, F401
+    conv_transpose,  # noqa: E402, F401
     elementwise,  # noqa: E402, F401
     gather,  # noqa: E402, F401  (after movement: wraps its rule)
     matmul,  # noqa: E402, F401

@@ -54,6 +54,7 @@ class ConvProblem:
     separated: bool = False
     ones: int | None = None  # separated chips: ones block and bias as ZN (gemm.emit_cube_bias)
     bias_zn: int | None = None
+    flip: bool = False  # read the weights as a transposed convolution's (see `_load_weights`)
 
 
 @rule(OpCode.CONV2D, ("fused", "conv"))
@@ -64,8 +65,6 @@ def lower_conv(ctx: LoweringContext, node: Node) -> None:
         anchor, inputs, steps = node, list(node.inputs), []
     at = anchor.attrs
     x_name, w_name = inputs[0], inputs[1]
-    if not ctx.is_constant(w_name):
-        raise CompileError(f"{node.name}: convolution weights must be constants")
     if len(inputs) > 2:
         steps = [Step("bias", OpCode.ADD, value=inputs[2]), *steps]
     x_type = ctx.type_of(x_name)
@@ -73,23 +72,33 @@ def lower_conv(ctx: LoweringContext, node: Node) -> None:
     out_type = ctx.type_of(out)
     n, c, h, w = x_type.shape
     cout, ho, wo = out_type.shape[1], out_type.shape[2], out_type.shape[3]
-    weight = ctx.constant(w_name)
+    weight_shape = ctx.type_of(w_name).shape
     depthwise = at.groups > 1
     if depthwise and not (at.groups == c == cout):
         raise CompileError(f"{node.name}: grouped convolution with groups={at.groups} "
                            f"(only 1 or depthwise) has no DaVinci lowering")
     pt, pl, pb, pr = at.padding
-    shape = ConvShape(n, -(-c // 16), h, w, cout, weight.shape[2], weight.shape[3],
+    shape = ConvShape(n, -(-c // 16), h, w, cout, weight_shape[2], weight_shape[3],
                       at.stride[0], at.stride[1], at.dilation[0], at.dilation[1], pt, pl, pb, pr,
                       ho, wo, depthwise)
     x_place = ctx.place(x_name)
     if x_place.layout != "nc1hwc0":
         raise CompileError(f"{node.name}: input {x_name} is {x_place.layout}, expected nc1hwc0")
-    if depthwise:
-        w_place = ctx.place_constant(w_name, _depthwise_matrix(weight), "zn",
+    if not ctx.is_constant(w_name):
+        # run-time weights (training) live in GM as FRACTAL_Z already (assign_layouts)
+        if depthwise:
+            raise CompileError(f"{node.name}: depthwise convolution with run-time weights "
+                               f"{w_name} has no DaVinci lowering")
+        w_place = ctx.place(w_name)
+        if w_place.layout != "fractal_z":
+            raise CompileError(f"{node.name}: weights {w_name} are {w_place.layout}, "
+                               "expected fractal_z")
+    elif depthwise:
+        w_place = ctx.place_constant(w_name, _depthwise_matrix(ctx.constant(w_name)), "zn",
                                      key=f"{w_name}:dw")
     else:
-        w_place = ctx.place_constant(w_name, weight, "fractal_z", key=f"{w_name}:fz")
+        w_place = ctx.place_constant(w_name, ctx.constant(w_name), "fractal_z",
+                                     key=f"{w_name}:fz")
     y_place = ctx.place(out)
     if y_place.layout != "nc1hwc0":
         raise CompileError(f"{node.name}: output {out} is {y_place.layout}, expected nc1hwc0")
@@ -115,25 +124,35 @@ def lower_conv(ctx: LoweringContext, node: Node) -> None:
             ones, bias_zn = separated_bias_images(ctx, steps, cout)
     problem = ConvProblem(shape, x_place.offset, w_place.offset, y_place.offset, tuple(steps),
                           bias, residual, relu_first, separated, ones, bias_zn)
-    tiling = choose_conv_tiling(ctx.target, shape, 2 if residual is not None else 0,
-                                bias_in_cube=ones is not None)
+    extra = sum(ctx.type_of(step.value).numel * 2 for step in steps if step.value is not None)
+    launch_conv(ctx, node, problem, tuple(inputs), (out,), extra)
+
+
+def launch_conv(ctx: LoweringContext, node: Node, problem: ConvProblem,
+                inputs: tuple[str, ...], outputs: tuple[str, ...], extra_bytes: int = 0,
+                op: str = "conv2d") -> None:
+    """Tile ``problem`` over the cores, emit every core's stream and record the launch (also
+    used by the transposed convolution, on GM placements it prepared)."""
+    shape = problem.shape
+    tiling = choose_conv_tiling(ctx.target, shape, 2 if problem.residual is not None else 0,
+                                bias_in_cube=problem.ones is not None)
     tiles = _tiles(shape, tiling)
     per_core = -(-len(tiles) // tiling.cores)
     cores = -(-len(tiles) // per_core)
     builder = ctx.builder(node.name, cores)
-    bm16 = ceil_to(tiling.rows * wo, 16)
-    scratch = ub_scratch_bytes(list(steps), bm16 * tiling.bn)
+    bm16 = ceil_to(tiling.rows * shape.wo, 16)
+    scratch = ub_scratch_bytes(list(problem.steps), bm16 * tiling.bn)
     for core in range(cores):
         # contiguous blocks: a core's channel tiles share the input rows it loaded
         _emit(builder.stream(core), problem, tiling,
               tiles[core * per_core:(core + 1) * per_core], scratch)
-    flops = 2 * n * cout * ho * wo * (1 if depthwise else c) * shape.kh * shape.kw
-    min_bytes = (x_type.numel + out_type.numel + weight.size) * 2
-    for step in steps:
-        if step.value is not None:
-            min_bytes += ctx.type_of(step.value).numel * 2
-    ctx.launch(builder, node, "conv2d", flops, min_bytes, tuple(inputs), (out,),
-               tiling.explain())
+    c = shape.c1 * 16
+    pixels = shape.n * shape.ho * shape.wo
+    flops = 2 * pixels * shape.cout * (1 if shape.depthwise else c) * shape.kh * shape.kw
+    weights = shape.cout * (1 if shape.depthwise else c) * shape.kh * shape.kw
+    min_bytes = (shape.n * c * shape.h * shape.w + pixels * shape.cout + weights) * 2 \
+        + extra_bytes
+    ctx.launch(builder, node, op, flops, min_bytes, inputs, outputs, tiling.explain())
 
 
 def _depthwise_matrix(weight: np.ndarray) -> np.ndarray:
@@ -200,6 +219,9 @@ def _emit(sb: StreamBuilder, p: ConvProblem, t: ConvTiling, tiles: list[tuple[in
                              (s.h - (r1 - r0)) * s.w, 0))
         kcv = min(t.kc, k_total - ks)
         nblk = 1 if s.depthwise else -(-min(t.bn, s.cout - c0) // 16)
+        if p.flip:
+            _load_flipped(sb, p, l1b[i % 2], ks, kcv, c0, nblk)
+            return
         n1 = 1 if s.depthwise else -(-s.cout // 16)
         kbase = (c0 // 16) * s.kh * s.kw if s.depthwise else 0
         src = Addr(Space.GM, p.w + ((kbase + ks // 16) * n1 + (0 if s.depthwise else c0 // 16))
@@ -228,7 +250,7 @@ def _emit(sb: StreamBuilder, p: ConvProblem, t: ConvTiling, tiles: list[tuple[in
                             s.sh, s.sw, s.dh, s.dw, ptop, pbot, s.pl, s.pr, 0, bm16 // 16,
                             kbase + (ks + sl) // 16, bkv // 16))
             sb.emit(*_load2d(b, l1b[i % 2] + (sl // 16) * nblk * FRACTAL, (bkv // 16) * nblk,
-                             1, 1))
+                             1, 1, transpose=p.flip))
             first = ks == 0 and sl == 0
             if first and ones is not None:
                 emit_cube_bias(sb, ones, bias_l0b, acc, p.bias_zn, c0, bm16, nblk)
@@ -240,6 +262,25 @@ def _emit(sb: StreamBuilder, p: ConvProblem, t: ConvTiling, tiles: list[tuple[in
                           pixels, bm16, nblk)
             else:
                 _fixpipe_out(sb, p, acc, img, oh0, c0, pixels, bm16, nblk)
+
+
+def _load_flipped(sb: StreamBuilder, p: ConvProblem, dst: Addr, ks: int, kcv: int, c0: int,
+                  nblk: int) -> None:
+    """Weight chunk of a transposed convolution, read from the forward weights W (FRACTAL_Z
+    of a (C1 * 16, Cout, kh, kw) convolution, C1 = this convolution's input blocks).
+
+    This convolution's weights are W'[o, i, a, b] = W[i, o, kh-1-a, kw-1-b], so its FRACTAL_Z
+    fractal (k1' = (i1 * kh + a) * kw + b, n1' = o1) is the transpose of W's fractal
+    (k1 = (o1 * kh + kh-1-a) * kw + kw-1-b, n1 = i1). One strided copy per K fractal row puts
+    the untransposed fractals in L1 in W' order; the Load2D into L0B transposes them."""
+    s = p.shape
+    taps = s.kh * s.kw
+    for r in range(kcv // 16):
+        k1 = ks // 16 + r
+        i1, a, b = k1 // taps, (k1 // s.kw) % s.kh, k1 % s.kw
+        src_k1 = ((c0 // 16) * s.kh + s.kh - 1 - a) * s.kw + s.kw - 1 - b
+        src = Addr(Space.GM, p.w + (src_k1 * s.c1 + i1) * FRACTAL)
+        sb.emit(*_copies(dst + r * nblk * FRACTAL, src, nblk, 16, (taps * s.c1 - 1) * 16, 0))
 
 
 def _window(s: ConvShape, oh0: int, rows: int) -> tuple[int, int, int, int]:

@@ -12,6 +12,8 @@ outside value is classified against the output's GM layout (`Ext.kind`):
 - ``rows`` (ndp): any other broadcast: output row r reads operand row ``row_map[r]`` (loaded
   per tile by runs of consecutive rows); when the operand's last axis is 1 its lane 0 is
   broadcast over the row (``lane_bcast``; constants are stored pre-broadcast instead).
+- outputs in another layout (``fractal_z``): only ``flat`` operands of the same shape and
+  layout, and scalars.
 - ``chan`` (nc1hwc0): a per-channel (or per sample and channel) vector: one 32 B block per 16
   channels, re-read for every pixel (block and repeat stride 0).
 
@@ -104,6 +106,8 @@ def classify(ctx: LoweringContext, value: str, out: TensorPlacement, where: str)
         raise CompileError(f"{where}: operand {value} {tensor_type.shape} has more axes than "
                            f"the output {out.shape}")
     placement = place_input(ctx, value)
+    if out.layout not in ("ndp", "nc1hwc0"):
+        return _classify_same_layout(ctx, value, placement, out, ext_shape, where)
     if out.layout == "nc1hwc0":
         return _classify_nc1hwc0(ctx, value, placement, out, ext_shape, where)
     if placement.layout != "ndp":
@@ -138,6 +142,12 @@ def classify_array(ctx: LoweringContext, key: str, array: np.ndarray, out: Tenso
                            f"output {out.shape}")
     array = array.reshape(ext_shape)
     tag = "x".join(map(str, out_shape))
+    if out.layout not in ("ndp", "nc1hwc0"):
+        if ext_shape != tuple(out_shape):
+            raise CompileError(f"{where}: constant {key} {array.shape} does not broadcast into "
+                               f"the {out.layout} output {out.shape} on DaVinci")
+        return Ext(key, "flat", place_image(ctx, f"{key}@{out.layout}", array, out.layout,
+                                            dtype))
     if out.layout == "nc1hwc0":
         n, c = out_shape[0], out_shape[1]
         if ext_shape[1] == c and ext_shape[2:] == (1, 1) and ext_shape[0] in (1, n):
@@ -171,3 +181,16 @@ def _classify_nc1hwc0(ctx: LoweringContext, value: str, placement: TensorPlaceme
     raise CompileError(f"{where}: operand {value} {ctx.type_of(value).shape} ({placement.layout})"
                        f" does not broadcast into the NC1HWC0 output {out.shape} on DaVinci "
                        "(supported: same shape, per-channel vectors, scalars)")
+
+
+def _classify_same_layout(ctx: LoweringContext, value: str, placement: TensorPlacement,
+                          out: TensorPlacement, ext_shape: tuple[int, ...], where: str) -> Ext:
+    """Outputs in another layout (e.g. FRACTAL_Z weights in an SGD update): operands of the
+    same shape and layout are the same flat array of blocks, padding included."""
+    if numel(ext_shape) == 1:
+        return Ext(value, "scalar", placement)
+    if ext_shape == tuple(out.shape) and placement.layout == out.layout:
+        return Ext(value, "flat", placement)
+    raise CompileError(f"{where}: operand {value} {ctx.type_of(value).shape} ({placement.layout})"
+                       f" does not match the {out.layout} output {out.shape} on DaVinci "
+                       "(supported: same shape and layout, scalars)")

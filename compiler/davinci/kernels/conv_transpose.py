@@ -1,0 +1,106 @@
+"""Transposed convolution (the input gradient of a convolution) as a forward convolution.
+
+conv_transpose2d(dy, W) with stride s, padding p, dilation d and output padding op equals
+conv2d(dilate_s(dy), W', stride 1, padding d * (k - 1) - p (+ op at the bottom/right)), where
+dilate_s inserts s - 1 zeros between pixels and W'[i, o, a, b] = W[o, i, kh-1-a, kw-1-b]
+(W is (C_dy, C_out, kh, kw), i.e. the FRACTAL_Z weights of the forward convolution).
+
+- W' is never materialised: the forward kernel reads W's fractals in W' order and transposes
+  each on its way into L0B (`conv._load_flipped`).
+- For s > 1 a movement kernel first scatters dy's pixels into a zero image of the dilated map
+  (MTE2 GM -> UB row blocks, MTE3 UB -> GM one row at a time with ``s - 1`` empty blocks
+  between pixels); the zeros come from the executable's constant image and are never written.
+  The output padding (bottom/right) is added to that map as zero rows and columns.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from compiler.davinci.context import LoweringContext
+from compiler.davinci.kernels.conv import ConvProblem, launch_conv
+from compiler.davinci.kernels.conv_tiling import ConvShape
+from compiler.davinci.kernels.gemm import BLOCK, _copies
+from compiler.davinci.kernels.vector_common import split, vector_builder, vector_units
+from compiler.davinci.lower import rule
+from compiler.errors import CompileError
+from compiler.executable import TensorPlacement
+from framework import Node, OpCode
+from isa.davinci import Addr, Space
+
+
+@rule(OpCode.CONV_TRANSPOSE2D)
+def lower_conv_transpose(ctx: LoweringContext, node: Node) -> None:
+    """dx (NC1HWC0) = conv_transpose2d(dy (NC1HWC0), W (FRACTAL_Z or constant))."""
+    at = node.attrs
+    if at.groups != 1 or len(node.inputs) != 2:
+        raise CompileError(f"{node.name}: transposed convolution with groups={at.groups} or a "
+                           "bias has no DaVinci lowering (only groups=1 without bias)")
+    dy_name, w_name = node.inputs
+    out = node.outputs[0]
+    n, c_dy, h, w = ctx.type_of(dy_name).shape
+    c_w, cout, kh, kw = ctx.type_of(w_name).shape
+    ho, wo = ctx.type_of(out).shape[2:]
+    (sh, sw), (dh, dw) = at.stride, at.dilation
+    pt, pl, pb, pr = at.padding
+    pads = (dh * (kh - 1) - pt, dw * (kw - 1) - pl, dh * (kh - 1) - pb, dw * (kw - 1) - pr)
+    if min(pads) < 0:
+        raise CompileError(f"{node.name}: transposed convolution padding {at.padding} exceeds "
+                           "the dilated kernel extent (a cropping convolution), no DaVinci "
+                           "lowering")
+    dy_place = ctx.place(dy_name)
+    y_place = ctx.place(out)
+    for place in (dy_place, y_place):
+        if place.layout != "nc1hwc0":
+            raise CompileError(f"{node.name}: {place.name} is {place.layout}, expected nc1hwc0")
+    if ctx.is_constant(w_name):
+        w_place = ctx.place_constant(w_name, ctx.constant(w_name), "fractal_z",
+                                     key=f"{w_name}:fz")
+    else:
+        w_place = ctx.place(w_name)
+        if w_place.layout != "fractal_z":
+            raise CompileError(f"{node.name}: weights {w_name} are {w_place.layout}, "
+                               "expected fractal_z")
+    # output padding (< stride) becomes real zero rows/columns of the dilated map, so that no
+    # output row reads padding only
+    hd = (h - 1) * sh + 1 + at.output_padding[0]
+    wd = (w - 1) * sw + 1 + at.output_padding[1]
+    x_offset = dy_place.offset
+    if (hd, wd) != (h, w):
+        dilated = ctx.place_constant(
+            f"{node.name}:dilated", np.zeros((n, c_dy, hd, wd), dtype=np.float32), "nc1hwc0")
+        _dilate(ctx, node, dy_place.offset, dilated, n * -(-c_dy // 16), (h, w), (hd, wd),
+                (sh, sw))
+        x_offset = dilated.offset
+    shape = ConvShape(n, -(-c_dy // 16), hd, wd, cout, kh, kw, 1, 1, dh, dw, *pads, ho, wo)
+    problem = ConvProblem(shape, x_offset, w_place.offset, y_place.offset, (), None, None,
+                          False, ctx.target.organisation == "separated", flip=True)
+    launch_conv(ctx, node, problem, (dy_name, w_name), (out,), op="conv_transpose2d")
+
+
+def _dilate(ctx: LoweringContext, node: Node, src: int, dilated: TensorPlacement, planes: int,
+            size: tuple[int, int], dilated_size: tuple[int, int],
+            stride: tuple[int, int]) -> None:
+    """Scatter the ``planes * h`` rows of ``w`` pixels (32 B each) at ``src`` into the
+    ``hd x wd`` planes of ``dilated``: pixel (r, c) of plane q goes to (r * sh, c * sw)."""
+    (h, w), (hd, wd), (sh, sw) = size, dilated_size, stride
+    dst = dilated.offset
+    rows = planes * h
+    row_bytes = w * BLOCK
+    per_tile = max(1, min(rows, (ctx.target.ub_bytes // 2 - 1024) // row_bytes))
+    ranges = split(rows, vector_units(ctx))
+    builder, streams = vector_builder(ctx, f"{node.name}:dilate", len(ranges))
+    bufs = [[sb.alloc(Space.UB, per_tile * row_bytes, "rows") for _ in range(2)]
+            for sb in streams]
+    for sb, ub, (start, stop) in zip(streams, bufs, ranges, strict=True):
+        for i, r0 in enumerate(range(start, stop, per_tile)):
+            r1 = min(stop, r0 + per_tile)
+            buf = ub[i % 2]
+            sb.emit(*_copies(buf, Addr(Space.GM, src + r0 * row_bytes), 1, (r1 - r0) * w, 0, 0))
+            for r in range(r0, r1):
+                plane, row = divmod(r, h)
+                target = Addr(Space.GM, dst + ((plane * hd + row * sh) * wd) * BLOCK)
+                sb.emit(*_copies(target, buf + (r - r0) * row_bytes, w, 1, 0, sw - 1))
+    nbytes = rows * row_bytes
+    ctx.launch(builder, node, "dilate", 0, 2 * nbytes, (node.inputs[0],), (dilated.name,),
+               f"{len(ranges)} vector units, {per_tile} rows per tile")
