@@ -85,3 +85,13 @@ def test_max_pool_gradient_goes_to_the_first_of_tied_maxima() -> None:
     feeds = {"x": np.ones((1, 16, 4, 4), dtype=np.float32),
              "dy": np.arange(144, dtype=np.float32).reshape(1, 16, 3, 3) / 100}
     check(graph, feeds, fmap=[*graph.inputs, *graph.outputs])
+
+
+@pytest.mark.parametrize("op,args,shape", [
+    ("avg_pool2d", ((5, 1), 1, (2, 0, 2, 0)), (1, 1, 40, 3025)),  # LRN window over channels
+    ("max_pool2d", ((3, 3), (2, 2), 1), (1, 16, 9, 4001)),
+    ("avg_pool2d", (3, 2, 1), (1, 16, 9, 3000)),  # per-pixel divisors, tiled with the columns
+])
+def test_very_wide_maps_are_tiled_by_columns(op: str, args: tuple, shape: tuple) -> None:
+    graph = build(lambda gb, x: getattr(gb, op)(x, *args), x=shape)
+    check(graph, fmap=_fmaps(graph))

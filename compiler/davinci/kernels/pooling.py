@@ -78,7 +78,6 @@ def lower_pool(ctx: LoweringContext, node: Node) -> None:
     pt, pl = at.padding[0], at.padding[1]
     is_max = node.op is OpCode.MAX_POOL2D
     pad_value = float("-inf") if is_max else 0.0
-    width = (wo - 1) * sw + (kw - 1) * dw + 1  # padded input columns the taps touch
     recip: float | TensorPlacement | None = None
     if not is_max:
         dummy = np.zeros((1, 1, h, w), dtype=np.float32)
@@ -89,73 +88,84 @@ def lower_pool(ctx: LoweringContext, node: Node) -> None:
         else:
             image = np.repeat((1.0 / counts).reshape(ho * wo, 1), 16, axis=1)
             recip = place_image(ctx, f"{node.name}@recip", image, "nd")
-    # output rows per tile: input rows + output rows, twice, within UB
-    budget = ctx.target.ub_bytes - 8192 - (ho * wo * BLOCK_BYTES if not isinstance(recip, float)
-                                          and recip is not None else 0)
-    rows_o = ho
-    while rows_o > 1:
-        rows_in = (rows_o - 1) * sh + (kh - 1) * dh + 1
-        if 2 * (rows_in * width + rows_o * wo) * BLOCK_BYTES <= budget:
-            break
+    # output rows x columns per tile: input window + output tile, twice, within UB
+    budget = ctx.target.ub_bytes - 8192
+    per_pixel_recip = recip is not None and not isinstance(recip, float)
+
+    def need(r: int, q: int) -> int:
+        rows_in = (r - 1) * sh + (kh - 1) * dh + 1
+        cols_in = (q - 1) * sw + (kw - 1) * dw + 1
+        return 2 * (rows_in * cols_in + r * q * (2 if per_pixel_recip else 1)) * BLOCK_BYTES
+
+    rows_o, cols_o = ho, wo
+    while need(rows_o, cols_o) > budget and rows_o > 1:
         rows_o = max(1, rows_o // 2)
-    rows_in_max = (rows_o - 1) * sh + (kh - 1) * dh + 1
-    if 2 * (rows_in_max * width + rows_o * wo) * BLOCK_BYTES > budget:
-        raise CompileError(f"{node.name}: one output row of the pooling does not fit in UB")
+    while need(rows_o, cols_o) > budget and cols_o > 1:
+        cols_o = max(1, cols_o // 2)  # very wide rows: tile the columns too
+    if need(rows_o, cols_o) > budget:
+        raise CompileError(f"{node.name}: one output pixel's window does not fit in UB")
     slices = n * c1
     units = vector_units(ctx)
-    if slices < units:  # few slices (batch 1): also split each slice's rows over the cores
-        rows_o = max(1, min(rows_o, -(-ho * slices // units)))
-    tasks = [(s, o0) for s in range(slices) for o0 in range(0, ho, rows_o)]
+    if slices * -(-wo // cols_o) < units:  # few slices (batch 1): split rows over the cores
+        rows_o = max(1, min(rows_o, -(-ho * slices * -(-wo // cols_o) // units)))
+    tasks = [(s, o0, q0) for s in range(slices) for o0 in range(0, ho, rows_o)
+             for q0 in range(0, wo, cols_o)]
+    win_rows = (rows_o - 1) * sh + (kh - 1) * dh + 1
+    win_cols = (cols_o - 1) * sw + (kw - 1) * dw + 1
     ranges = split(len(tasks), units)
     builder, streams = vector_builder(ctx, node.name, len(ranges))
     for core, (t0, t1) in enumerate(ranges):
         sb = streams[core]
-        recip_buf = None
-        if recip is not None and not isinstance(recip, float):
-            recip_buf = sb.alloc(Space.UB, ub_bytes(recip.nbytes), "reciprocals")
-            copy_in(sb, recip_buf, gm(recip), recip.nbytes)
-        sets = [(sb.alloc(Space.UB, ub_bytes(rows_in_max * width * BLOCK_BYTES), "input rows"),
-                 sb.alloc(Space.UB, ub_bytes(rows_o * wo * BLOCK_BYTES), "output rows"))
+        sets = [(sb.alloc(Space.UB, ub_bytes(win_rows * win_cols * BLOCK_BYTES), "input rows"),
+                 sb.alloc(Space.UB, ub_bytes(rows_o * cols_o * BLOCK_BYTES), "output rows"),
+                 sb.alloc(Space.UB, ub_bytes(rows_o * cols_o * BLOCK_BYTES), "reciprocals")
+                 if per_pixel_recip else None)
                 for _ in range(2)]
-        for index, (s, o0) in enumerate(tasks[t0:t1]):
-            o1 = min(ho, o0 + rows_o)
-            inp, out = sets[index % 2]
-            _load_window(sb, inp, x, s, o0, o1, (h, w), (kh, sh, dh, pt), (width, pl),
+        for index, (s, o0, q0) in enumerate(tasks[t0:t1]):
+            o1, q1 = min(ho, o0 + rows_o), min(wo, q0 + cols_o)
+            cw = q1 - q0
+            width_q = (cw - 1) * sw + (kw - 1) * dw + 1
+            inp, out, recip_buf = sets[index % 2]
+            _load_window(sb, inp, x, s, o0, o1, (h, w), (kh, sh, dh, pt), (width_q, pl, q0 * sw),
                          pad_value)
-            _taps(sb, out, inp, o1 - o0, wo, width, (kh, kw), (sh, sw), (dh, dw), is_max)
-            geo = Geometry(o1 - o0, wo * 16, wo)
+            _taps(sb, out, inp, o1 - o0, cw, width_q, (kh, kw), (sh, sw), (dh, dw), is_max)
+            geo = Geometry(o1 - o0, cw * 16, cw)
             if isinstance(recip, float):
                 vsc(sb, geo, VScalarOp.MULS, out, out, recip)
-            elif recip_buf is not None:
-                vbin(sb, geo, VBinOp.MUL, out, out, recip_buf + o0 * wo * BLOCK_BYTES)
-            copy_out(sb, gm(y, (s * ho + o0) * wo * BLOCK_BYTES), out,
-                     (o1 - o0) * wo * BLOCK_BYTES)
+            elif recip_buf is not None and isinstance(recip, TensorPlacement):
+                copy_rows(sb, recip_buf, gm(recip, (o0 * wo + q0) * BLOCK_BYTES), o1 - o0, cw,
+                          wo, cw)
+                vbin(sb, geo, VBinOp.MUL, out, out, recip_buf)
+            copy_rows(sb, gm(y, ((s * ho + o0) * wo + q0) * BLOCK_BYTES), out, o1 - o0, cw,
+                      cw, wo)
     taps = kh * kw * n * c * ho * wo
     ctx.launch(builder, node, op=node.op.value, flops=taps,
                min_bytes=(n * c * h * w + n * c * ho * wo) * 2, inputs=(node.inputs[0],),
                outputs=(node.outputs[0],),
-               tiling=f"{len(ranges)} cores over {slices} (N, C1) slices x {-(-ho // rows_o)} "
-                      f"tiles of {rows_o} output rows, {kh * kw} tap instructions per column "
-                      "chunk")
+               tiling=f"{len(ranges)} cores over {slices} (N, C1) slices x {len(tasks) // slices} "
+                      f"tiles of {rows_o} x {cols_o} output pixels, {kh * kw} tap instructions "
+                      "per column chunk")
 
 
 def _load_window(sb: StreamBuilder, inp: Addr, x, s: int, o0: int, o1: int,
-                 hw: tuple[int, int], rows: tuple[int, int, int, int], cols: tuple[int, int],
-                 pad_value: float) -> None:
-    """UB image of the padded input rows output rows o0..o1-1 read, padding included."""
+                 hw: tuple[int, int], rows: tuple[int, int, int, int],
+                 cols: tuple[int, ...], pad_value: float) -> None:
+    """UB image of the padded input rows output rows o0..o1-1 read, padding included;
+    ``cols`` = (width, left pad[, first padded column]) selects the columns."""
     h, w = hw
     kh, sh, dh, pt = rows
-    width, pl = cols
+    width, pl = cols[0], cols[1]
+    col_first = cols[2] if len(cols) > 2 else 0
     first = o0 * sh  # padded row of the image's first row
     count = (o1 - 1 - o0) * sh + (kh - 1) * dh + 1
     lo, hi = max(first, pt), min(first + count, pt + h)  # padded rows holding real input
-    valid_w = max(0, min(w, width - pl))
-    if lo > first or hi < first + count or pl > 0 or valid_w < width - pl or pl + w < width:
+    c_lo, c_hi = max(col_first, pl), min(col_first + width, pl + w)  # real input columns
+    if lo > first or hi < first + count or c_lo > col_first or c_hi < col_first + width:
         vdup(sb, Geometry.flat(count * width * 16), inp, pad_value)
-    if hi > lo and valid_w > 0:
-        src = gm(x, ((s * h) + (lo - pt)) * w * BLOCK_BYTES)
-        copy_rows(sb, inp + ((lo - first) * width + pl) * BLOCK_BYTES, src, hi - lo, valid_w,
-                  w, width)
+    if hi > lo and c_hi > c_lo:
+        src = gm(x, ((s * h) + (lo - pt)) * w * BLOCK_BYTES + (c_lo - pl) * BLOCK_BYTES)
+        copy_rows(sb, inp + ((lo - first) * width + c_lo - col_first) * BLOCK_BYTES, src,
+                  hi - lo, c_hi - c_lo, w, width)
 
 
 def _taps(sb: StreamBuilder, out: Addr, inp: Addr, rows_o: int, wo: int, width: int,
