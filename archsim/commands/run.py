@@ -13,7 +13,7 @@ import sys
 
 import click
 
-from archsim.asm_runner import resolve_program, run_asm
+from archsim.asm_runner import EXAMPLES_DIR, run_asm
 from archsim.errors import InputError
 from archsim.render import check_lines, console, pipe_table, run_table, summary_lines
 from hw.results import RunResult
@@ -22,13 +22,10 @@ DEFAULT_MODEL = "resnet50"
 
 
 def _is_program(model: str) -> bool:
+    """A ``.s`` file or the name of a built-in assembly example (not a zoo model or ONNX)."""
     if model.endswith(".s"):
         return True
-    try:
-        resolve_program(model)
-    except InputError:
-        return False
-    return True
+    return (EXAMPLES_DIR / f"{model}.s").exists()
 
 
 @click.command()

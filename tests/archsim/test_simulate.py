@@ -93,3 +93,22 @@ def test_mlp_functional_matches_and_repeats() -> None:
     assert first.cycles == simulate("mlp").cycles  # timing mode: identical cycles
     for name, value in first.outputs.items():
         assert np.array_equal(value, second.outputs[name])
+
+
+def test_onnx_errors_are_one_line_naming_the_node(tmp_path) -> None:
+    import onnx
+    from onnx import TensorProto, helper
+
+    node = helper.make_node("TopK", ["x", "k"], ["v", "i"], name="topk_1")
+    graph = helper.make_graph(
+        [node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8])],
+        [helper.make_tensor_value_info("v", TensorProto.FLOAT, [1, 3])],
+        [helper.make_tensor("k", TensorProto.INT64, [1], [3])])
+    path = tmp_path / "topk.onnx"
+    onnx.save(helper.make_model(graph), path)
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"not a model")
+    for model, fragment in ((path, "TopK (node 'topk_1')"), (broken, "broken.onnx")):
+        outcome = CliRunner().invoke(main, ["run", str(model)])
+        assert outcome.exit_code == 2, outcome.output
+        assert fragment in outcome.output and "Traceback" not in outcome.output
