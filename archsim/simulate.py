@@ -40,22 +40,75 @@ def load_model(model: str | Graph, batch: int = 1) -> tuple[str, Graph]:
 
 
 def compile_model(graph: Graph, config: Any, options: Any = None) -> Executable:
-    """Compile ``graph`` for ``config`` (a DaVinci chip)."""
+    """Compile ``graph`` for ``config`` (a DaVinci chip or a GPU)."""
     from compiler.compile import compile_graph
 
     return compile_graph(graph, config, options)
+
+
+def _is_gpu(config: Any) -> bool:
+    return hasattr(config, "sms")  # GPU configs have streaming multiprocessors
+
+
+def _to_device(value: np.ndarray, place: Any, gpu: bool) -> np.ndarray:
+    if gpu:
+        from compiler.simt.context import logical_to_stored
+
+        return logical_to_stored(np.asarray(value).astype(place.dtype), place.layout)
+    return to_layout(np.asarray(value).astype(place.dtype), place.layout)
+
+
+def _from_device(gm: np.ndarray, place: Any, gpu: bool) -> np.ndarray:
+    itemsize = np.dtype(place.dtype).itemsize
+    if gpu:
+        from compiler.simt.context import stored_to_logical
+
+        count = int(np.prod(place.shape or (1,)))
+        stored = gm[place.offset:place.offset + count * itemsize].view(place.dtype)
+        return stored_to_logical(stored, place.layout, place.shape).astype(np.float32)
+    from isa.davinci.layouts import layout_shape
+
+    shape = layout_shape(place.shape or (1,), place.layout, itemsize)
+    count = int(np.prod(shape))
+    stored = gm[place.offset:place.offset + count * itemsize].view(place.dtype)
+    return from_layout(stored.reshape(shape), place.layout, place.shape).astype(np.float32)
+
+
+def _runner(config: Any, mode: str, trace: bool) -> Any:
+    """``run(program, gm)`` for the chip's engine: DaVinci or SIMT GPU."""
+    if _is_gpu(config):
+        from hw.simt.run import SimOptions as GpuOptions
+        from hw.simt.run import run_kernel as run_gpu_kernel
+
+        gpu_options = GpuOptions(mode=mode, trace=trace)
+        return lambda program, gm: run_gpu_kernel(program, config, gpu_options, gmem=gm)
+    options = SimOptions(mode=mode, trace=trace)
+    return lambda program, gm: run_kernel(program, config, options, gm=gm)
+
+
+def _gpu_notes(records: list[KernelRecord]) -> dict[str, str]:
+    sampled = [r for r in records if getattr(r.run, "sampled", False)]
+    if not sampled:
+        return {}
+    fraction = min(r.run.sampled_fraction for r in sampled)
+    return {"sampling": f"{len(sampled)} of {len(records)} GPU kernels simulated a sample of "
+                        f"their CTAs (waves on a subset of SMs, down to {fraction:.1%} of the "
+                        "grid) and were extrapolated (hw.simt.run)"}
 
 
 def run_executable(exe: Executable, config: Any, mode: str = "timing",
                    inputs: Mapping[str, np.ndarray] | None = None, seed: int = 0,
                    model: str | None = None, batch: int = 1,
                    graph: Graph | None = None, trace: bool = False) -> RunResult:
-    """Run every kernel of ``exe`` on ``config`` and gather a RunResult (with each kernel's
-    timeline events when ``trace``)."""
-    options = SimOptions(mode=mode, trace=trace)
+    """Run every kernel of ``exe`` on ``config`` (a DaVinci chip or a GPU: the engine is
+    chosen by the config) and gather a RunResult (with each kernel's timeline events when
+    ``trace``)."""
+    gpu = _is_gpu(config)
+    run = _runner(config, mode, trace)
     gm = None
+    if mode == "functional" or gpu:  # the GPU engine addresses one flat global memory
+        gm = np.zeros(-(-max(exe.gm_bytes, 1) // 4) * 4 + 256, dtype=np.uint8)
     if mode == "functional":
-        gm = np.zeros(max(exe.gm_bytes, 1), dtype=np.uint8)
         for name, image in exe.constants.items():
             place = exe.placements[name]
             raw = np.ascontiguousarray(image).view(np.uint8).reshape(-1)
@@ -69,30 +122,22 @@ def run_executable(exe: Executable, config: Any, mode: str = "timing",
                 value = _random_input(rng, place.shape, graph.types[name].dtype if graph else
                                       "float32")
                 values[name] = value
-            stored = to_layout(np.asarray(value).astype(place.dtype), place.layout)
-            raw = np.ascontiguousarray(stored).view(np.uint8).reshape(-1)
+            raw = np.ascontiguousarray(_to_device(value, place, gpu)).view(np.uint8).reshape(-1)
             gm[place.offset:place.offset + raw.size] = raw
-    peak = config.peak_flops("fp16")
+    peak = config.peak_tensor_flops if gpu else config.peak_flops("fp16")
+    bandwidth = config.dram_bytes_per_s if gpu else config.hbm_bytes_per_s
     records = []
     for launch in exe.kernels:
-        run = run_kernel(launch.program, config, options, gm=gm)
+        result = run(launch.program, gm)
         records.append(KernelRecord(
             launch.name, launch.layer, launch.op, launch.origin, launch.flops, launch.min_bytes,
-            roofline_seconds(launch.flops, launch.min_bytes, peak, config.hbm_bytes_per_s), run))
+            roofline_seconds(launch.flops, launch.min_bytes, peak, bandwidth), result))
     outputs = {}
-    if gm is not None:
-        for name in exe.outputs:
-            place = exe.placements[name]
-            itemsize = np.dtype(place.dtype).itemsize
-            from isa.davinci.layouts import layout_shape
-
-            shape = layout_shape(place.shape or (1,), place.layout, itemsize)
-            count = int(np.prod(shape))
-            stored = gm[place.offset:place.offset + count * itemsize].view(place.dtype)
-            outputs[name] = from_layout(stored.reshape(shape), place.layout,
-                                        place.shape).astype(np.float32)
+    if mode == "functional":
+        outputs = {name: _from_device(gm, exe.placements[name], gpu) for name in exe.outputs}
     return RunResult(model or exe.name, config.name, batch, mode, float(config.freq_hz), peak,
-                     float(config.hbm_bytes_per_s), tuple(records), outputs)
+                     float(bandwidth), tuple(records), outputs,
+                     notes=_gpu_notes(records) if gpu else {})
 
 
 def _random_input(rng: np.random.Generator, shape: tuple[int, ...], dtype: str) -> np.ndarray:

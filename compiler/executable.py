@@ -72,4 +72,10 @@ class Executable:
 
     @property
     def instruction_count(self) -> int:
-        return sum(k.program.instruction_count() for k in self.kernels)
+        return sum(_instructions(k.program) for k in self.kernels)
+
+
+def _instructions(program: Any) -> int:
+    """Static instruction count of a DaVinci program or a SIMT kernel (its Program)."""
+    counter = getattr(program, "instruction_count", None)
+    return counter() if counter is not None else len(program.program)

@@ -15,10 +15,14 @@ from typing import Any
 import numpy as np
 
 from hw.davinci.stats import KernelRun
+from hw.simt.stats import GpuKernelRun
 
 # Reported unit name -> engine pipe name (DaVinci).
 DAVINCI_UNITS = {"cube": "M", "vector": "V", "scalar": "S", "mte1": "MTE1", "mte2": "MTE2",
                  "mte3": "MTE3", "fixpipe": "FIX"}
+# Reported unit name -> engine pipe name (SIMT GPU: sub-core pipes, then chip-wide queues).
+GPU_UNITS = {"tensor": "tensor", "fp32": "fp32", "fp16": "fp16", "int": "int", "sfu": "sfu",
+             "lsu": "lsu", "l1tex": "l1tex", "l2": "l2", "dram": "dram"}
 
 
 @dataclass(frozen=True)
@@ -44,9 +48,13 @@ class KernelRecord:
 
     @property
     def hbm_bytes(self) -> int:
-        return int(self.run.bytes_read.get("gm", 0) + self.run.bytes_written.get("gm", 0))
+        level = "dram" if isinstance(self.run, GpuKernelRun) else "gm"
+        return int(self.run.bytes_read.get(level, 0) + self.run.bytes_written.get(level, 0))
 
     def utilization(self) -> dict[str, float]:
+        if isinstance(self.run, GpuKernelRun):
+            return {unit: min(1.0, self.run.utilization(pipe)) for unit, pipe in GPU_UNITS.items()
+                    if pipe in self.run.units_per_pipe}
         return {unit: self.run.utilization(pipe) for unit, pipe in DAVINCI_UNITS.items()
                 if pipe in self.run.units_per_pipe or unit in ("cube", "vector", "scalar")}
 
