@@ -49,7 +49,7 @@ def main() -> None:
             frame = results_frame(db)
             rows.append((workers, summary.ran, summary.failed, summary.compilations,
                          summary.wall_s, summary.ran / summary.wall_s * 60,
-                         frame["run_s"].mean()))
+                         frame["run_s"].mean(), frame["cpu_s"].sum()))
             last_db = db
         assert last_db is not None
         start = time.perf_counter()
@@ -64,12 +64,15 @@ def main() -> None:
         subprocess.run([sys.executable, "-c", "from archsim.cli import main; main()", "--help"],
                        capture_output=True, check=True)
         help_s = time.perf_counter() - start
+    # cpu s: CPU time the workers spent on points (compilations included); on a machine shared
+    # with other jobs, cpu s / workers is what the wall time would be if the workers had the
+    # cores to themselves
     print(f"{'workers':>7} {'points':>6} {'failed':>6} {'compiles':>8} {'wall s':>8} "
-          f"{'pts/min':>8} {'run s/pt':>8} {'speed-up':>8}")
+          f"{'pts/min':>8} {'run s/pt':>8} {'speed-up':>8} {'cpu s':>8} {'cpu s/w':>8}")
     base = rows[0][4]
-    for workers, ran, failed, compiles, wall, rate, per_point in rows:
+    for workers, ran, failed, compiles, wall, rate, per_point, cpu in rows:
         print(f"{workers:>7} {ran:>6} {failed:>6} {compiles:>8} {wall:>8.1f} {rate:>8.1f} "
-              f"{per_point:>8.2f} {base / wall:>8.2f}")
+              f"{per_point:>8.2f} {base / wall:>8.2f} {cpu:>8.1f} {cpu / workers:>8.1f}")
     print(f"resume of the finished sweep: run_sweep {resume_s:.2f} s "
           f"({resumed.skipped} skipped, {resumed.ran} run); "
           f"`archsim sweep` process {cli_s:.2f} s (`archsim --help` start-up alone {help_s:.2f} s)")

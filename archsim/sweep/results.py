@@ -2,8 +2,8 @@
 
 Columns: ``sweep, index, workload, batch, train, mode, hw, status``, then one column per swept
 parameter (``param.<field>``) and one per kept metric (``seconds``, ``utilization.cube``,
-``sram_bytes``, ...), then ``error, notes, compile_id, compile_s, run_s, worker, key``. Failed
-points have empty metrics and their error text.
+``sram_bytes``, ...), then ``error, notes, compile_id, compile_s, run_s, cpu_s, worker, key``.
+Failed points have empty metrics and their error text.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 PARAM_PREFIX = "param."
 """Prefix of the parameter columns, so a field never collides with a metric name."""
 _HEAD = ("sweep", "index", "workload", "batch", "train", "mode", "hw", "status")
-_TAIL = ("error", "notes", "compile_id", "compile_s", "run_s", "worker", "key")
+_TAIL = ("error", "notes", "compile_id", "compile_s", "run_s", "cpu_s", "worker", "key")
 
 
 def results_frame(db: str | Path, sweep: str | None = None) -> pd.DataFrame:

@@ -27,7 +27,7 @@ CREATE TABLE IF NOT EXISTS sweeps (
 CREATE TABLE IF NOT EXISTS points (
     key TEXT NOT NULL, sweep TEXT NOT NULL, idx INTEGER, workload TEXT, batch INTEGER,
     train INTEGER, mode TEXT, hw TEXT, status TEXT NOT NULL, params TEXT, metrics TEXT,
-    error TEXT, notes TEXT, compile_id TEXT, compile_s REAL, run_s REAL, worker TEXT,
+    error TEXT, notes TEXT, compile_id TEXT, compile_s REAL, run_s REAL, cpu_s REAL, worker TEXT,
     version TEXT, finished_at REAL, PRIMARY KEY (sweep, key));
 """
 
@@ -79,11 +79,12 @@ class SweepStore:
         row of the same key; otherwise a second write of a key is an error."""
         verb = "INSERT OR REPLACE" if replace else "INSERT"
         self._db.execute(
-            f"{verb} INTO points VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            f"{verb} INTO points VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (point.key, sweep, point.index, point.workload, point.batch, int(point.train),
              point.mode, point.config.name, outcome.status, json.dumps(point.params),
              json.dumps(outcome.metrics), outcome.error, outcome.notes, outcome.compile_id,
-             outcome.compile_s, outcome.run_s, outcome.worker, __version__, time.time()))
+             outcome.compile_s, outcome.run_s, outcome.cpu_s, outcome.worker, __version__,
+             time.time()))
 
     def sweeps(self) -> list[dict[str, Any]]:
         """Every sweep recorded in this database."""

@@ -34,6 +34,7 @@ class Outcome:
     compile_id: str = ""  # one id per compilation: points sharing it shared the program
     compile_s: float = 0.0  # how long that program took to compile (once, wherever it was)
     run_s: float = 0.0  # simulation (and graph building) time of this point
+    cpu_s: float = 0.0  # CPU time of this thread for the point (compile included if it compiled)
     worker: str = ""
 
 
@@ -41,6 +42,7 @@ def evaluate_point(point: Point) -> Outcome:
     """Compile (or reuse) and simulate ``point``; see the module docstring."""
     worker = f"{socket.gethostname()}:{os.getpid()}"
     compile_id, compile_s = "", 0.0
+    cpu_start = time.thread_time()  # the thread's CPU: meaningful beside other load, Dask threads
     start = time.perf_counter()
     try:
         exe, compile_id, compile_s = _programs().get(point)
@@ -54,10 +56,12 @@ def evaluate_point(point: Point) -> Outcome:
     except Exception as exc:  # noqa: BLE001 - any failure of a point is recorded, not raised
         return Outcome(point.key, "error", error=f"{type(exc).__name__}: {exc}",
                        notes=point.note, compile_id=compile_id, compile_s=compile_s,
-                       run_s=time.perf_counter() - start, worker=worker)
+                       run_s=time.perf_counter() - start,
+                       cpu_s=time.thread_time() - cpu_start, worker=worker)
     metrics["sram_bytes"] = float(point.sram_bytes)
     return Outcome(point.key, "ok", metrics, notes=point.note, compile_id=compile_id,
                    compile_s=compile_s, run_s=time.perf_counter() - start,
+                   cpu_s=time.thread_time() - cpu_start,
                    worker=worker)
 
 

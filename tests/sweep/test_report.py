@@ -20,7 +20,7 @@ def frame() -> pd.DataFrame:
                      "mode": "timing", "hw": "chip", "status": "ok", "param.l1": l1,
                      "param.bw": bw, "seconds": 10.0 / bw + 1.0 / l1, "sram_bytes": 100 * l1,
                      "error": "", "notes": "", "compile_id": f"c{l1}", "compile_s": 0.1,
-                     "run_s": 0.2, "worker": "w", "key": f"k{i}"})
+                     "run_s": 0.2, "cpu_s": 0.3, "worker": "w", "key": f"k{i}"})
     rows.append({**rows[0], "index": 6, "status": "error", "seconds": None,
                  "error": "CompileError: <does not fit>", "key": "k6", "param.l1": 8})
     return pd.DataFrame(rows)
