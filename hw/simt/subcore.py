@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -208,9 +208,8 @@ class SubCore:
         mask = lanes.active if op.guard < 0 else lanes.guard(op.guard, op.guard_neg)
         addrs = op.execute(lanes, mask, warp.cta.ctx)
         mem, sm, kind, size = gpu.memory, self.sm, op.kind, op.width_bytes
-        after = None
         if warp.shadow is not None and op.addr_reg >= 0:
-            after = self._shadow_traffic(warp, op, now)
+            self._shadow_traffic(warp, op, now)
         if kind == Kind.LD_GLOBAL:
             done = mem.load(sm, now, addrs, size, use_l1=op.target == 0)
             self._written(warp, op, done, True)
@@ -226,30 +225,21 @@ class SubCore:
         else:  # cp.async: the group completes when its last copy lands in shared memory
             done = mem.load(sm, now, addrs, size, use_l1=op.target == 0, to_shared=True)
             warp.open_group = max(warp.open_group, done)
-        if after is not None:
-            after()
         return done
 
-    def _shadow_traffic(self, warp: Warp, op: Op, now: int) -> Callable[[], None]:
-        """Present the shadow CTAs' copies of this global access to the memory system: the
-        shadows before a pseudo-random split point go ahead of the sampled warp's request, the
-        rest after it (returned as a callable), so the sampled warp is not always last to ask
-        for a line its siblings share."""
+    def _shadow_traffic(self, warp: Warp, op: Op, now: int) -> None:
+        """Present the shadow CTAs' copies of this global access to the memory system ahead
+        of the sampled warp's own request. The kernel ends when its slowest SM does, and the
+        slowest is the one served last: the sampled SMs play that part, so their requests queue
+        behind (and hit the in-flight lines of) their whole wave."""
         shadow = warp.shadow
         assert shadow is not None
         mask = shadow.active if op.guard < 0 else shadow.guard(op.guard, op.guard_neg)
-        limit = warp.cta.ctx.gmem.size
         index, addrs = shadow_addresses(shadow.regs[op.addr_reg], mask, op.addr_offset,
-                                        op.width_bytes, limit)
-        count = shadow.regs.shape[1]
-        split = (warp.cta.cta_id * 7919 + op.index * 104729 + now) % (count + 1)
-        base = self.sm * self.gpu.shadows
+                                        op.width_bytes, warp.cta.ctx.gmem.size)
         memory = self.gpu.memory
-        ids, lines, masks = memory.shadow_lines(index + base, addrs)
-        cut = int(np.searchsorted(ids, base + split))
-        use_l1, write = op.target == 0, op.kind == Kind.ST_GLOBAL
-        memory.shadow(now, ids[:cut], lines[:cut], masks[:cut], use_l1, write)
-        return lambda: memory.shadow(now, ids[cut:], lines[cut:], masks[cut:], use_l1, write)
+        ids, lines, masks = memory.shadow_lines(index + self.sm * self.gpu.shadows, addrs)
+        memory.shadow(now, ids, lines, masks, op.target == 0, op.kind == Kind.ST_GLOBAL)
 
     def _control(self, warp: Warp, op: Op, now: int) -> int:
         lanes, kind = warp.lanes, op.kind
