@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from compiler.davinci.context import LoweringContext
+from compiler.davinci.context import GM_ALIGN, LoweringContext
 from compiler.davinci.target import DaVinciTarget
 from compiler.davinci.views import find_views
 from compiler.errors import CompileError
@@ -75,6 +75,9 @@ def lower_graph(graph: Graph, target: DaVinciTarget, options: Any = None,
             raise CompileError(f"{name}: output {value} was never produced")
     return Executable(
         name=name, target="davinci", hw=target.name, kernels=tuple(ctx.kernels),
-        placements=dict(ctx.placements), gm_bytes=ctx.gm_top, inputs=tuple(graph.inputs),
+        # 512 B of slack at the end: some vector kernels read whole 32 B blocks a little past
+        # the end of a source tensor (the bytes are fetched, never used)
+        placements=dict(ctx.placements), gm_bytes=ctx.gm_top + GM_ALIGN,
+        inputs=tuple(graph.inputs),
         outputs=tuple(graph.outputs), constants=dict(ctx.constants),
     )
