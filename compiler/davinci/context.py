@@ -195,6 +195,17 @@ class LoweringContext:
         self.constants[key] = stored
         return placement
 
+    def workspace(self, key: str, nbytes: int, dtype: str = "float32") -> TensorPlacement:
+        """GM scratch without initial contents (e.g. partial sums one kernel writes and the
+        next reduces), allocated once under ``key``."""
+        existing = self.placements.get(key)
+        if existing is not None:
+            return existing
+        count = nbytes // np.dtype(dtype).itemsize
+        placement = TensorPlacement(key, self._allocate(nbytes), nbytes, (count,), dtype, "nd")
+        self.placements[key] = placement
+        return placement
+
     # ------------------------------------------------------------------ kernels
 
     def builder(self, name: str, cores: int) -> KernelBuilder:

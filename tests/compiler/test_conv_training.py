@@ -8,11 +8,14 @@ interpreter on the values the chip computed before it."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from archsim.simulate import load_model, training_graph
 from compiler.davinci.context import assign_layouts
+from compiler.davinci.kernels import conv_grad
 from compiler.davinci.lower import lower_graph
 from compiler.options import CompileOptions
 from compiler.pipeline import run_pipeline
@@ -48,6 +51,29 @@ def test_conv2d_grad_weight_matches_reference(preset, cin, cout, k, s, p, hw) ->
     outcome = check(graph, preset=preset)
     out = graph.outputs[0]
     assert outcome.exe.placements[out].layout == "fractal_z"
+
+
+@pytest.mark.parametrize("preset", ["ascend910", "ascend910b"])
+@pytest.mark.parametrize("cin,cout,k,s,p,hw", [CASES[0], CASES[2]])
+def test_conv2d_grad_weight_split_over_image_groups(monkeypatch, preset, cin, cout, k, s,
+                                                     p, hw) -> None:
+    """Forced to split the images into groups (as large early layers do): fp32 partial sums
+    in a workspace, added by a vector kernel."""
+    original = conv_grad.choose_grad_tiling
+
+    def grouped(target, shape):
+        t = original(target, shape)
+        return dataclasses.replace(t, groups=3, tiles=t.tiles * 3,
+                                   cores=min(target.cores, t.tiles * 3))
+
+    monkeypatch.setattr(conv_grad, "choose_grad_tiling", grouped)
+    conv = _conv(s, p)
+    ho = (hw + 2 * p - k) // s + 1
+    graph = build(lambda gb, x, dy: gb.conv2d_grad_weight(x, dy, conv, (cout, cin, k, k)),
+                  x=(5, cin, hw, hw), dy=(5, cout, ho, ho))
+    outcome = check(graph, preset=preset)
+    assert [launch.op for launch in outcome.exe.kernels] == ["conv2d_grad_weight",
+                                                            "conv2d_grad_weight_reduce"]
 
 
 @pytest.mark.parametrize("preset", ["ascend910", "ascend910b"])
