@@ -17,11 +17,13 @@ import numpy as np
 from compiler.errors import CompileError
 from compiler.executable import KernelLaunch, TensorPlacement
 from compiler.simt.target import GpuTarget
-from framework import Graph, TensorType
+from framework import Graph, OpCode, TensorType
 from isa.simt import Kernel
 
 GM_ALIGN = 256  # bytes: two 128 B lines, so every tensor starts on a line and sector
 DEVICE_FLOAT = "float16"
+_FMAP_OPS = frozenset({OpCode.CONV2D, OpCode.MAX_POOL2D, OpCode.AVG_POOL2D,
+                       OpCode.GLOBAL_AVG_POOL, OpCode.BATCH_NORM})
 
 
 def device_dtype(tensor_type: TensorType) -> str:
@@ -53,9 +55,17 @@ class SimtContext:
     constants: dict[str, np.ndarray] = field(default_factory=dict)
     kernels: list[KernelLaunch] = field(default_factory=list)
     gm_top: int = 0
+    temporaries: dict[str, TensorType] = field(default_factory=dict)
+    _fmaps: frozenset[str] | None = None
 
     def type_of(self, value: str) -> TensorType:
-        return self.graph.types[value]
+        return self.temporaries[value] if value in self.temporaries else self.graph.types[value]
+
+    def temporary(self, name: str, like: str) -> str:
+        """A new intermediate value shaped like ``like`` (e.g. a GEMM result before an
+        epilogue that runs as its own kernel); returns its name."""
+        self.temporaries[name] = self.type_of(like)
+        return name
 
     def is_constant(self, value: str) -> bool:
         return value in self.graph.constants
@@ -64,8 +74,22 @@ class SimtContext:
         return np.asarray(self.graph.constants[value])
 
     def layout_of(self, value: str) -> str:
-        t = self.type_of(value)
-        return "nhwc" if t.rank == 4 and not self.is_constant(value) else "nd"
+        """NHWC for feature maps (rank-4 values a convolution or pooling reads or writes),
+        row-major for everything else."""
+        return "nhwc" if value in self.feature_maps else "nd"
+
+    @property
+    def feature_maps(self) -> frozenset[str]:
+        if self._fmaps is None:
+            found = set()
+            for node in self.graph.nodes:
+                kind = node.attrs.kind if node.op is OpCode.FUSED else None
+                if node.op in _FMAP_OPS or kind == "conv":
+                    found.update(v for v in (*node.inputs, node.outputs[0])
+                                 if v in self.graph.types and self.graph.types[v].rank == 4
+                                 and not self.is_constant(v))
+            self._fmaps = frozenset(found)
+        return self._fmaps
 
     def _allocate(self, nbytes: int) -> int:
         offset = -(-self.gm_top // GM_ALIGN) * GM_ALIGN

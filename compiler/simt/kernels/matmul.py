@@ -5,29 +5,32 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from compiler.davinci.kernels.epilogue import Step, steps_from_fused
 from compiler.errors import CompileError
+from compiler.executable import TensorPlacement
 from compiler.simt.context import SimtContext
+from compiler.simt.elementwise import Operand, emit_elementwise
 from compiler.simt.gemm import GemmSpec, emit_gemm
 from compiler.simt.gemm_tiling import choose_tile
+from compiler.simt.kernels.elementwise import logical_strides, lower_chain
 from compiler.simt.lower import kernel_name, rule
-from framework import Node, OpCode
+from framework import Node, OpCode, TensorType
 
 _ACTIVATIONS = {OpCode.RELU: "relu", OpCode.GELU: "gelu"}
 
 
-def _epilogue(node: Node, steps: list[Step]) -> tuple[str | None, str]:
-    """(bias value, activation) of the supported epilogues: [bias] [relu | gelu]."""
+def _epilogue(steps: list[Step]) -> tuple[str | None, str] | None:
+    """(bias value, activation) when the epilogue is [bias] [relu | gelu], else None (the
+    chain then runs as its own element-wise kernel)."""
     bias, activation = None, "none"
     rest = list(steps)
     if rest and rest[0].kind == "bias" and rest[0].scalar in (0.0, 1.0):
         bias = rest.pop(0).value
     if rest and rest[0].kind == "unary" and rest[0].op in _ACTIVATIONS:
         activation = _ACTIVATIONS[rest.pop(0).op]
-    if rest:
-        raise CompileError(f"{node.name}: GPU GEMM epilogue step {rest[0].kind} "
-                           f"{rest[0].op.value} has no SIMT lowering")
-    return bias, activation
+    return None if rest else (bias, activation)
 
 
 def _batch_stride(shape: tuple[int, ...], batch: tuple[int, ...], where: str) -> int:
@@ -43,14 +46,16 @@ def _batch_stride(shape: tuple[int, ...], batch: tuple[int, ...], where: str) ->
 
 
 @rule(OpCode.MATMUL, OpCode.GEMM, OpCode.LINEAR, ("fused", "matmul"))
-def lower_matmul(ctx: SimtContext, node: Node) -> None:
+def lower_matmul(ctx: SimtContext, node: Node, out_value: str | None = None) -> None:
+    """One GEMM kernel (``out_value``: write there instead of the node's output)."""
     if node.op is OpCode.FUSED:
         anchor, inputs, steps = steps_from_fused(ctx, node)
+        steps = steps if out_value is None else []
     else:
         anchor, inputs, steps = node, list(node.inputs), []
     a_name, b_name = inputs[0], inputs[1]
     a_type, b_type = ctx.type_of(a_name), ctx.type_of(b_name)
-    out = node.outputs[0]
+    out = out_value or node.outputs[0]
     out_type = ctx.type_of(out)
     trans_b = anchor.op is OpCode.LINEAR
     if anchor.op is OpCode.LINEAR and len(inputs) > 2:
@@ -63,7 +68,13 @@ def lower_matmul(ctx: SimtContext, node: Node) -> None:
         trans_b = at.trans_b
         if len(inputs) > 2 and at.beta == 1.0:
             steps = [Step("bias", OpCode.ADD, value=inputs[2]), *steps]
-    bias, activation = _epilogue(node, steps)
+    fused = _epilogue(steps)
+    if fused is None:  # GEMM into a temporary, then the body's chain as element-wise kernel
+        if anchor.op is not OpCode.MATMUL and anchor.op is not OpCode.LINEAR:
+            raise CompileError(f"{node.name}: GEMM epilogue has no SIMT lowering")
+        _split(ctx, node, anchor, inputs)
+        return
+    bias, activation = fused
     if bias is not None and ctx.type_of(bias).numel != out_type.shape[-1]:
         raise CompileError(f"{node.name}: GEMM bias of shape {ctx.type_of(bias).shape} is not "
                            "per output column")
@@ -88,11 +99,26 @@ def lower_matmul(ctx: SimtContext, node: Node) -> None:
         if place.layout != "nd":
             raise CompileError(f"{node.name}: matmul operand {value} is {place.layout}, "
                                "not row-major")
+    a_stride = 0 if b_rank2 else _batch_stride(a_type.shape, batch_dims, node.name)
+    b_stride = 0 if b_rank2 else _batch_stride(b_type.shape, batch_dims, node.name)
+    kp = -(-k // 16) * 16
+    if kp != k or (layout == "kn" and n % 8):
+        # zero-padded copies: K up to a multiple of 16 (mma k16), B as rows of B^T
+        a_place = _padded(ctx, node, "a", a_name, kp, transpose=False)
+        a_stride = a_stride and a_stride // k * kp
+        if layout == "nk" and ctx.is_constant(b_name) and b_rank2:
+            image = ctx.constants[b_place.name]
+            b_place = ctx.place_constant(b_name, np.pad(image, ((0, 0), (0, kp - k))),
+                                         key=f"{b_name}:nk{kp}")
+        else:
+            b_place = _padded(ctx, node, "b", b_name, kp, transpose=layout == "kn")
+            b_stride = b_stride and n * kp
+            layout = "nk"
+        k = kp
     spec = GemmSpec(
-        kernel_name(node), m, n, k, batch, layout,
-        a_batch_stride=0 if b_rank2 else _batch_stride(a_type.shape, batch_dims, node.name),
-        b_batch_stride=0 if b_rank2 else _batch_stride(b_type.shape, batch_dims, node.name),
-        c_batch_stride=0 if b_rank2 else m * n, bias=bias is not None, activation=activation)
+        kernel_name(node), m, n, k, batch, layout, a_batch_stride=a_stride,
+        b_batch_stride=b_stride, c_batch_stride=0 if b_rank2 else m * n,
+        bias=bias is not None, activation=activation)
     choice = choose_tile(ctx.target, spec)
     bias_place = None
     if bias is not None:
@@ -106,3 +132,38 @@ def lower_matmul(ctx: SimtContext, node: Node) -> None:
         else (node.name,)
     ctx.add_kernel(kernel, node.name, anchor.op.value, origin, 2 * batch * m * n * k, reads,
                    (out,), choice.describe())
+
+
+def _split(ctx: SimtContext, node: Node, anchor: Node, inputs: list[str]) -> None:
+    """The fused group as a plain GEMM into a temporary plus an element-wise chain kernel."""
+    body = node.attrs.body
+    temp = ctx.temporary(f"{node.name}:gemm", node.outputs[0])
+    lower_matmul(ctx, node, out_value=temp)
+    outer = dict(zip(body.inputs, node.inputs, strict=True))
+    outer[anchor.outputs[0]] = temp
+    lower_chain(ctx, f"{node.name}_epilogue", list(body.nodes[1:]), outer, node.outputs[0],
+                tuple(n.name for n in body.nodes[1:]))
+
+
+def _padded(ctx: SimtContext, node: Node, which: str, value: str, kp: int,
+            transpose: bool) -> TensorPlacement:
+    """A fresh (zero) buffer holding ``value`` with its K axis padded to ``kp``: the last
+    axis, or with ``transpose`` the rows of a K x N operand turned into N x kp."""
+    shape = tuple(ctx.type_of(value).shape)
+    strides = list(logical_strides(ctx, value))
+    if transpose:
+        shape = (*shape[:-2], shape[-1], shape[-2])
+        strides[-2], strides[-1] = strides[-1], strides[-2]
+    padded = (*shape[:-1], kp)
+    name = f"{node.name}:{which}{kp}"
+    ctx.temporaries[name] = TensorType(padded, ctx.type_of(value).dtype)
+    place = ctx.place(name)
+    out_strides = [1] * len(padded)
+    for axis in range(len(padded) - 2, -1, -1):
+        out_strides[axis] = out_strides[axis + 1] * padded[axis + 1]
+    src = ctx.place(value)
+    kernel = emit_elementwise(kernel_name(node, f"_pad_{which}"), shape, place.offset,
+                              tuple(out_strides), (Operand(src.offset, tuple(strides),
+                                                           src.dtype),), ())
+    ctx.add_kernel(kernel, node.name, "pad", (node.name,), 0, (value,), (name,))
+    return place
