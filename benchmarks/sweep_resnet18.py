@@ -69,7 +69,7 @@ def main() -> None:
     # cores to themselves
     print(f"{'workers':>7} {'points':>6} {'failed':>6} {'compiles':>8} {'wall s':>8} "
           f"{'pts/min':>8} {'run s/pt':>8} {'speed-up':>8} {'cpu s':>8} {'cpu s/w':>8}")
-    base = rows[0][4]
+    base = min(rows)[4]  # speed-up relative to the run with the fewest workers
     for workers, ran, failed, compiles, wall, rate, per_point, cpu in rows:
         print(f"{workers:>7} {ran:>6} {failed:>6} {compiles:>8} {wall:>8.1f} {rate:>8.1f} "
               f"{per_point:>8.2f} {base / wall:>8.2f} {cpu:>8.1f} {cpu / workers:>8.1f}")
