@@ -61,10 +61,12 @@ class SimtContext:
     def type_of(self, value: str) -> TensorType:
         return self.temporaries[value] if value in self.temporaries else self.graph.types[value]
 
-    def temporary(self, name: str, like: str) -> str:
+    def temporary(self, name: str, like: str, layout: str = "nd") -> str:
         """A new intermediate value shaped like ``like`` (e.g. a GEMM result before an
-        epilogue that runs as its own kernel); returns its name."""
+        epilogue that runs as its own kernel) stored in ``layout``; returns its name."""
         self.temporaries[name] = self.type_of(like)
+        if layout == "nhwc":
+            self._fmaps = self.feature_maps | {name}
         return name
 
     def is_constant(self, value: str) -> bool:

@@ -59,3 +59,11 @@ def test_unsupported_ops_are_named_in_a_compile_error() -> None:
                           "max_positions=16")
     with pytest.raises(CompileError, match="no SIMT \\(GPU\\) lowering for: .*where"):
         compile_model(graph, load_hw("a100"))
+
+
+@pytest.mark.parametrize("spec", ["conv:n=2,c=4,h=8,w=8,k=8,r=3,s=3,stride=2,pad=1",
+                                  "resnet18:image=32,width=4,classes=10"])
+def test_convolution_and_pooling_match_the_reference(spec: str) -> None:
+    exe, _ = check_model(spec)
+    assert all(exe.placements[v].layout == "nhwc" for v in exe.placements
+               if v.endswith(":conv"))
