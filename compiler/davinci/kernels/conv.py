@@ -1,6 +1,7 @@
 """Convolution on the Cube through img2col (implicit GEMM), with fused epilogues.
 
-Feature maps are NC1HWC0 in GM; weights are a constant FRACTAL_Z image (the Cube's L0B form).
+Feature maps are NC1HWC0 in GM; weights are FRACTAL_Z (the Cube's L0B form): a constant image,
+or a run-time value already stored that way (training: see context.assign_layouts).
 Per tile (``rows`` output rows x ``bn`` output channels of one image):
 
 - MTE2 loads the input rows the tile reads, every C1 slice (one strided copy), when the tile
@@ -9,6 +10,9 @@ Per tile (``rows`` output rows x ``bn`` output channels of one image):
   dilation in hardware) and copies the matching weight fractals into L0B.
 - The Cube accumulates into L0C; the epilogue (bias, activation, residual) runs in UB and MTE3
   writes the tile back as NC1HWC0 (each output-channel block is a contiguous run of pixels).
+
+`launch_conv` also runs convolutions prepared elsewhere: the transposed convolution reads its
+weights flipped and transposed (`_load_flipped`, conv_transpose.py).
 
 Depthwise convolutions (groups == C == Cout) run the same way with C0-block-diagonal weights:
 each output block reads only its own input block, at a 16x FLOP overhead on the Cube.
