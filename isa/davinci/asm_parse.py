@@ -6,21 +6,14 @@ token or field at fault (``matmul.s:12: vadd: unknown field 'rpt' (fields: dtype
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from isa.asm_fields import ValueTextError, build_fields, parse_enum, suggest
 from isa.davinci.asm_print import DEFAULT_TOLERANCE
-from isa.davinci.asm_values import (
-    InstructionForm,
-    ValueTextError,
-    mnemonic_table,
-    parse_addr,
-    parse_enum,
-    parse_value,
-)
+from isa.davinci.asm_values import SYNTAX, mnemonic_table, parse_addr
 from isa.davinci.base import Instruction
 from isa.davinci.program import COUPLED_UNITS, SEPARATED_UNITS, DataDecl, Kernel, Stream
 from isa.davinci.types import DType
@@ -35,54 +28,14 @@ def _strip_comment(line: str) -> str:
     return line.split("#", 1)[0].strip()
 
 
-def _suggest(word: str, choices: list[str]) -> str:
-    """``did you mean ...?`` with the closest choices (all tied at the best score), else all."""
-    close = difflib.get_close_matches(word, choices, n=3)
-    if not close:
-        return f"known: {', '.join(choices)}"
-
-    def score(choice: str) -> float:
-        return difflib.SequenceMatcher(None, word, choice).ratio()
-
-    best = [c for c in close if score(c) == score(close[0])]
-    return f"did you mean {' or '.join(repr(c) for c in best)}?"
-
-
-def _build(form: InstructionForm, tokens: list[str]) -> Instruction:
-    """Build ``form``'s instruction from ``name=value`` tokens; raises ValueTextError with a
-    message naming the mnemonic and the field."""
-    where = form.mnemonic
-    values = dict(form.fixed)
-    names = form.field_names
-    for token in tokens:
-        name, sep, text = token.partition("=")
-        if not sep or not name or not text:
-            raise ValueTextError(f"{where}: expected field=value, got {token!r}")
-        if name not in names:
-            raise ValueTextError(
-                f"{where}: unknown field {name!r} (fields: {', '.join(names)})"
-            )
-        if name in values:
-            raise ValueTextError(f"{where}: field {name!r} given twice")
-        try:
-            values[name] = parse_value(form.types[name], text)
-        except ValueTextError as err:
-            raise ValueTextError(f"{where}: field {name!r}: {err}") from None
-    missing = [name for name in form.required if name not in values]
-    if missing:
-        raise ValueTextError(
-            f"{where}: missing required field {missing[0]!r} (required: {', '.join(form.required)})"
-        )
-    return form.cls(**values)
-
-
 def _instruction(text: str) -> Instruction:
     mnemonic, *tokens = text.split()
     table = mnemonic_table()
     form = table.get(mnemonic)
     if form is None:
-        raise ValueTextError(f"unknown mnemonic {mnemonic!r} ({_suggest(mnemonic, list(table))})")
-    return _build(form, tokens)
+        raise ValueTextError(f"unknown mnemonic {mnemonic!r} ({suggest(mnemonic, list(table))})")
+    instr: Instruction = build_fields(form, tokens, SYNTAX)
+    return instr
 
 
 def parse_instruction(line: str, source: str = "<string>", lineno: int = 1) -> Instruction:
@@ -285,7 +238,7 @@ def parse_kernel(text: str, source: str = "<string>") -> Kernel:
                 else:
                     known = sorted([*_DIRECTIVES, ".core"])
                     raise ValueTextError(
-                        f"unknown directive {directive!r} ({_suggest(directive, known)})"
+                        f"unknown directive {directive!r} ({suggest(directive, known)})"
                     )
             else:
                 state.add(_instruction(line), lineno)

@@ -5,9 +5,8 @@ The format is described in ``isa.davinci.asm``; ``parse_kernel(format_kernel(k))
 
 from __future__ import annotations
 
-import dataclasses
-
-from isa.davinci.asm_values import form_of, format_value
+from isa.asm_fields import format_fields
+from isa.davinci.asm_values import SYNTAX, form_of
 from isa.davinci.base import Instruction
 from isa.davinci.program import COUPLED_UNITS, SEPARATED_UNITS, DataDecl, Kernel, Stream
 
@@ -25,14 +24,7 @@ def format_instruction(instr: Instruction, *, full: bool = False) -> str:
     default are always written. The ``op`` field of VBinary/VUnary/VScalar/VReduce is the
     mnemonic itself.
     """
-    form = form_of(instr)
-    parts = [form.mnemonic]
-    for field in form.fields:
-        value = getattr(instr, field.name)
-        if not full and field.default is not dataclasses.MISSING and value == field.default:
-            continue
-        parts.append(f"{field.name}={format_value(value)}")
-    return " ".join(parts)
+    return format_fields(instr, form_of(instr), SYNTAX, full=full)
 
 
 def format_decl(directive: str, decl: DataDecl) -> str:
