@@ -26,7 +26,7 @@ from hw.davinci import get_preset
 from hw.davinci.run import SimOptions, run_kernel
 from isa.davinci.layouts import from_layout, layout_shape, to_layout
 from hw.davinci.functional_dma import img2col_fractals
-from davinci_harness import build, check
+from davinci_harness import build, check, check_roofline
 from isa.davinci import Addr, Img2Col, Space
 
 CASES = [  # (cin, cout, kernel, stride, padding, size)
@@ -87,6 +87,18 @@ def test_conv_transpose2d_matches_reference(preset, cin, cout, k, s, p, hw) -> N
     outcome = check(graph, preset=preset)
     assert outcome.exe.placements["w"].layout == "fractal_z"
     assert outcome.reference[graph.outputs[0]].shape == (2, cin, hw, hw)
+
+
+def test_gradient_kernels_respect_their_roofline_in_timing_mode() -> None:
+    cin, cout, k, s, p, hw = CASES[2]
+    ho = (hw + 2 * p - k) // s + 1
+    conv = _conv(s, p)
+    graph = build(lambda gb, x, dy, w: (gb.conv2d_grad_weight(x, dy, conv, (cout, cin, k, k)),
+                                        gb.conv_transpose2d(dy, w, None, (s, s), (p,) * 4,
+                                                            (0, 0), (1, 1), 1)),
+                  x=(2, cin, hw, hw), dy=(2, cout, ho, ho), w=(cout, cin, k, k))
+    pairs = check_roofline(graph)
+    assert len(pairs) == 3  # weight gradient, dilation, transposed convolution
 
 
 def test_img2col_into_l0b_writes_transposed_fractals() -> None:

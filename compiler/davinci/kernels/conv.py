@@ -134,9 +134,10 @@ def lower_conv(ctx: LoweringContext, node: Node) -> None:
 
 def launch_conv(ctx: LoweringContext, node: Node, problem: ConvProblem,
                 inputs: tuple[str, ...], outputs: tuple[str, ...], extra_bytes: int = 0,
-                op: str = "conv2d") -> None:
+                op: str = "conv2d", flops: int | None = None) -> None:
     """Tile ``problem`` over the cores, emit every core's stream and record the launch (also
-    used by the transposed convolution, on GM placements it prepared)."""
+    used by the transposed convolution, on GM placements it prepared; ``flops`` overrides
+    the count of the convolution as run, e.g. to leave out products with inserted zeros)."""
     shape = problem.shape
     tiling = choose_conv_tiling(ctx.target, shape, 2 if problem.residual is not None else 0,
                                 bias_in_cube=problem.ones is not None)
@@ -152,7 +153,8 @@ def launch_conv(ctx: LoweringContext, node: Node, problem: ConvProblem,
               tiles[core * per_core:(core + 1) * per_core], scratch)
     c = shape.c1 * 16
     pixels = shape.n * shape.ho * shape.wo
-    flops = 2 * pixels * shape.cout * (1 if shape.depthwise else c) * shape.kh * shape.kw
+    if flops is None:
+        flops = 2 * pixels * shape.cout * (1 if shape.depthwise else c) * shape.kh * shape.kw
     weights = shape.cout * (1 if shape.depthwise else c) * shape.kh * shape.kw
     min_bytes = (shape.n * c * shape.h * shape.w + pixels * shape.cout + weights) * 2 \
         + extra_bytes

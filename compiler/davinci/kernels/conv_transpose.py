@@ -75,7 +75,9 @@ def lower_conv_transpose(ctx: LoweringContext, node: Node) -> None:
     shape = ConvShape(n, -(-c_dy // 16), hd, wd, cout, kh, kw, 1, 1, dh, dw, *pads, ho, wo)
     problem = ConvProblem(shape, x_offset, w_place.offset, y_place.offset, (), None, None,
                           False, ctx.target.organisation == "separated", flip=True)
-    launch_conv(ctx, node, problem, (dy_name, w_name), (out,), op="conv_transpose2d")
+    useful = 2 * n * c_dy * h * w * cout * kh * kw  # products with inserted zeros left out
+    launch_conv(ctx, node, problem, (dy_name, w_name), (out,), op="conv_transpose2d",
+                flops=useful)
 
 
 def _dilate(ctx: LoweringContext, node: Node, src: int, dilated: TensorPlacement, planes: int,
