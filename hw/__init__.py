@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hw.config_io import read_config_file
 from hw.davinci import PRESETS as DAVINCI_PRESETS
 from hw.davinci import DaVinciConfig, load_config
-from hw.davinci.loader import _read as read_config_file
 from hw.errors import ConfigError
 from hw.simt import PRESETS as GPU_PRESETS
 from hw.simt import GpuConfig

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from hw.davinci.stats import KernelRun
 from hw.simt.stats import GpuKernelRun
+from hw.stats import KernelRun
 
 # Reported unit name -> engine pipe name (DaVinci).
 DAVINCI_UNITS = {"cube": "M", "vector": "V", "scalar": "S", "mte1": "MTE1", "mte2": "MTE2",

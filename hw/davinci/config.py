@@ -20,16 +20,9 @@ from pydantic import (
     model_validator,
 )
 
-from hw.davinci.config_fields import (
-    DTYPE_BYTES,
-    NonNegativeFloat,
-    NonNegativeInt,
-    PositiveFloat,
-    PositiveInt,
-    VectorCost,
-    VectorCostTable,
-    format_validation_error,
-)
+from hw.config_io import format_validation_error
+from hw.config_types import NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
+from hw.davinci.config_fields import DTYPE_BYTES, VectorCost, VectorCostTable
 from hw.errors import ConfigError
 
 SPACES: tuple[str, ...] = ("gm", "l1", "l0a", "l0b", "l0c", "ub", "bt", "fb")

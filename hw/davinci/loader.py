@@ -17,29 +17,15 @@ base's costs. Without ``name`` the config is named after the file.
 from __future__ import annotations
 
 import difflib
-import json
-import re
-import tomllib
-from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from hw.config_io import PARSERS, read_config_file
 from hw.davinci.config import DaVinciConfig
 from hw.davinci.presets import PRESETS, get_preset
 from hw.errors import ConfigError
 
 _BASE_KEY = "preset"
-
-
-_PARSERS: Mapping[str, Callable[[str], Any]] = {
-    ".toml": tomllib.loads,
-    ".yaml": yaml.safe_load,
-    ".yml": yaml.safe_load,
-    ".json": json.loads,
-}
-_TOML_WHERE = re.compile(r"\s*\(at line (\d+), column (\d+)\)")
 
 
 def load_config(source: str | Path, base: str | DaVinciConfig | None = None) -> DaVinciConfig:
@@ -52,51 +38,17 @@ def load_config(source: str | Path, base: str | DaVinciConfig | None = None) -> 
     if isinstance(source, str) and source in PRESETS:
         return PRESETS[source]
     path = Path(source)
-    if path.suffix.lower() not in _PARSERS:
+    if path.suffix.lower() not in PARSERS:
         if path.exists():
             raise ConfigError(
-                f"{path}: unsupported config file type (use {', '.join(sorted(_PARSERS))})"
+                f"{path}: unsupported config file type (use {', '.join(sorted(PARSERS))})"
             )
         # neither a preset nor a config file: report the names a user most likely meant
         return get_preset(str(source))
     if not path.is_file():
         raise ConfigError(f"{path}: no such config file")
-    data = _read(path)
+    data = read_config_file(path)
     return _build(data, path, base)
-
-
-def _read(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read ({exc})") from None
-    try:
-        data = _PARSERS[path.suffix.lower()](text)
-    except (tomllib.TOMLDecodeError, yaml.YAMLError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"{path}: {_syntax_message(exc)}") from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a table of fields, got {type(data).__name__}")
-    return data
-
-
-def _syntax_message(exc: Exception) -> str:
-    """The parser's complaint with its (1-based) line number first."""
-    if isinstance(exc, json.JSONDecodeError):
-        return f"line {exc.lineno}: invalid JSON: {exc.msg}"
-    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
-        line = exc.problem_mark.line + 1
-        return f"line {line}: invalid YAML: {exc.problem or exc.context}"
-    if isinstance(exc, yaml.YAMLError):
-        return f"invalid YAML: {exc}"
-    # tomllib reports "<problem> (at line N, column M)"
-    message = str(exc)
-    where = _TOML_WHERE.search(message)
-    if where:
-        problem = message[: where.start()]
-        return f"line {where.group(1)}: invalid TOML: {problem} (column {where.group(2)})"
-    return f"invalid TOML: {message}"
 
 
 def _build(data: dict[str, Any], path: Path, base: str | DaVinciConfig | None) -> DaVinciConfig:

@@ -12,13 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
-from hw.davinci.config_fields import (
-    NonNegativeFloat,
-    NonNegativeInt,
-    PositiveFloat,
-    PositiveInt,
-    format_validation_error,
-)
+from hw.config_io import format_validation_error
+from hw.config_types import NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
 from isa.simt import FuncUnit, Limits
 
 LINE_BYTES = 128

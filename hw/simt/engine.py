@@ -13,7 +13,6 @@ from collections.abc import Generator, Mapping, Sequence
 import numpy as np
 import simpy
 
-from hw.davinci.stats import TimelineEvent
 from hw.errors import SimulationError
 from hw.simt.config import GpuConfig
 from hw.simt.decode import UNITS, Op
@@ -22,6 +21,7 @@ from hw.simt.lanes import Lanes, ShadowLanes
 from hw.simt.memory import MemorySystem
 from hw.simt.occupancy import Occupancy
 from hw.simt.subcore import Cta, Sm, SubCore, Warp
+from hw.stats import TimelineEvent
 from isa.simt import LANES, Kernel
 
 

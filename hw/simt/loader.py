@@ -6,9 +6,9 @@
     latency_cycles = 20
     ii_cycles = 8
 
-Strict like the DaVinci loader (whose file reader it shares): an unknown key is an error naming
-the key and the file; ``pipes`` entries replace the base's entry for that unit only. Without
-``name`` the config is named after the file.
+Strict like the DaVinci loader (both read files with `hw.config_io`): an unknown key is an
+error naming the key and the file; ``pipes`` entries replace the base's entry for that unit
+only. Without ``name`` the config is named after the file.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import difflib
 from pathlib import Path
 from typing import Any
 
-from hw.davinci.loader import _read as read_config_file
+from hw.config_io import read_config_file
 from hw.errors import ConfigError
 from hw.simt.config import GpuConfig
 from hw.simt.presets import PRESETS, get_preset

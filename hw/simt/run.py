@@ -31,13 +31,13 @@ from typing import Literal
 
 import numpy as np
 
-from hw.davinci.stats import PipeStats
 from hw.errors import SimulationError
 from hw.simt.config import SECTOR_BYTES, GpuConfig
 from hw.simt.decode import UNITS, decode
 from hw.simt.engine import Gpu
 from hw.simt.occupancy import Occupancy, occupancy
 from hw.simt.stats import GpuKernelRun
+from hw.stats import PipeStats
 from isa.simt import DATA_DTYPES, DataDecl, Kernel, verify_kernel
 
 Mode = Literal["timing", "functional"]

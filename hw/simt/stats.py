@@ -1,8 +1,9 @@
 """`GpuKernelRun`: the shared `KernelRun` record plus what only a SIMT GPU has.
 
 The common fields (cycles, launch cycles, pipes busy, bytes by path and level, instruction
-counts, FLOPs, timeline events, outputs) are the DaVinci engine's record, so reports treat both
-targets alike; GPU runs add issue and stall cycles, hit rates, occupancy and sampling.
+counts, FLOPs, timeline events, outputs) are `hw.stats.KernelRun`, the DaVinci engine's
+record too, so reports treat both targets alike; GPU runs add issue and stall cycles, hit
+rates, occupancy and sampling.
 Pipes: the sub-core function units (int, fp32, fp16, sfu, tensor, lsu, branch; one per
 sub-core), ``l1tex`` (the SM's L1/shared data path), ``l2`` and ``dram`` (chip-wide queues).
 """
@@ -14,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 
-from hw.davinci.stats import KernelRun
+from hw.stats import KernelRun
 
 
 def _sum(a: Mapping[str, int], b: Mapping[str, int]) -> Mapping[str, int]:
