@@ -92,10 +92,14 @@ BINARY = {"add": "add", "sub": "sub", "mul": "mul", "div": "div", "maximum": "ma
           "minimum": "min"}
 """Binary chain ops -> ALU mnemonic (f32)."""
 
+TERNARY = ("where",)
+"""``where(c, x, y)``: x where c != 0, else y (selp on a predicate)."""
+
 
 def _operand_text(ref: Ref, regs: dict[Ref, int]) -> str:
-    if ref[0] == "imm":
-        return repr(float(ref[1]))
+    if ref[0] == "imm":  # infinities become the largest finite f32 (masks: -inf -> -3e38)
+        value = float(ref[1])
+        return repr(max(-3.0e38, min(3.0e38, value)))
     return f"r{regs[ref]}"
 
 
@@ -167,6 +171,19 @@ def emit_elementwise(name: str, shape: tuple[int, ...], out_addr: int,
                     b.emit(f"mov type=f32 d=r{scratch} a={x}")
                     x = f"r{scratch}"
                 b.emit(f"{BINARY[step.op]} type=f32 d=r{d} a={x} b={y}")
+            elif step.op == "where":
+                c, x, y = (_operand_text(a, regs) for a in step.args)
+                if c[0] != "r":
+                    b.emit(f"mov type=f32 d=r{scratch} a={c}")
+                    c = f"r{scratch}"
+                b.emit(f"setp cmp=ne type=f32 p=p5 a={c} b=0.0")
+                if x[0] != "r":  # selp copies bits: immediates go through a register
+                    b.emit(f"mov type=f32 d=r{scratch} a={x}")
+                    x = f"r{scratch}"
+                if y[0] != "r":
+                    b.emit(f"mov type=f32 d=r{d} a={y}")
+                    y = f"r{d}"
+                b.emit(f"selp d=r{d} a={x} b={y} p=p5")
             else:
                 raise CompileError(f"{name}: element-wise op {step.op!r} has no SIMT lowering")
             regs[("tmp", s)] = d

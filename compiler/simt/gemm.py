@@ -22,7 +22,7 @@ from compiler.errors import CompileError
 from compiler.simt.builder import KernelBuilder, thread_indices
 from isa.simt import Kernel, Launch
 
-ACTIVATIONS = ("none", "relu", "gelu")
+ACTIVATIONS = ("none", "relu", "relu6", "gelu")
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,7 +349,7 @@ def _epilogue(b: KernelBuilder, spec: GemmSpec, tile: GemmTile, acc: int,
                 for j in range(2):
                     if spec.bias:
                         b.emit(f"add type=f32 d=r{c + j} a=r{c + j} b=r{bias0 + j}")
-                    _activation(b, spec.activation, c + j, t1)
+                    activation_code(b, spec.activation, c + j, t1)
                 b.emit(f"cvt dst=f16 src=f32 d=r{x} a=r{c}")
                 b.emit(f"cvt dst=f16 src=f32 d=r{y} a=r{c + 1}")
                 if pair:
@@ -365,9 +365,12 @@ def _epilogue(b: KernelBuilder, spec: GemmSpec, tile: GemmTile, acc: int,
                            f"offset={offset + 2}")
 
 
-def _activation(b: KernelBuilder, activation: str, r: int, t: int) -> None:
-    if activation == "relu":
+def activation_code(b: KernelBuilder, activation: str, r: int, t: int) -> None:
+    """Apply ``activation`` (ACTIVATIONS) to fp32 register ``r`` (``t``: scratch)."""
+    if activation in ("relu", "relu6"):
         b.emit(f"max type=f32 d=r{r} a=r{r} b=0.0")
+        if activation == "relu6":
+            b.emit(f"min type=f32 d=r{r} a=r{r} b=6.0")
     elif activation == "gelu":  # tanh form: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
         b.emit(f"mul type=f32 d=r{t} a=r{r} b=r{r}")
         b.emit(f"fma type=f32 d=r{t} a=r{t} b=0.044715 c=1.0")

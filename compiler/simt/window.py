@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from compiler.errors import CompileError
 from compiler.simt.builder import KernelBuilder
+from compiler.simt.gemm import activation_code
 from isa.simt import Kernel, Launch
 
 BLOCK = 256
@@ -136,3 +137,41 @@ def emit_pool(name: str, win: Window, kind: str, x: int, out: int,
     b.emit("exit")
     return b.build(Launch(grid=(-(-total // BLOCK), 1, 1), block=(BLOCK, 1, 1),
                           params=(x, out)))
+
+
+def emit_depthwise(name: str, win: Window, activation: str, x: int, weight: int, bias: int,
+                   out: int) -> Kernel:
+    """Depthwise convolution (one filter per channel) NHWC -> NHWC with a per-channel bias
+    (``bias`` 0: none) and an activation; weights as C x R*S fp16, window unrolled."""
+    total = win.n * win.oh * win.ow * win.c
+    b = KernelBuilder(name)
+    idx = _start(b, total)
+    n, oh, ow, c = _split(b, idx, (win.n, win.oh, win.ow, win.c))
+    base, addr, tmp, v, acc, wv, wbase = (b.reg() for _ in range(7))
+    b.emit(f"ld.param d=r{base} index=0")
+    b.emit(f"ld.param d=r{wbase} index=1")
+    b.emit(f"mad type=u32 d=r{wbase} a=r{c} b={win.r * win.s * 2} c=r{wbase}")
+    b.emit(f"mov type=f32 d=r{acc} a=0.0")
+    for r in range(win.r):
+        for s in range(win.s):
+            _tap(b, win, n, oh, ow, r * win.dilation[0], s * win.dilation[1], c, addr, base,
+                 tmp)
+            b.emit(f"ld.global d=r{wv} addr=r{wbase} width=16 offset={(r * win.s + s) * 2}")
+            b.emit(f"cvt dst=f32 src=f16 d=r{wv} a=r{wv}")
+            b.emit(f"@p3 ld.global d=r{v} addr=r{addr} width=16")
+            b.emit(f"@p3 cvt dst=f32 src=f16 d=r{v} a=r{v}")
+            b.emit(f"@p3 fma type=f32 d=r{acc} a=r{v} b=r{wv} c=r{acc}")
+    if bias:
+        b.emit(f"ld.param d=r{addr} index=2")
+        b.emit(f"mad type=u32 d=r{addr} a=r{c} b=2 c=r{addr}")
+        b.emit(f"ld.global d=r{v} addr=r{addr} width=16")
+        b.emit(f"cvt dst=f32 src=f16 d=r{v} a=r{v}")
+        b.emit(f"add type=f32 d=r{acc} a=r{acc} b=r{v}")
+    activation_code(b, activation, acc, tmp)
+    b.emit(f"cvt dst=f16 src=f32 d=r{v} a=r{acc}")
+    b.emit(f"ld.param d=r{addr} index=3")
+    b.emit(f"mad type=u32 d=r{addr} a=r{idx} b=2 c=r{addr}")
+    b.emit(f"st.global a=r{v} addr=r{addr} width=16")
+    b.emit("exit")
+    return b.build(Launch(grid=(-(-total // BLOCK), 1, 1), block=(BLOCK, 1, 1),
+                          params=(x, weight, bias, out)))

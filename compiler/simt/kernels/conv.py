@@ -19,7 +19,7 @@ from compiler.simt.gemm import GemmSpec, emit_gemm
 from compiler.simt.gemm_tiling import choose_tile
 from compiler.simt.kernels.elementwise import lower_chain
 from compiler.simt.lower import kernel_name, rule
-from compiler.simt.window import Window, emit_im2col, emit_pool
+from compiler.simt.window import Window, emit_depthwise, emit_im2col, emit_pool
 from framework import Node, OpCode, TensorType
 
 _ACTIVATIONS = {OpCode.RELU: "relu", OpCode.GELU: "gelu"}
@@ -39,6 +39,10 @@ def _fused_epilogue(steps: list[Step]) -> tuple[str | None, str] | None:
         bias = rest.pop(0).value
     if rest and rest[0].kind == "unary" and rest[0].op in _ACTIVATIONS:
         activation = _ACTIVATIONS[rest.pop(0).op]
+    elif rest and rest[0].kind == "unary" and rest[0].op is OpCode.CLIP and \
+            (rest[0].attrs.min, rest[0].attrs.max) == (0.0, 6.0):
+        activation = "relu6"
+        rest.pop(0)
     return None if rest else (bias, activation)
 
 
@@ -52,7 +56,7 @@ def lower_conv(ctx: SimtContext, node: Node) -> None:
         steps = [Step("bias", OpCode.ADD, value=inputs[2]), *steps]
     x, weight = inputs[0], inputs[1]
     at = anchor.attrs
-    if at.groups != 1:
+    if at.groups != 1 and not _depthwise(ctx, x, weight, at.groups):
         raise CompileError(f"{node.name}: grouped convolution (groups={at.groups}) has no "
                            "SIMT lowering")
     if not ctx.is_constant(weight):
@@ -70,14 +74,57 @@ def lower_conv(ctx: SimtContext, node: Node) -> None:
     w = ctx.constant(weight)
     oc, c, r, s = w.shape
     win = _window(ctx, x, target, r, s, at)
+    if at.groups != 1:
+        _lower_depthwise(ctx, node, win, w, weight, bias, activation, x, target)
+    else:
+        _lower_gemm_conv(ctx, node, win, w, weight, bias, activation, x, target)
+    if fused is None:
+        body = node.attrs.body
+        outer = dict(zip(body.inputs, node.inputs, strict=True))
+        outer[body.nodes[0].outputs[0]] = target
+        lower_chain(ctx, f"{node.name}_epilogue", list(body.nodes[1:]), outer, out,
+                    tuple(n.name for n in body.nodes[1:]))
+
+
+def _depthwise(ctx: SimtContext, x: str, weight: str, groups: int) -> bool:
+    """One filter per input channel (channel multiplier 1)."""
+    channels = ctx.type_of(x).shape[1]
+    shape = ctx.type_of(weight).shape
+    return groups == channels and shape[0] == channels and shape[1] == 1
+
+
+def _bias_offset(ctx: SimtContext, bias: str | None) -> int:
+    if bias is None:
+        return 0
+    return (ctx.place_constant(bias, ctx.constant(bias).reshape(-1))
+            if ctx.is_constant(bias) else ctx.place(bias)).offset
+
+
+def _lower_depthwise(ctx: SimtContext, node: Node, win: Window, w: np.ndarray, weight: str,
+                     bias: str | None, activation: str, x: str, target: str) -> None:
+    image = w.reshape(w.shape[0], -1)
+    w_place = ctx.place_constant(weight, image, key=f"{weight}:dw")
+    kernel = emit_depthwise(kernel_name(node), win, activation, ctx.place(x).offset,
+                            w_place.offset, _bias_offset(ctx, bias), ctx.place(target).offset)
+    origin = tuple(n.name for n in node.attrs.body.nodes) if node.op is OpCode.FUSED \
+        else (node.name,)
+    ctx.add_kernel(kernel, node.name, "conv2d", origin,
+                   2 * win.n * win.oh * win.ow * win.c * win.r * win.s, (x, w_place.name),
+                   (target,), "depthwise: one thread per output element")
+
+
+def _lower_gemm_conv(ctx: SimtContext, node: Node, win: Window, w: np.ndarray, weight: str,
+                     bias: str | None, activation: str, x: str, target: str) -> None:
+    oc, c, r, s = w.shape
     k = r * s * c
     kp = -(-k // 16) * 16
     rows = win.n * win.oh * win.ow
     image = np.pad(w.transpose(0, 2, 3, 1).reshape(oc, k), ((0, 0), (0, kp - k)))
     b_place = ctx.place_constant(weight, image, key=f"{weight}:ohwi{kp}")
     x_place = ctx.place(x)
+    _, _, ih, iw = ctx.type_of(x).shape
     direct = (r, s) == (1, 1) and win.stride == (1, 1) and win.pad == (0, 0) and \
-        at.padding == (0, 0, 0, 0) and kp == k
+        (win.oh, win.ow) == (ih, iw) and kp == k
     if direct:
         a_offset = x_place.offset
     else:
@@ -85,28 +132,19 @@ def lower_conv(ctx: SimtContext, node: Node) -> None:
         ctx.temporaries[cols] = TensorType((rows, kp), "float32")
         a_offset = ctx.place(cols).offset
         ctx.add_kernel(emit_im2col(kernel_name(node, "_im2col"), win, kp, x_place.offset,
-                                   a_offset), node.name, "im2col", (node.name,), 0, (x,),
+                                   a_offset), node.name, "conv2d", (node.name,), 0, (x,),
                        (cols,))
     c_place = ctx.place(target)
     spec = GemmSpec(kernel_name(node), rows, oc, kp, b_layout="nk", bias=bias is not None,
                     activation=activation)
     choice = choose_tile(ctx.target, spec)
-    bias_offset = 0
-    if bias is not None:
-        bias_offset = (ctx.place_constant(bias, ctx.constant(bias).reshape(-1))
-                       if ctx.is_constant(bias) else ctx.place(bias)).offset
+    bias_offset = _bias_offset(ctx, bias)
     kernel = emit_gemm(spec, choice.tile, (a_offset, b_place.offset, c_place.offset,
                                            bias_offset), ctx.target.max_regs_per_thread)
     origin = tuple(n.name for n in node.attrs.body.nodes) if node.op is OpCode.FUSED \
         else (node.name,)
     ctx.add_kernel(kernel, node.name, "conv2d", origin, 2 * rows * oc * k, (x, b_place.name),
                    (target,), f"im2col + GEMM {rows}x{oc}x{kp}; {choice.describe()}")
-    if fused is None:
-        body = node.attrs.body
-        outer = dict(zip(body.inputs, node.inputs, strict=True))
-        outer[body.nodes[0].outputs[0]] = target
-        lower_chain(ctx, f"{node.name}_epilogue", list(body.nodes[1:]), outer, out,
-                    tuple(n.name for n in body.nodes[1:]))
 
 
 @rule(OpCode.MAX_POOL2D, OpCode.AVG_POOL2D)

@@ -58,16 +58,24 @@ def _scalar(ctx: SimtContext, value: str) -> float | None:
     return None
 
 
-def _chain_step(node: Node, refs: list[Ref], where: str) -> Step:
+def _chain_steps(node: Node, refs: list[Ref], first: int, where: str) -> list[Step]:
+    """The fp32 steps of one chain node (``first``: index of its first step)."""
     if node.op in _UNARY_NAMES:
         param = float(node.attrs.alpha) if node.op is OpCode.LEAKY_RELU else 0.0
-        return Step(_UNARY_NAMES[node.op], tuple(refs), param)
+        return [Step(_UNARY_NAMES[node.op], tuple(refs), param)]
     if node.op in _BINARY_NAMES:
         if refs[1][0] == "imm" and refs[0][0] == "imm":
             raise CompileError(f"{where}: element-wise op on two constants")
-        return Step(_BINARY_NAMES[node.op], tuple(refs))
-    if node.op is OpCode.CLIP and node.attrs.min == 0.0 and node.attrs.max is None:
-        return Step("relu", tuple(refs))
+        return [Step(_BINARY_NAMES[node.op], tuple(refs))]
+    if node.op is OpCode.WHERE:
+        return [Step("where", tuple(refs))]
+    if node.op is OpCode.CLIP:  # max with the lower bound, then min with the upper
+        steps, ref = [], refs[0]
+        for op, bound in (("maximum", node.attrs.min), ("minimum", node.attrs.max)):
+            if bound is not None:
+                steps.append(Step(op, (ref, ("imm", float(bound)))))
+                ref = ("tmp", first + len(steps) - 1)
+        return steps or [Step("identity", (ref,))]
     raise CompileError(f"{where}: element-wise op {node.op.value} has no SIMT lowering")
 
 
@@ -92,7 +100,7 @@ def lower_chain(ctx: SimtContext, node_name: str, nodes: list[Node], outer: dict
             if value not in operands:
                 operands.append(value)
             args.append(("in", operands.index(value)))
-        steps.append(_chain_step(n, args, node_name))
+        steps.extend(_chain_steps(n, args, len(steps), node_name))
         refs[n.outputs[0]] = ("tmp", len(steps) - 1)
     ops = tuple(_operand(ctx, v, out_shape) for v in operands)
     out_place = ctx.place(out)
@@ -109,7 +117,7 @@ def kernel_name_for(name: str) -> str:
     return clean if re.match(r"[A-Za-z_]", clean) else f"k_{clean}"
 
 
-@rule(*UNARY_ELEMENTWISE - {OpCode.CAST}, *BINARY_ELEMENTWISE)
+@rule(*UNARY_ELEMENTWISE - {OpCode.CAST}, *BINARY_ELEMENTWISE, OpCode.WHERE)
 def lower_elementwise(ctx: SimtContext, node: Node) -> None:
     lower_chain(ctx, node.name, [node], {}, node.outputs[0], (node.name,))
 
@@ -190,3 +198,22 @@ def lower_expand(ctx: SimtContext, node: Node) -> None:
     place = ctx.place(src)
     copy_kernel(ctx, node, Operand(place.offset, broadcast_strides(ctx, src, out_shape),
                                    place.dtype), out_shape, out)
+
+
+@rule(OpCode.CONCAT)
+def lower_concat(ctx: SimtContext, node: Node) -> None:
+    """One copy kernel per input into its slice of the output (any layout)."""
+    out = node.outputs[0]
+    out_place = ctx.place(out)
+    out_strides = logical_strides(ctx, out)
+    axis = node.attrs.axis % ctx.type_of(out).rank
+    start = 0
+    for i, value in enumerate(node.inputs):
+        shape = tuple(ctx.type_of(value).shape)
+        place = ctx.place(value)
+        offset = out_place.offset + start * out_strides[axis] * 2
+        kernel = emit_elementwise(kernel_name(node, f"_{i}"), shape, offset, out_strides,
+                                  (Operand(place.offset, logical_strides(ctx, value),
+                                           place.dtype),), ())
+        ctx.add_kernel(kernel, node.name, "concat", (node.name,), 0, (value,), (out,))
+        start += shape[axis]

@@ -30,6 +30,10 @@ def _epilogue(steps: list[Step]) -> tuple[str | None, str] | None:
         bias = rest.pop(0).value
     if rest and rest[0].kind == "unary" and rest[0].op in _ACTIVATIONS:
         activation = _ACTIVATIONS[rest.pop(0).op]
+    elif rest and rest[0].kind == "unary" and rest[0].op is OpCode.CLIP and \
+            (rest[0].attrs.min, rest[0].attrs.max) == (0.0, 6.0):
+        activation = "relu6"
+        rest.pop(0)
     return None if rest else (bias, activation)
 
 
