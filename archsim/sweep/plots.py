@@ -101,25 +101,23 @@ def pareto_figure(frame: pd.DataFrame, x: str = "sram_bytes", y: str = "seconds"
 
 
 def sensitivity_figure(frame: pd.DataFrame, metric: str = "seconds") -> Figure:
-    """One panel per parameter: mean ``metric`` (relative to the workload's mean) against
-    the parameter's value, one line per workload."""
+    """One panel per parameter: mean ``metric`` as a percentage change from the workload's
+    mean, against the parameter's value, one line per workload."""
     ok = _ok(frame, metric)
     columns = [c for c in param_columns(ok) if ok[c].nunique() >= 2][:MAX_PANELS]
     fig, axes = _panels(len(columns))
     for ax, column in zip(axes, columns, strict=False):
         for workload, group in ok.groupby("workload", sort=False):
             means = group.groupby(column)[metric].mean()
-            if _numeric(means.index):
-                ax.plot(means.index, means / group[metric].mean(), marker="o", label=workload)
-            else:
-                ax.plot([str(v) for v in means.index], means / group[metric].mean(),
-                        marker="o", label=workload)
+            change = (means / group[metric].mean() - 1.0) * 100.0
+            xs = means.index if _numeric(means.index) else [str(v) for v in means.index]
+            ax.plot(xs, change, marker="o", label=workload)
         if _numeric(ok[column]) and ok[column].min() > 0 and ok[column].max() > 8 * ok[
                 column].min():
             ax.set_xscale("log", base=2)
-        ax.axhline(1.0, color="#bbb", lw=0.8)
+        ax.axhline(0.0, color="#bbb", lw=0.8)
         ax.set_xlabel(column[len(PARAM_PREFIX):])
-        ax.set_ylabel(f"{metric} / mean")
+        ax.set_ylabel(f"{metric} vs workload mean (%)")
         ax.legend(fontsize=6)
     return fig
 
@@ -142,9 +140,13 @@ def heatmap_figure(frame: pd.DataFrame, workload: str, x: str, y: str,
     ax.set_ylabel(y[len(PARAM_PREFIX):])
     ax.set_title(f"{workload}: mean {metric}", fontsize=9)
     values = table.to_numpy()
+    low, high = np.nanmin(values), np.nanmax(values)
     for (i, j), value in np.ndenumerate(values):
         if np.isfinite(value):
-            ax.text(j, i, f"{value:.3g}", ha="center", va="center", fontsize=6, color="w")
+            # viridis_r is light at the low end: dark text there, light text on dark cells
+            dark_cell = high > low and (value - low) / (high - low) > 0.5
+            ax.text(j, i, f"{value:.4g}", ha="center", va="center", fontsize=6,
+                    color="w" if dark_cell else "k")
     fig.colorbar(image, ax=ax)
     return fig
 
