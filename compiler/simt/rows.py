@@ -1,8 +1,9 @@
-"""Row kernels: softmax, log-softmax and layer norm over the last (flattened) axis, one warp
-per row. Lanes stride over the row's columns (loads coalesce into 64 B per warp step), partial
-results combine with butterfly shuffles (``shfl.bfly`` 16, 8, 4, 2, 1: every lane ends with
-the row total, no shared memory), and a second pass writes the normalised row, as in the
-one-warp-per-row kernels of Apex / PyTorch's persistent softmax."""
+"""Row kernels: softmax, log-softmax, layer norm and sum/mean/max reductions over the last
+(flattened) axes, one warp per row. Lanes stride over the row's columns (loads coalesce
+into 64 B per warp step), partial results combine with butterfly shuffles (``shfl.bfly``
+16, 8, 4, 2, 1: every lane ends with the row total, no shared memory), and a second pass
+writes the normalised row, as in the one-warp-per-row kernels of Apex / PyTorch's persistent
+softmax."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from compiler.simt.builder import KernelBuilder, thread_indices
 from isa.simt import Kernel, Launch
 
 WARPS = 4
-KINDS = ("softmax", "log_softmax", "layer_norm")
+KINDS = ("softmax", "log_softmax", "layer_norm", "reduce_sum", "reduce_mean", "reduce_max")
 NEG_BIG = -3.0e38
 
 
@@ -55,6 +56,22 @@ def emit_rows(name: str, kind: str, rows: int, cols: int, x_addr: int, out_addr:
     b.emit(f"ld.param d=r{obase} index=1")
     b.emit(f"mad type=u32 d=r{obase} a=r{row} b={cols * 2} c=r{obase}")
     y, g = b.reg(), b.reg()
+    if kind.startswith("reduce_"):
+        op = "max" if kind == "reduce_max" else "add"
+        b.emit(f"mov type=f32 d=r{acc} a={NEG_BIG if op == 'max' else 0.0!r}")
+        _loop(b, "RED", cols, j, lane, [f"{op} type=f32 d=r{acc} a=r{acc} b=r{x}"], x, base,
+              addr)
+        _warp_reduce(b, acc, t, op)
+        if kind == "reduce_mean":
+            b.emit(f"mul type=f32 d=r{acc} a=r{acc} b={1.0 / cols!r}")
+        b.emit(f"cvt dst=f16 src=f32 d=r{y} a=r{acc}")
+        b.emit(f"setp cmp=eq type=u32 p=p3 a=r{lane} b=0")
+        b.emit(f"ld.param d=r{addr} index=1")
+        b.emit(f"mad type=u32 d=r{addr} a=r{row} b=2 c=r{addr}")
+        b.emit(f"@p3 st.global a=r{y} addr=r{addr} width=16")
+        b.emit("exit")
+        return b.build(Launch(grid=(-(-rows // WARPS), 1, 1), block=(32 * WARPS, 1, 1),
+                              params=(x_addr, out_addr, gamma_addr, beta_addr)))
     if kind == "layer_norm":
         b.emit(f"mov type=f32 d=r{acc} a=0.0")
         b.emit(f"mov type=f32 d=r{acc2} a=0.0")

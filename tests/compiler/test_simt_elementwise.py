@@ -57,9 +57,18 @@ def test_odd_k_is_padded_with_zeros() -> None:
 def test_unsupported_ops_are_named_in_a_compile_error() -> None:
     b = GraphBuilder("unsupported")
     x = b.input("x", (4, 8))
-    b.output(b.reduce_sum(b.relu(x), axes=1))
-    with pytest.raises(CompileError, match="no SIMT \\(GPU\\) lowering for: reduce_sum"):
+    b.output(b.greater(x, b.relu(x)))
+    with pytest.raises(CompileError, match="no SIMT \\(GPU\\) lowering for: greater"):
         compile_model(b.build(), load_hw("a100"))
+
+
+@pytest.mark.parametrize("op", ["reduce_sum", "reduce_mean", "reduce_max"])
+@pytest.mark.parametrize("axes", [(2,), (1,), (0, 2)])
+def test_reductions_match_the_reference(op: str, axes: tuple[int, ...]) -> None:
+    b = GraphBuilder("reduce")
+    x = b.input("x", (3, 5, 40))
+    b.output(getattr(b, op)(x, axes=axes))
+    check_model(b.build())
 
 
 def test_masked_attention_gpt2_matches_the_reference() -> None:

@@ -9,10 +9,12 @@ import numpy as np
 
 from compiler.errors import CompileError
 from compiler.simt.context import SimtContext
+from compiler.simt.elementwise import Operand, emit_elementwise
 from compiler.simt.gather import emit_gather
+from compiler.simt.kernels.elementwise import logical_strides
 from compiler.simt.lower import kernel_name, rule
 from compiler.simt.rows import emit_rows
-from framework import Node, OpCode
+from framework import Node, OpCode, TensorType
 
 
 def _rows(ctx: SimtContext, node: Node, axis: int) -> tuple[int, int]:
@@ -81,3 +83,34 @@ def lower_gather(ctx: SimtContext, node: Node) -> None:
     kernel = emit_gather(kernel_name(node), count, shape[1], shape[0], table_place.offset,
                          ids_place.offset, out.offset)
     ctx.add_kernel(kernel, node.name, "gather", (node.name,), 0, (ids,), (node.outputs[0],))
+
+
+@rule(OpCode.REDUCE_SUM, OpCode.REDUCE_MEAN, OpCode.REDUCE_MAX)
+def lower_reduce(ctx: SimtContext, node: Node) -> None:
+    """Reduced axes last (a transposing copy first when they are not), then a row kernel."""
+    src, out = node.inputs[0], node.outputs[0]
+    shape = tuple(ctx.type_of(src).shape)
+    rank = len(shape)
+    axes = sorted({a % rank for a in node.attrs.axes} if node.attrs.axes else range(rank))
+    kept = [a for a in range(rank) if a not in axes]
+    perm = (*kept, *axes)
+    if ctx.place(out).layout != "nd":
+        raise CompileError(f"{node.name}: {node.op.value} into a {ctx.place(out).layout} value "
+                           "has no SIMT lowering")
+    if perm != tuple(range(rank)) or ctx.place(src).layout != "nd":
+        moved = f"{node.name}:moved"
+        ctx.temporaries[moved] = TensorType(tuple(shape[a] for a in perm), "float32")
+        strides = logical_strides(ctx, src)
+        place = ctx.place(src)
+        dst = ctx.place(moved)
+        kernel = emit_elementwise(kernel_name(node, "_move"), tuple(shape[a] for a in perm),
+                                  dst.offset, logical_strides(ctx, moved),
+                                  (Operand(place.offset, tuple(strides[a] for a in perm),
+                                           place.dtype),), ())
+        ctx.add_kernel(kernel, node.name, node.op.value, (node.name,), 0, (src,), (moved,))
+        src = moved
+    rows = math.prod(shape[a] for a in kept)
+    cols = math.prod(shape[a] for a in axes)
+    kernel = emit_rows(kernel_name(node), node.op.value, rows, cols, ctx.place(src).offset,
+                       ctx.place(out).offset)
+    ctx.add_kernel(kernel, node.name, node.op.value, (node.name,), rows * cols, (src,), (out,))
