@@ -1,10 +1,13 @@
 """Choosing a GEMM tile: a small analytic cost model over a fixed candidate list, within the
 GPU's occupancy limits (registers, shared memory, threads, CTAs per SM).
 
-Estimated cycles = max(tensor time, L2 -> SM traffic time, DRAM time) + a fixed prologue and
-epilogue cost. Tensor time counts the CTAs the busiest SM runs (wave quantisation) at the SM's
-mma rate, derated when only one CTA fits per SM (its barriers then idle the tensor pipes, as
-measured with the engine: 128x256 at one CTA/SM reached 0.71 of peak, 128x128 at two 0.96).
+Estimated cycles = max(tensor time, L2 -> SM traffic time, DRAM time, latency chain) + a
+fixed prologue and epilogue cost. The latency chain is what small grids (GEMV-like products)
+hit: each CTA walks its K tiles one after another, and with ``stages`` buffers a new tile's
+DRAM latency is hidden behind only ``stages - 1`` tiles of work. Tensor time counts the CTAs
+the busiest SM runs (wave quantisation) at the SM's mma rate, derated when only one CTA fits
+per SM (its barriers then idle the tensor pipes, as measured with the engine: 128x256 at one
+CTA/SM reached 0.71 of peak, 128x128 at two 0.96).
 """
 
 from __future__ import annotations
@@ -26,6 +29,10 @@ CANDIDATES = (
     GemmTile(64, 64, 16, 2, 2, 3),
     GemmTile(32, 64, 16, 1, 2, 3),
     GemmTile(16, 64, 16, 1, 2, 3),
+    GemmTile(16, 32, 32, 1, 2, 4),
+    GemmTile(16, 16, 32, 1, 1, 4),
+    GemmTile(16, 32, 16, 1, 2, 4),
+    GemmTile(16, 16, 16, 1, 1, 4),
 )
 """Tiles tried, largest first (CUTLASS's default SM80 tile shapes and smaller ones)."""
 
@@ -75,7 +82,9 @@ def estimate(target: GpuTarget, spec: GemmSpec, tile: GemmTile) -> TileChoice | 
     dram = spec.batch * (spec.m * spec.k + spec.k * spec.n + spec.m * spec.n) * 2 \
         / target.dram_bytes_per_cycle
     k_tiles = spec.k // tile.bk
-    return TileChoice(tile, cps, max(tensor, l2, dram) + FIXED_CYCLES + 40 * k_tiles)
+    waves = -(-per_sm // cps)
+    latency = waves * k_tiles * target.dram_latency_cycles / (tile.stages - 1)
+    return TileChoice(tile, cps, max(tensor, l2, dram, latency) + FIXED_CYCLES + 40 * k_tiles)
 
 
 def choose_tile(target: GpuTarget, spec: GemmSpec) -> TileChoice:

@@ -26,6 +26,7 @@ class GpuTarget(Protocol):
     max_shared_per_cta_bytes: int
     shared_carveouts_kib: tuple[int, ...]
     l2_bytes_per_cycle: float
+    dram_latency_cycles: int
 
     @property
     def dram_bytes_per_cycle(self) -> float: ...
