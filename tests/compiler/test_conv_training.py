@@ -17,6 +17,7 @@ from archsim.simulate import load_model, training_graph
 from compiler.davinci.context import assign_layouts
 from compiler.davinci.kernels import conv_grad
 from compiler.davinci.lower import lower_graph
+from compiler.errors import CompileError
 from compiler.options import CompileOptions
 from compiler.pipeline import run_pipeline
 from framework import Graph, interpret
@@ -189,3 +190,21 @@ def test_resnet18_training_step_convolution_kernels_match_reference() -> None:
     loss = _read(gm, exe.placements["loss"])
     want = np.asarray(interpret(step, feeds, outputs=["loss"])["loss"], dtype=np.float32)
     assert np.allclose(loss, want, rtol=2e-2)
+
+
+def test_elementwise_on_fractal_z_weights() -> None:
+    """An SGD-like update of run-time weights runs flat over FRACTAL_Z; a chain that would
+    make the padding non-zero is refused."""
+    conv = _conv(1, 1)
+
+    def update(gb, x, dy, w):
+        grad = gb.conv2d_grad_weight(x, dy, conv, (20, 8, 3, 3))
+        return gb.sub(w, gb.mul(grad, gb.constant(np.float32(0.1))))
+
+    graph = build(update, x=(2, 8, 6, 6), dy=(2, 20, 6, 6), w=(20, 8, 3, 3))
+    outcome = check(graph)
+    assert outcome.exe.placements[graph.outputs[0]].layout == "fractal_z"
+    bad = build(lambda gb, x, dy, w: gb.exp(gb.add(w, gb.conv2d_grad_weight(
+        x, dy, conv, (20, 8, 3, 3)))), x=(2, 8, 6, 6), dy=(2, 20, 6, 6), w=(20, 8, 3, 3))
+    with pytest.raises(CompileError, match="padding"):
+        check(bad)

@@ -114,12 +114,17 @@ def lower_elementwise(ctx: LoweringContext, node: Node) -> None:
     kinds = {e.kind for e in exts.values()}
     mode = ("rows" if kinds & {"row", "rows"} else "chan" if "chan" in kinds else "flat")
     zero_fix = _has_padding(out) and not maps_zero_to_zero(chain, exts)
+    if zero_fix and out.layout not in ("ndp", "nc1hwc0"):
+        raise CompileError(f"{node.name}: the chain turns zero padding non-zero, which the "
+                           f"padded {out.layout} output cannot take (no DaVinci lowering)")
     kernel = ChainKernel(chain, exts, out, mode, zero_fix, _scratch_tiles(chain, exts))
     emit_elementwise(ctx, node, kernel)
 
 
 def _has_padding(out: TensorPlacement) -> bool:
     shape = out.shape or (1,)
+    if out.layout == "fractal_z":  # weights: Cout and Cin are padded to 16
+        return shape[0] % 16 != 0 or shape[1] % 16 != 0
     channels = shape[1] if out.layout == "nc1hwc0" else shape[-1]
     return channels % 16 != 0
 
