@@ -87,6 +87,11 @@ class GemmSpec:
     c_batch_stride: int = 0
     bias: bool = False
     activation: str = "none"
+    row_stride: int = 0  # elements between rows of A (and of B^T); 0: K (split-K uses more)
+
+    @property
+    def lda(self) -> int:
+        return self.row_stride or self.k
 
 
 def check_tile(spec: GemmSpec, tile: GemmTile) -> str | None:
@@ -149,7 +154,7 @@ def emit_gemm(spec: GemmSpec, tile: GemmTile, addrs: tuple[int, int, int, int],
         b.emit(f"add type=u32 d=r{tmp} a=r{tmp} b={i * (t // ca)}")
         b.emit(f"add type=u32 d=r{tmp} a=r{tmp} b=r{m0}")
         b.emit(f"min type=u32 d=r{tmp} a=r{tmp} b={spec.m - 1}")
-        b.emit(f"mad type=u32 d=r{p} a=r{tmp} b={spec.k * 2} c=r{ga}")
+        b.emit(f"mad type=u32 d=r{p} a=r{tmp} b={spec.lda * 2} c=r{ga}")
         b.emit(f"add type=u32 d=r{p} a=r{p} b=r{tmp2}")
         a_ptrs.append(p)
     a_dst = b.reg()  # shared destination of copy 0 in stage 0 (row tid / ca, chunk tid % ca)
@@ -165,7 +170,7 @@ def emit_gemm(spec: GemmSpec, tile: GemmTile, addrs: tuple[int, int, int, int],
             b.emit(f"add type=u32 d=r{tmp} a=r{tmp} b={i * (t // ca)}")
             b.emit(f"add type=u32 d=r{tmp} a=r{tmp} b=r{n0}")
             b.emit(f"min type=u32 d=r{tmp} a=r{tmp} b={spec.n - 1}")
-            b.emit(f"mad type=u32 d=r{p} a=r{tmp} b={spec.k * 2} c=r{gb}")
+            b.emit(f"mad type=u32 d=r{p} a=r{tmp} b={spec.lda * 2} c=r{gb}")
             b.emit(f"add type=u32 d=r{p} a=r{p} b=r{tmp2}")
             b_ptrs.append(p)
         b.emit(f"shr type=u32 d=r{tmp} a=r{tid} b={ca.bit_length() - 1}")

@@ -32,6 +32,9 @@ class GpuTarget(Protocol):
     def dram_bytes_per_cycle(self) -> float: ...
 
     @property
+    def launch_overhead_cycles(self) -> int: ...
+
+    @property
     def tensor_fma_per_cycle_per_sm(self) -> float: ...
 
 

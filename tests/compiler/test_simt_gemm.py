@@ -76,3 +76,13 @@ def test_gpu_and_davinci_share_one_entry_point() -> None:
     _, graph = load_model("gemm:m=64,n=64,k=64")
     assert compile_model(graph, load_hw("a100")).target == "simt"
     assert compile_model(graph, load_hw("ascend910")).target == "davinci"
+
+
+def test_skinny_long_k_product_uses_split_k_and_matches() -> None:
+    b = GraphBuilder("skinny")
+    x = b.input("x", (4, 16384))
+    weight = np.random.default_rng(2).standard_normal((32, 16384)).astype(np.float32) / 128
+    bias = b.constant(np.ones(32, dtype=np.float32), name="bias")
+    b.output(b.relu(b.linear(x, b.constant(weight, name="w"), bias)))
+    exe, _ = check_model(b.build())
+    assert any(k.tiling.startswith("split-K") for k in exe.kernels)

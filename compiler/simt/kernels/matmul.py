@@ -12,8 +12,9 @@ from compiler.errors import CompileError
 from compiler.executable import TensorPlacement
 from compiler.simt.context import SimtContext
 from compiler.simt.elementwise import Operand, emit_elementwise
+from compiler.simt.elementwise import Step as ChainStep
 from compiler.simt.gemm import GemmSpec, emit_gemm
-from compiler.simt.gemm_tiling import choose_tile
+from compiler.simt.gemm_tiling import TileChoice, choose_tile
 from compiler.simt.kernels.elementwise import logical_strides, lower_chain
 from compiler.simt.lower import kernel_name, rule
 from framework import Node, OpCode, TensorType
@@ -124,6 +125,10 @@ def lower_matmul(ctx: SimtContext, node: Node, out_value: str | None = None) -> 
         b_batch_stride=b_stride, c_batch_stride=0 if b_rank2 else m * n,
         bias=bias is not None, activation=activation)
     choice = choose_tile(ctx.target, spec)
+    splits = _splits(ctx, spec, choice)
+    if splits > 1:
+        _split_k(ctx, node, spec, splits, (a_place, b_place, c_place), bias, out)
+        return
     bias_place = None
     if bias is not None:
         bias_place = ctx.place_constant(bias, ctx.constant(bias).reshape(-1)) \
@@ -171,3 +176,60 @@ def _padded(ctx: SimtContext, node: Node, which: str, value: str, kp: int,
                                                            src.dtype),), ())
     ctx.add_kernel(kernel, node.name, "pad", (node.name,), 0, (value,), (name,))
     return place
+
+
+def _splits(ctx: SimtContext, spec: GemmSpec, choice: TileChoice) -> int:
+    """K splits for a small grid with a long K walk (GEMV-like products): each split a
+    multiple of 32 and at least 256 long, chosen by the cost model, and only when the
+    estimated saving exceeds the extra (reduction) kernel's launch overhead."""
+    if spec.batch > 1 or spec.b_layout != "nk":
+        return 1
+    best, best_cycles = 1, choice.cycles - ctx.target.launch_overhead_cycles
+    for s in range(2, 9):
+        if spec.k % (32 * s) or spec.k // s < 256:
+            continue
+        part = GemmSpec(spec.name, spec.m, spec.n, spec.k // s, s, "nk", spec.k // s,
+                        spec.k // s, spec.m * spec.n, row_stride=spec.k)
+        cycles = choose_tile(ctx.target, part).cycles
+        if cycles < best_cycles:
+            best, best_cycles = s, cycles
+    return best
+
+
+def _split_k(ctx: SimtContext, node: Node, spec: GemmSpec, splits: int,
+             places: tuple[TensorPlacement, ...], bias: str | None, out: str) -> None:
+    """``splits`` partial GEMMs over K slices (launched as a batch whose A and B^T batch
+    strides step along K) into fp16 partials, then one element-wise kernel sums them with
+    the bias and the activation (split-K, as cuBLAS does for skinny products)."""
+    a_place, b_place, c_place = places
+    ks = spec.k // splits
+    partial = f"{node.name}:splitk"
+    ctx.temporaries[partial] = TensorType((splits, spec.m, spec.n), "float32")
+    p_place = ctx.place(partial)
+    part = GemmSpec(f"{spec.name}_splitk", spec.m, spec.n, ks, splits, "nk", a_batch_stride=ks,
+                    b_batch_stride=ks, c_batch_stride=spec.m * spec.n, row_stride=spec.k)
+    choice = choose_tile(ctx.target, part)
+    kernel = emit_gemm(part, choice.tile, (a_place.offset, b_place.offset, p_place.offset, 0),
+                       ctx.target.max_regs_per_thread)
+    ctx.add_kernel(kernel, node.name, "matmul", (node.name,), 2 * spec.m * spec.n * spec.k,
+                   (a_place.name, b_place.name), (partial,),
+                   f"split-K x{splits}; {choice.describe()}")
+    mn = spec.m * spec.n
+    operands = [Operand(p_place.offset + i * mn * 2, (spec.n, 1)) for i in range(splits)]
+    steps = [ChainStep("add", (("in", 0), ("in", 1)))]
+    for i in range(2, splits):
+        steps.append(ChainStep("add", (("tmp", len(steps) - 1), ("in", i))))
+    if bias is not None:
+        bplace = ctx.place_constant(bias, ctx.constant(bias).reshape(-1)) \
+            if ctx.is_constant(bias) else ctx.place(bias)
+        operands.append(Operand(bplace.offset, (0, 1)))
+        steps.append(ChainStep("add", (("tmp", len(steps) - 1), ("in", splits))))
+    if spec.activation != "none":
+        name = "relu" if spec.activation == "relu6" else spec.activation
+        steps.append(ChainStep(name, (("tmp", len(steps) - 1),)))
+        if spec.activation == "relu6":
+            steps.append(ChainStep("minimum", (("tmp", len(steps) - 1), ("imm", 6.0))))
+    kernel = emit_elementwise(kernel_name(node, "_reduce"), (spec.m, spec.n), c_place.offset,
+                              (spec.n, 1), tuple(operands), tuple(steps))
+    ctx.add_kernel(kernel, node.name, "matmul", (node.name,), mn * len(steps), (partial,),
+                   (out,))
