@@ -8,6 +8,8 @@ with the reason, on the terminal and on the page, as long as at least one chip r
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 from rich.table import Table
 
@@ -16,7 +18,9 @@ from archsim.render import console
 from compiler.errors import CompileError
 from hw.davinci.config import DaVinciConfig
 from hw.results import RunResult
-from reports import Ceilings, ceilings_for, write_comparison
+
+if TYPE_CHECKING:  # reports (and matplotlib) load only when a comparison runs
+    from reports import Ceilings
 
 _CANNOT_RUN: tuple[type[Exception], ...] = (*USER_ERRORS, CompileError, NotImplementedError)
 
@@ -28,6 +32,7 @@ class _Skipped(Exception):
 def _run_on(model: str, hw: str, batch: int) -> tuple[RunResult, Ceilings]:
     from archsim.simulate import simulate
     from hw import load_hw
+    from reports import ceilings_for
 
     try:
         config = load_hw(hw)
@@ -78,6 +83,8 @@ def compare(model: str, chips: tuple[str, ...], batch: int, out_dir: str) -> Non
     if not runs:
         raise InputError(f"none of the chips could run {model}: " + "; ".join(
             f"{hw}: {why}" for hw, why in skipped.items()))
+    from reports import write_comparison
+
     path = write_comparison(runs, out_dir, skipped)
     out.print(_summary(runs, model, batch))
     out.print(f"wrote {path}")
