@@ -27,7 +27,7 @@ from hw.davinci import get_preset
 from hw.davinci.run import SimOptions, run_kernel
 from isa.davinci.layouts import from_layout, layout_shape, to_layout
 from hw.davinci.functional_dma import img2col_fractals
-from davinci_harness import build, check, check_roofline
+from davinci_harness import build, check, check_roofline, feeds_for, lower
 from isa.davinci import Addr, Img2Col, Space
 
 CASES = [  # (cin, cout, kernel, stride, padding, size)
@@ -208,3 +208,26 @@ def test_elementwise_on_fractal_z_weights() -> None:
         x, dy, conv, (20, 8, 3, 3)))), x=(2, 8, 6, 6), dy=(2, 20, 6, 6), w=(20, 8, 3, 3))
     with pytest.raises(CompileError, match="padding"):
         check(bad)
+
+
+def test_dilated_gradient_does_not_rely_on_zeroed_memory() -> None:
+    """Stride 2: the dilation kernel writes every pixel of its workspace (GM starts filled
+    with 1.06 here, not zeros)."""
+    cin, cout, k, s, p, hw = CASES[2]
+    ho = (hw + 2 * p - k) // s + 1
+    graph = build(lambda gb, dy, w: gb.conv_transpose2d(dy, w, None, (s, s), (p,) * 4,
+                                                        (0, 0), (1, 1), 1),
+                  dy=(2, cout, ho, ho), w=(cout, cin, k, k))
+    exe = lower(graph)
+    config = get_preset("ascend910")
+    feeds = feeds_for(graph)
+    gm = np.full(exe.gm_bytes, 0x3C, dtype=np.uint8)
+    for name in exe.inputs:
+        place = exe.placements[name]
+        raw = to_layout(feeds[name].astype(place.dtype), place.layout).view(np.uint8).reshape(-1)
+        gm[place.offset:place.offset + raw.size] = raw
+    for launch in exe.kernels:
+        run_kernel(launch.program, config, SimOptions(mode="functional"), gm=gm)
+    got = _read(gm, exe.placements[graph.outputs[0]])
+    want = interpret(graph, feeds)[graph.outputs[0]]
+    assert np.max(np.abs(got - want)) <= 1e-2 * float(np.max(np.abs(want)))

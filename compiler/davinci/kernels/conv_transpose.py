@@ -7,21 +7,20 @@ dilate_s inserts s - 1 zeros between pixels and W'[i, o, a, b] = W[o, i, kh-1-a,
 
 - W' is never materialised: the forward kernel reads W's fractals in W' order and transposes
   each on its way into L0B (`conv._load_flipped`).
-- For s > 1 a movement kernel first scatters dy's pixels into a zero image of the dilated map
-  (MTE2 GM -> UB row blocks, MTE3 UB -> GM one row at a time with ``s - 1`` empty blocks
-  between pixels); the zeros come from the executable's constant image and are never written.
-  The output padding (bottom/right) is added to that map as zero rows and columns.
+- For s > 1 a movement kernel first writes the dilated map into a GM workspace (`_dilate`:
+  MTE2 scatters each row's pixels ``s - 1`` blocks apart into zeroed UB rows, MTE3 writes
+  them out). The output padding (bottom/right) is added to that map as zero rows and
+  columns.
 """
 
 from __future__ import annotations
-
-import numpy as np
 
 from compiler.davinci.context import LoweringContext
 from compiler.davinci.kernels.conv import ConvProblem, launch_conv
 from compiler.davinci.kernels.conv_tiling import ConvShape
 from compiler.davinci.kernels.gemm import BLOCK, _copies
 from compiler.davinci.kernels.vector_common import split, vector_builder, vector_units
+from compiler.davinci.kernels.vector_ops import Geometry, vdup
 from compiler.davinci.lower import rule
 from compiler.errors import CompileError
 from compiler.executable import TensorPlacement
@@ -39,7 +38,7 @@ def lower_conv_transpose(ctx: LoweringContext, node: Node) -> None:
     dy_name, w_name = node.inputs
     out = node.outputs[0]
     n, c_dy, h, w = ctx.type_of(dy_name).shape
-    c_w, cout, kh, kw = ctx.type_of(w_name).shape
+    _, cout, kh, kw = ctx.type_of(w_name).shape
     ho, wo = ctx.type_of(out).shape[2:]
     (sh, sw), (dh, dw) = at.stride, at.dilation
     pt, pl, pb, pr = at.padding
@@ -67,8 +66,8 @@ def lower_conv_transpose(ctx: LoweringContext, node: Node) -> None:
     wd = (w - 1) * sw + 1 + at.output_padding[1]
     x_offset = dy_place.offset
     if (hd, wd) != (h, w):
-        dilated = ctx.place_constant(
-            f"{node.name}:dilated", np.zeros((n, c_dy, hd, wd), dtype=np.float32), "nc1hwc0")
+        dilated = ctx.workspace(f"{node.name}:dilated",
+                                n * -(-c_dy // 16) * hd * wd * BLOCK, "float16")
         _dilate(ctx, node, dy_place.offset, dilated, n * -(-c_dy // 16), (h, w), (hd, wd),
                 (sh, sw))
         x_offset = dilated.offset
@@ -83,26 +82,27 @@ def lower_conv_transpose(ctx: LoweringContext, node: Node) -> None:
 def _dilate(ctx: LoweringContext, node: Node, src: int, dilated: TensorPlacement, planes: int,
             size: tuple[int, int], dilated_size: tuple[int, int],
             stride: tuple[int, int]) -> None:
-    """Scatter the ``planes * h`` rows of ``w`` pixels (32 B each) at ``src`` into the
-    ``hd x wd`` planes of ``dilated``: pixel (r, c) of plane q goes to (r * sh, c * sw)."""
+    """Write the ``hd x wd`` planes of ``dilated`` from the ``planes * h`` rows of ``w``
+    pixels (32 B each) at ``src``: pixel (r, c) goes to (r * sh, c * sw), every other pixel is
+    zero. Per source row, MTE2 scatters its pixels into a UB image of the ``sh`` dilated rows
+    it starts (zeroed once: the pixel slots are the same every time) and MTE3 writes those
+    rows out whole."""
     (h, w), (hd, wd), (sh, sw) = size, dilated_size, stride
-    dst = dilated.offset
     rows = planes * h
-    row_bytes = w * BLOCK
-    per_tile = max(1, min(rows, (ctx.target.ub_bytes // 2 - 1024) // row_bytes))
     ranges = split(rows, vector_units(ctx))
     builder, streams = vector_builder(ctx, f"{node.name}:dilate", len(ranges))
-    bufs = [[sb.alloc(Space.UB, per_tile * row_bytes, "rows") for _ in range(2)]
-            for sb in streams]
-    for sb, ub, (start, stop) in zip(streams, bufs, ranges, strict=True):
-        for i, r0 in enumerate(range(start, stop, per_tile)):
-            r1 = min(stop, r0 + per_tile)
-            buf = ub[i % 2]
-            sb.emit(*_copies(buf, Addr(Space.GM, src + r0 * row_bytes), 1, (r1 - r0) * w, 0, 0))
-            for r in range(r0, r1):
-                plane, row = divmod(r, h)
-                target = Addr(Space.GM, dst + ((plane * hd + row * sh) * wd) * BLOCK)
-                sb.emit(*_copies(target, buf + (r - r0) * row_bytes, w, 1, 0, sw - 1))
-    nbytes = rows * row_bytes
-    ctx.launch(builder, node, "dilate", 0, 2 * nbytes, (node.inputs[0],), (dilated.name,),
-               f"{len(ranges)} vector units, {per_tile} rows per tile")
+    group = sh * wd * BLOCK  # the dilated rows one source row starts
+    for sb, (start, stop) in zip(streams, ranges, strict=True):
+        bufs = [sb.alloc(Space.UB, group, "dilated rows") for _ in range(2)]
+        for buf in bufs:
+            vdup(sb, Geometry.flat(sh * wd * 16), buf, 0.0)
+        for i, r in enumerate(range(start, stop)):
+            plane, row = divmod(r, h)
+            buf = bufs[i % 2]
+            sb.emit(*_copies(buf, Addr(Space.GM, src + r * w * BLOCK), w, 1, 0, sw - 1))
+            out_rows = min(sh, hd - row * sh)
+            target = Addr(Space.GM, dilated.offset + (plane * hd + row * sh) * wd * BLOCK)
+            sb.emit(*_copies(target, buf, 1, out_rows * wd, 0, 0))
+    ctx.launch(builder, node, "dilate", 0, (rows * w + planes * hd * wd) * BLOCK,
+               (node.inputs[0],), (dilated.name,),
+               f"{len(ranges)} vector units, one source row at a time")
