@@ -2,7 +2,7 @@
 executing in order and in parallel, flags and barriers, and the chip's shared HBM.
 
 Each core unit (a coupled AI Core, or the AIC / AIV units of a separated core) is an
-``_Unit`` with one issue process and one process per pipe. Time is integer cycles.
+``UnitEngine`` with one issue process and one process per pipe. Time is integer cycles.
 
 - Issue: the scalar unit issues one instruction per ``scalar_issue_cycles`` in program order.
   Scalar instructions (mask set-up) execute in place; the rest are pushed into their pipe's
@@ -31,9 +31,9 @@ import simpy
 from hw.cache import LineCache
 from hw.davinci.decode import Decoded, Kind
 from hw.davinci.races import RaceDetector
-from hw.davinci.stats import PIPE_NAMES, PipeStats, TimelineEvent
+from hw.davinci.stats import PipeStats, TimelineEvent
 from hw.errors import SimulationError
-from isa.davinci import EXEC_PIPES, Pipe, Space, Unit
+from isa.davinci import EXEC_PIPES, Pipe
 
 Executor = Callable[[Decoded, Any], None]
 _DRAINING = (Kind.SET_FLAG, Kind.BARRIER, Kind.CROSS_SET)
@@ -48,7 +48,7 @@ class EngineOptions:
     max_events: int = 200_000
 
 
-class _Chip:
+class ChipState:
     """State shared by every unit: the environment, HBM timeline and trace buffer."""
 
     def __init__(self, cfg: Any, options: EngineOptions) -> None:
@@ -63,7 +63,7 @@ class _Chip:
         self.l2 = LineCache(int(cfg.l2_bytes), self.line_bytes, int(cfg.l2_ways))
         self.events: list[TimelineEvent] = []
         self.events_dropped = 0
-        self.units: dict[tuple[int, str], _Unit] = {}
+        self.units: dict[tuple[int, str], UnitEngine] = {}
         self.completed = 0  # instructions completed on any pipe, for stepping
 
     def gm_transfer(self, now: int, d: Decoded) -> tuple[float, int]:
@@ -86,10 +86,10 @@ class _Chip:
         return done, hbm
 
 
-class _Unit:
+class UnitEngine:
     """One instruction stream with its issue process, queues and pipes."""
 
-    def __init__(self, chip: _Chip, core: int, name: str, decoded: tuple[Decoded, ...],
+    def __init__(self, chip: ChipState, core: int, name: str, decoded: tuple[Decoded, ...],
                  lines: tuple[int, ...], describe: Callable[[int], str],
                  execute: Executor | None, memory: Any) -> None:
         self.chip, self.core, self.name = chip, core, name
@@ -407,9 +407,3 @@ class _Unit:
                 present.add(d.pipe.name)
         return present
 
-
-def _space_of(name: str) -> Space:
-    return Space[name.upper()]
-
-
-__all__ = ["EngineOptions", "PIPE_NAMES", "Unit"]

@@ -11,7 +11,7 @@ from typing import Any, Literal
 import numpy as np
 
 from hw.davinci.decode import Decoded, decode_stream
-from hw.davinci.engine import EngineOptions, _Chip, _Unit
+from hw.davinci.engine import EngineOptions, ChipState, UnitEngine
 from hw.davinci.stats import KernelRun, PipeStats
 from hw.errors import DeadlockError, SimulationError
 from isa.davinci import Kernel, Space, Stream
@@ -86,7 +86,7 @@ class Simulation:
         self.kernel, self.cfg, self.options = kernel, cfg, options
         self.functional = options.mode == "functional"
         engine_options = EngineOptions(options.check_races, options.trace, options.max_events)
-        self.chip = _Chip(cfg, engine_options)
+        self.chip = ChipState(cfg, engine_options)
         self.memories: dict[tuple[int, str], Any] = {}
         self.gm = gm
         self._logical: dict[str, np.ndarray] = {}
@@ -108,7 +108,7 @@ class Simulation:
                 decoded = decoded_cache.get(id(stream))
                 if decoded is None:
                     decoded = decoded_cache[id(stream)] = decode_stream(stream.instructions, cfg)
-                self.chip.units[core_index, unit] = _Unit(
+                self.chip.units[core_index, unit] = UnitEngine(
                     self.chip, core_index, unit, decoded, stream.lines, _describer(stream),
                     execute, self.memories.get((core_index, unit)),
                 )
@@ -124,7 +124,7 @@ class Simulation:
         return self.chip.env.peek() == float("inf")
 
     @property
-    def units(self) -> Mapping[tuple[int, str], _Unit]:
+    def units(self) -> Mapping[tuple[int, str], UnitEngine]:
         return self.chip.units
 
     def step(self, instructions: int = 1) -> list:
@@ -240,7 +240,7 @@ def _read_outputs(kernel: Kernel, memories: Any, gm: np.ndarray) -> dict[str, np
     return outputs
 
 
-def _collect(kernel: Kernel, cfg: Any, chip: _Chip, outputs: dict) -> KernelRun:
+def _collect(kernel: Kernel, cfg: Any, chip: ChipState, outputs: dict) -> KernelRun:
     pipes: dict[str, PipeStats] = {}
     units_per_pipe: Counter = Counter()
     totals: dict[str, Counter] = {k: Counter() for k in ("path", "read", "written", "mnem")}
