@@ -5,7 +5,7 @@ from hw.davinci.config import DaVinciConfig
 from hw.davinci.config_fields import VectorCost
 from hw.davinci.loader import load_config
 from hw.davinci.presets import PRESETS, get_preset
-from hw.davinci.run import Simulation, SimOptions, run_kernel
+from hw.davinci.run import SimOptions, Simulation, run_kernel
 from hw.davinci.stats import KernelRun, PipeStats, TimelineEvent
 
 __all__ = [

@@ -11,7 +11,7 @@ from typing import Any, Literal
 import numpy as np
 
 from hw.davinci.decode import Decoded, decode_stream
-from hw.davinci.engine import EngineOptions, ChipState, UnitEngine
+from hw.davinci.engine import ChipState, EngineOptions, UnitEngine
 from hw.davinci.stats import KernelRun, PipeStats
 from hw.errors import DeadlockError, SimulationError
 from isa.davinci import Kernel, Space, Stream
