@@ -8,7 +8,7 @@ on-chip buffers), with the chip-wide bandwidth that bounds them. A roof is only 
 the engine enforces it, so no kernel can sit above it:
 
 - DaVinci: every GM byte crosses one shared L2 timeline at ``l2_bytes_per_s`` and every L2
-  miss (and write) one HBM timeline at ``hbm_bytes_per_s`` (`hw.davinci.engine._Chip`); each
+  miss (and write) one HBM timeline at ``hbm_bytes_per_s`` (`hw.davinci.engine.ChipState`); each
   DMA path moves at most its per-core ``<path>_bytes_per_cycle`` on every core that has it, so
   the paths into and out of L1 (or UB) together move at most the sum of their bandwidths.
 - SIMT: DRAM at ``dram_bytes_per_s``, L2 at ``l2_bytes_per_cycle``, L1 at
