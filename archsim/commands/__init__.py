@@ -24,3 +24,7 @@ from archsim.commands.compare import compare  # noqa: E402
 from archsim.commands.report import report  # noqa: E402
 
 ALL += [compare, report]
+
+from archsim.commands.compile import compile_command  # noqa: E402
+
+ALL.append(compile_command)

@@ -219,8 +219,19 @@ class LoweringContext:
         program = builder.build()
         launch = KernelLaunch(
             name=builder.name, target="davinci", program=program, layer=nodes[0].name, op=op,
-            origin=tuple(n.name for n in nodes), flops=int(flops), min_bytes=int(min_bytes),
+            origin=tuple(_origin(nodes)), flops=int(flops), min_bytes=int(min_bytes),
             inputs=inputs, outputs=outputs, tiling=tiling,
         )
         self.kernels.append(launch)
         return launch
+
+
+def _origin(nodes: list[Node]) -> list[str]:
+    """The graph nodes a kernel came from: a fused node stands for the nodes of its body."""
+    names: list[str] = []
+    for node in nodes:
+        if node.op is OpCode.FUSED:
+            names += [n.name for n in node.attrs.body.nodes]
+        else:
+            names.append(node.name)
+    return names
