@@ -16,28 +16,14 @@ from compiler.davinci.target import DaVinciTarget
 from compiler.davinci.views import find_views
 from compiler.errors import CompileError
 from compiler.executable import Executable
+from compiler.rules import registrar, rule_key
 from framework import Graph, Node, OpCode, topological
 
 Rule = Callable[[LoweringContext, Node], None]
 LOWERING_RULES: dict[Any, Rule] = {}
 """OpCode (or ("fused", kind)) -> rule; kernel modules register themselves with `rule`."""
 
-
-def rule(*keys: Any) -> Callable[[Rule], Rule]:
-    """Register a lowering rule for one or more ops."""
-
-    def register(fn: Rule) -> Rule:
-        for key in keys:
-            LOWERING_RULES[key] = fn
-        return fn
-
-    return register
-
-
-def _key(node: Node) -> Any:
-    if node.op is OpCode.FUSED:
-        return ("fused", node.attrs.kind)
-    return node.op
+rule = registrar(LOWERING_RULES)
 
 
 def _load_rules() -> None:
@@ -57,9 +43,9 @@ def lower_graph(graph: Graph, target: DaVinciTarget, options: Any = None,
     absorbed = {v for v in ctx.views}
     missing: dict[str, list[str]] = {}
     for n in graph.nodes:
-        if _key(n) not in LOWERING_RULES and \
+        if rule_key(n) not in LOWERING_RULES and \
                 not (n.op is OpCode.TRANSPOSE and n.outputs[0] in absorbed):
-            missing.setdefault(str(_key(n)), []).append(n.name)
+            missing.setdefault(str(rule_key(n)), []).append(n.name)
     if missing:
         listed = ", ".join(f"{op} ({len(nodes)} node{'s' if len(nodes) > 1 else ''}, e.g. "
                            f"'{nodes[0]}')" for op, nodes in sorted(missing.items()))
@@ -69,7 +55,7 @@ def lower_graph(graph: Graph, target: DaVinciTarget, options: Any = None,
     for node in topological(graph):
         if node.op is OpCode.TRANSPOSE and node.outputs[0] in absorbed:
             continue  # read in place by the matmuls that consume it (views.py)
-        LOWERING_RULES[_key(node)](ctx, node)
+        LOWERING_RULES[rule_key(node)](ctx, node)
     for value in graph.outputs:
         if value not in ctx.placements:
             raise CompileError(f"{name}: output {value} was never produced")

@@ -15,31 +15,16 @@ from typing import Any
 
 from compiler.errors import CompileError
 from compiler.executable import Executable
+from compiler.rules import registrar, rule_key
 from compiler.simt.context import SimtContext
 from compiler.simt.target import GpuTarget
-from framework import Graph, Node, OpCode, topological
+from framework import Graph, Node, topological
 
 Rule = Callable[[SimtContext, Node], None]
 LOWERING_RULES: dict[Any, Rule] = {}
 """OpCode (or ("fused", kind)) -> rule; kernel modules register themselves with `rule`."""
 
-
-def rule(*keys: Any) -> Callable[[Rule], Rule]:
-    """Register a SIMT lowering rule for one or more ops."""
-
-    def register(fn: Rule) -> Rule:
-        for key in keys:
-            LOWERING_RULES[key] = fn
-        return fn
-
-    return register
-
-
-def rule_key(node: Node) -> Any:
-    """The rule-table key of ``node``: its op, or ("fused", kind)."""
-    if node.op is OpCode.FUSED:
-        return ("fused", node.attrs.kind)
-    return node.op
+rule = registrar(LOWERING_RULES)
 
 
 def kernel_name(node: Node, suffix: str = "") -> str:

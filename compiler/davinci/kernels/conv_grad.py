@@ -37,8 +37,8 @@ from compiler.davinci.kernels.vector_common import split, vector_builder, vector
 from compiler.davinci.kernels.vector_ops import Geometry, vbin, vconv_flat
 from compiler.davinci.lower import rule
 from compiler.errors import CompileError
-from framework import Node, OpCode
 from compiler.executable import TensorPlacement
+from framework import Node, OpCode
 from isa.davinci import Addr, CopyL0cToUb, DType, Fixpipe, Img2Col, Mmad, Space, VBinOp
 
 
