@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -9,7 +10,7 @@ from isa.davinci.types import Pipe, Region
 
 
 @dataclass(frozen=True, slots=True)
-class Instruction:
+class Instruction(ABC):
     """One DaVinci instruction: immutable data with a pipe and the buffer regions it touches.
 
     Subclasses are frozen dataclasses whose fields are the instruction's operands, in the order
@@ -24,8 +25,9 @@ class Instruction:
         return self.MNEMONIC
 
     @property
+    @abstractmethod
     def pipe(self) -> Pipe:
-        raise NotImplementedError(f"{type(self).__name__} must define its pipe")
+        """The pipe whose queue the instruction enters (S: executes at issue)."""
 
     def reads(self) -> tuple[Region, ...]:
         return ()
