@@ -12,6 +12,7 @@ import numpy as np
 
 from hw.davinci.decode import Decoded, decode_stream
 from hw.davinci.engine import ChipState, EngineOptions, UnitEngine
+from hw.davinci.functional_numerics import bf16_to_float32, float32_to_bf16
 from hw.davinci.stats import KernelRun, PipeStats
 from hw.errors import DeadlockError, SimulationError
 from isa.davinci import Kernel, Space, Stream
@@ -214,15 +215,12 @@ def _place_inputs(kernel: Kernel, memories: Any, gm: np.ndarray,
 
 def _to_storage(value: np.ndarray, dtype: Any) -> np.ndarray:
     if dtype.text == "bf16":
-        bits = value.astype(np.float32).view(np.uint32)
-        return ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16).astype(np.uint16)
+        return float32_to_bf16(value)
     return value.astype(dtype.np_dtype)
 
 
 def _from_storage(stored: np.ndarray, dtype: Any) -> np.ndarray:
-    if dtype.text == "bf16":
-        return (stored.astype(np.uint32) << 16).view(np.float32)
-    return stored
+    return bf16_to_float32(stored) if dtype.text == "bf16" else stored
 
 
 def _read_outputs(kernel: Kernel, memories: Any, gm: np.ndarray) -> dict[str, np.ndarray]:

@@ -72,6 +72,16 @@ class VReduceOp(Enum):
     MIN = "vcmin"
 
 
+def _src_region(instr, blocks: int = 8) -> Region:
+    """The source operand of a one-source instruction (``blocks`` 32 B blocks per repeat)."""
+    return _ub_region(instr.src, instr.src_blk_stride, instr.src_rep_stride, instr.repeat, blocks)
+
+
+def _dst_region(instr, blocks: int = 8) -> Region:
+    """The destination operand (``blocks`` 32 B blocks per repeat)."""
+    return _ub_region(instr.dst, instr.dst_blk_stride, instr.dst_rep_stride, instr.repeat, blocks)
+
+
 def _ub_region(addr: Addr, blk_stride: int, rep_stride: int, repeat: int, blocks: int) -> Region:
     extent = strided_extent(blk_stride, rep_stride, repeat, blocks)
     return Region(addr.space, addr.offset, addr.offset + extent)
@@ -124,7 +134,7 @@ class VBinary(VectorInstruction):
         )
 
     def writes(self) -> tuple[Region, ...]:
-        return (_ub_region(self.dst, self.dst_blk_stride, self.dst_rep_stride, self.repeat, 8),)
+        return (_dst_region(self),)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,10 +152,10 @@ class VUnary(VectorInstruction):
     src_rep_stride: int = 8
 
     def reads(self) -> tuple[Region, ...]:
-        return (_ub_region(self.src, self.src_blk_stride, self.src_rep_stride, self.repeat, 8),)
+        return (_src_region(self),)
 
     def writes(self) -> tuple[Region, ...]:
-        return (_ub_region(self.dst, self.dst_blk_stride, self.dst_rep_stride, self.repeat, 8),)
+        return (_dst_region(self),)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,10 +174,10 @@ class VScalar(VectorInstruction):
     src_rep_stride: int = 8
 
     def reads(self) -> tuple[Region, ...]:
-        return (_ub_region(self.src, self.src_blk_stride, self.src_rep_stride, self.repeat, 8),)
+        return (_src_region(self),)
 
     def writes(self) -> tuple[Region, ...]:
-        return (_ub_region(self.dst, self.dst_blk_stride, self.dst_rep_stride, self.repeat, 8),)
+        return (_dst_region(self),)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +193,7 @@ class VDup(VectorInstruction):
     dst_rep_stride: int = 8
 
     def writes(self) -> tuple[Region, ...]:
-        return (_ub_region(self.dst, self.dst_blk_stride, self.dst_rep_stride, self.repeat, 8),)
+        return (_dst_region(self),)
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,12 +222,10 @@ class VConv(VectorInstruction):
         return self.lanes * dtype.itemsize // BLOCK_BYTES
 
     def reads(self) -> tuple[Region, ...]:
-        blocks = self.blocks(self.src_dtype)
-        return (_ub_region(self.src, self.src_blk_stride, self.src_rep_stride, self.repeat, blocks),)
+        return (_src_region(self, self.blocks(self.src_dtype)),)
 
     def writes(self) -> tuple[Region, ...]:
-        blocks = self.blocks(self.dst_dtype)
-        return (_ub_region(self.dst, self.dst_blk_stride, self.dst_rep_stride, self.repeat, blocks),)
+        return (_dst_region(self, self.blocks(self.dst_dtype)),)
 
 
 @dataclass(frozen=True, slots=True)
