@@ -8,24 +8,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from framework.attrs import Conv2dAttrs
+from framework.evaluate_nn import conv2d as reference_conv2d
 from hw.errors import SimulationError
 
 
 def conv2d(x: np.ndarray, w: np.ndarray, stride: int = 1, pad: int = 0,
            dilation: int = 1) -> np.ndarray:
-    """Reference NCHW convolution (OIHW weights) in float64, for checks."""
-    n, c, h, wid = x.shape
-    k, _, r, s = w.shape
-    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    ho = (h + 2 * pad - dilation * (r - 1) - 1) // stride + 1
-    wo = (wid + 2 * pad - dilation * (s - 1) - 1) // stride + 1
-    out = np.zeros((n, k, ho, wo))
-    for i in range(r):
-        for j in range(s):
-            patch = xp[:, :, i * dilation:i * dilation + stride * ho:stride,
-                       j * dilation:j * dilation + stride * wo:stride]
-            out += np.einsum("nchw,kc->nkhw", patch, w[:, :, i, j])
-    return out
+    """NCHW convolution (OIHW weights) in float64 by the reference interpreter's rule."""
+    attrs = Conv2dAttrs((stride, stride), (pad, pad, pad, pad), (dilation, dilation))
+    return reference_conv2d(np.asarray(x, np.float64), np.asarray(w, np.float64), attrs)
 
 
 def _relu(x: np.ndarray) -> np.ndarray:
