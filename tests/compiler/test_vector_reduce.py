@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from davinci_harness import build, check, check_roofline
+from davinci_harness import build, check, check_roofline, lower
 
 from compiler.errors import CompileError
 
@@ -54,3 +54,23 @@ def test_feature_map_reductions(op: str, axes, keep: bool) -> None:
     # NC1HWC0 input: channels stay in their lanes; 20 channels leave 12 padded lanes
     graph = build(lambda gb, x: getattr(gb, op)(x, axes, keepdims=keep), x=(3, 20, 5, 7))
     check(graph, fmap=["x"], atol=1e-3)
+
+
+@pytest.mark.parametrize("op", ["reduce_sum", "reduce_mean", "reduce_max"])
+@pytest.mark.parametrize("shape,axes,keep", [
+    ((32, 1000), -1, False),  # a training loss: the batch's logits summed per image
+    ((32, 1000), -1, True),
+    ((4, 5000), -1, False),
+    ((2, 20000), -1, True),  # rows longer than UB: read in column chunks
+    ((2048, 100), -1, False),  # one output row of 2048 sums: split into segments
+    ((5, 7, 3001), (0, 2), False),
+    ((3, 40000), 0, False),  # a kept last axis wider than UB: narrower column groups
+])
+def test_reductions_of_long_rows_fit_ub(op: str, shape: tuple, axes, keep: bool) -> None:
+    graph = build(lambda gb, x: getattr(gb, op)(x, axes, keepdims=keep), x=shape)
+    check(graph, atol=2e-3)
+
+
+def test_argmax_of_rows_longer_than_ub_is_refused_by_name() -> None:
+    with pytest.raises(CompileError, match="argmax.*do not fit"):
+        lower(build(lambda gb, x: gb.argmax(x, -1), x=(4, 50000)))

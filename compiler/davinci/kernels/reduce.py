@@ -16,6 +16,9 @@ maximum is min(iota + e * L) (one ``vcmin``), converted to int32.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 
 from compiler.davinci.builder import StreamBuilder
@@ -102,6 +105,104 @@ def lower_reduce(ctx: LoweringContext, node: Node) -> None:
     _emit_reduce(ctx, node, src, out, row_map, last, op, scale)
 
 
+@dataclass(frozen=True)
+class _Sizing:
+    """How a core walks its share of a reduction through UB.
+
+    Work is counted in units: an output row (``seg == per_out_row``) or, when one output row's
+    groups do not fit UB together, a segment of ``seg`` groups (a multiple of 16, so every
+    segment's outputs start on a 32 B block of the output row). ``tile`` units share a buffer
+    set (one when segmenting), ``chunk`` reduced rows are gathered at a time, and each row is
+    read ``width`` 16-lane blocks at a time: a reduced last axis longer than that is walked in
+    column chunks folded into the same accumulator lanes, so any row length fits."""
+
+    per_out_row: int
+    seg: int
+    tile: int
+    chunk: int
+    width: int
+
+    @property
+    def segments(self) -> int:
+        """Units per output row."""
+        return -(-self.per_out_row // self.seg)
+
+
+def _set_bytes(groups: int, chunk: int, width: int, out_elems: int) -> int:
+    """UB bytes of one buffer set: fp16 and fp32 gathered rows, the fp32 accumulator, and the
+    fp32 and fp16 (int32 for argmax) output tiles."""
+    lanes = width * 16
+    return (ub_bytes(groups * chunk * lanes * 2) + ub_bytes(groups * chunk * lanes * 4)
+            + ub_bytes(groups * lanes * 4) + 2 * ub_bytes(out_elems * 4))
+
+
+def _largest(limit: int, ok: Callable[[int], bool]) -> int:
+    """The largest n in 1..limit with ok(n), for ok true up to some n and false after; 0 when
+    ok(1) is false."""
+    lo, hi = 0, limit
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if ok(mid) else (lo, mid - 1)
+    return lo
+
+
+def _chunk_cap(budget: int, width: int) -> int:
+    """At most 1/8 of UB for one group's gathered rows (fp16 + fp32): the rest holds more
+    groups per tile, which is what keeps the vector instructions long."""
+    return max(1, budget // (8 * width * 16 * 6))
+
+
+def _size_last(name: str, budget: int, per_out_row: int, out_lp: int, m: int,
+               row_blocks: int, share: int, whole_row: bool) -> _Sizing:
+    """Sizing of a reduction over the last axis (``whole_row``: argmax, which needs each
+    row's lanes in UB at once)."""
+    def fits(groups: int, chunk: int, width: int, out_elems: int) -> bool:
+        return 2 * _set_bytes(groups, chunk, width, out_elems) <= budget
+
+    # the smallest unit: a whole output row of up to 16 outputs, else a 16-output segment
+    g_min, out_min = (per_out_row, out_lp) if per_out_row <= 16 else (16, 16)
+    width = row_blocks
+    if not fits(g_min, 1, width, out_min) and not whole_row:
+        width = _largest(row_blocks, lambda w: fits(g_min, 1, w, out_min))
+    if width == 0 or not fits(g_min, 1, width, out_min):
+        raise CompileError(f"{name}: rows of {row_blocks * 16} elements reduced "
+                           f"{g_min} at a time do not fit the {budget} B of UB")
+    seg = per_out_row
+    if not fits(per_out_row, 1, width, out_lp):
+        seg = 16 * _largest(per_out_row // 16, lambda s: fits(16 * s, 1, width, 16 * s))
+    seg_out = out_lp if seg == per_out_row else seg
+    chunk = _largest(min(m, _chunk_cap(budget, width)),
+                     lambda c: fits(seg, c, width, seg_out))
+    tile = 1
+    if seg == per_out_row:
+        tile = _largest(share, lambda t: fits(t * per_out_row, chunk, width, t * out_lp))
+    return _Sizing(per_out_row, seg, tile, chunk, width)
+
+
+def _size_kept(budget: int, m: int, width: int, share: int) -> _Sizing:
+    """Sizing of a reduction that keeps the last axis: ``width`` blocks per column group at
+    most, fewer when one output row of that width does not fit."""
+    def fits(rows: int, chunk: int, cols: int) -> bool:
+        return 2 * _set_bytes(rows, chunk, cols, rows * cols * 16) <= budget
+
+    width = _largest(width, lambda w: fits(1, 1, w))
+    chunk = _largest(min(m, _chunk_cap(budget, width)), lambda c: fits(1, c, width))
+    tile = _largest(share, lambda t: fits(t, chunk, width))
+    return _Sizing(1, 1, tile, chunk, width)
+
+
+def _span(sizing: _Sizing, t0: int, t1: int, n_out: int, out_lp: int
+          ) -> tuple[int, int, int, int]:
+    """(first group, end group, first output element, output elements) of units t0..t1."""
+    p = sizing.per_out_row
+    if sizing.seg == p:  # whole output rows
+        return t0 * p, min(n_out, t1 * p), t0 * out_lp, (t1 - t0) * out_lp
+    row, part = divmod(t0, sizing.segments)
+    s0 = part * sizing.seg
+    s1 = min(p, s0 + sizing.seg)
+    return row * p + s0, row * p + s1, row * out_lp + s0, (out_lp if s1 == p else s1) - s0
+
+
 def _emit_reduce(ctx: LoweringContext, node: Node, src: TensorPlacement, out: TensorPlacement,
                  row_map: np.ndarray, last: bool, op: VBinOp, scale: float,
                  argmax: TensorPlacement | None = None) -> None:
@@ -121,29 +222,32 @@ def _emit_reduce(ctx: LoweringContext, node: Node, src: TensorPlacement, out: Te
     out_rows = -(-n_out // per_out_row)
     units = vector_units(ctx)
     row_blocks_all = lp // 16
-    # a kept last axis splits into column groups too, so few output rows still use every core
-    col_parts = 1 if last else max(1, min(row_blocks_all, units // max(1, out_rows)))
-    width = -(-row_blocks_all // col_parts)  # blocks per column group
-    col_groups = [(c, min(row_blocks_all, c + width)) for c in range(0, row_blocks_all, width)]
-    wp = width * 16
     budget = ctx.target.ub_bytes - 8192 - (ub_bytes(lp * 4) if argmax is not None else 0)
-    row16, row32 = wp * 2, wp * 4
-    # per chunk row: fp16 + fp32 copies; per output row: an fp32 accumulator row group
-    chunk = max(1, min(m, budget // (2 * 4 * (row16 + row32))))
-    out_w = wp if not last else out_lp
-    tile = max(1, min(out_rows, budget // (2 * (chunk * per_out_row * (row16 + row32)
-                                                + per_out_row * row32 + out_w * 6)),
-                      -(-out_rows // max(1, units // len(col_groups)))))
-    if 2 * (chunk * per_out_row * (row16 + row32) + per_out_row * row32 + out_w * 6) > budget:
-        chunk = 1
-    ranges = [(o0, o1, c0, c1) for o0, o1 in split(out_rows, max(1, units // len(col_groups)))
+    if last:
+        sizing = _size_last(node.name, budget, per_out_row, out_lp, m, row_blocks_all,
+                            -(-out_rows // units), argmax is not None)
+        col_groups = [(0, row_blocks_all)]
+    else:
+        # a kept last axis splits into column groups too, so few output rows still use
+        # every core
+        col_parts = max(1, min(row_blocks_all, units // max(1, out_rows)))
+        sizing = _size_kept(budget, m, -(-row_blocks_all // col_parts),
+                            -(-out_rows // max(1, units // col_parts)))
+        col_groups = [(c, min(row_blocks_all, c + sizing.width))
+                      for c in range(0, row_blocks_all, sizing.width)]
+    tile, chunk, width = sizing.tile, sizing.chunk, sizing.width
+    ranges = [(o0, o1, c0, c1)
+              for o0, o1 in split(out_rows * sizing.segments, max(1, units // len(col_groups)))
               for c0, c1 in col_groups]
-    builder, streams = vector_builder(ctx, node.name, len(ranges))
+    per_core = [ranges[a:b] for a, b in split(len(ranges), units)]
+    builder, streams = vector_builder(ctx, node.name, len(per_core))
     iota = None
     if argmax is not None:
         iota = place_image(ctx, f"iota{length}", np.arange(lp, dtype=np.float32)[None, :], "ndp",
                            dtype="float32")
-    for core, (o0, o1, c0, c1) in enumerate(ranges):
+    out_w = width * 16 if not last else sizing.seg if sizing.seg < per_out_row else out_lp
+    group_tile = tile * sizing.seg
+    for core, core_ranges in enumerate(per_core):
         sb = streams[core]
         iota_buf = None
         if iota is not None:
@@ -151,18 +255,20 @@ def _emit_reduce(ctx: LoweringContext, node: Node, src: TensorPlacement, out: Te
             copy_in(sb, iota_buf, gm(iota), iota.nbytes)
         sets = []
         for _ in range(2):
-            g = tile * per_out_row
-            sets.append((sb.alloc(Space.UB, ub_bytes(g * chunk * row16), "rows fp16"),
-                         sb.alloc(Space.UB, ub_bytes(g * chunk * row32), "rows fp32"),
-                         sb.alloc(Space.UB, ub_bytes(g * row32), "accumulator"),
+            lanes = width * 16
+            sets.append((sb.alloc(Space.UB, ub_bytes(group_tile * chunk * lanes * 2), "rows fp16"),
+                         sb.alloc(Space.UB, ub_bytes(group_tile * chunk * lanes * 4), "rows fp32"),
+                         sb.alloc(Space.UB, ub_bytes(group_tile * lanes * 4), "accumulator"),
                          sb.alloc(Space.UB, ub_bytes(tile * out_w * 4), "out fp32"),
                          sb.alloc(Space.UB, ub_bytes(tile * out_w * 4), "out fp16")))
-        cols = (c0, c1 - c0, row_blocks_all)
-        for index, t0 in enumerate(range(o0, o1, tile)):
-            t1 = min(o1, t0 + tile)
+        items = [(t0, min(o1, t0 + tile), c0, c1) for o0, o1, c0, c1 in core_ranges
+                 for t0 in range(o0, o1, tile)]
+        for index, (t0, t1, c0, c1) in enumerate(items):
             bufs = sets[index % 2]
-            q0, q1 = t0 * per_out_row, min(n_out, t1 * per_out_row)
-            _reduce_tile(sb, bufs, src, row_map[q0:q1], chunk, cols, op, neutral, last)
+            q0, q1, first_out, out_elems = _span(sizing, t0, t1, n_out, out_lp)
+            acc_blocks = width if last else c1 - c0
+            _reduce_tile(sb, bufs, src, row_map[q0:q1], chunk, (c0, c1 - c0, row_blocks_all),
+                         op, neutral, last, acc_blocks)
             x16, x32, acc, o32, o16 = bufs
             groups = q1 - q0
             gw = (c1 - c0) * 16
@@ -176,48 +282,72 @@ def _emit_reduce(ctx: LoweringContext, node: Node, src: TensorPlacement, out: Te
                 copy_rows(sb, gm(out, (t0 * row_blocks_all + c0) * BLOCK_BYTES), o16, t1 - t0,
                           c1 - c0, c1 - c0, row_blocks_all)
                 continue
-            vdup(sb, Geometry.flat((t1 - t0) * out_lp, FP32), o32, 0.0)
+            vdup(sb, Geometry.flat(out_elems, FP32), o32, 0.0)
             if argmax is not None:
                 _argmax_finish(sb, bufs, groups, lp, length, iota_buf, per_out_row, out_lp)
             else:
-                _finish_last(sb, acc, o32, groups, lp, op, per_out_row, out_lp)
-                vsc(sb, Geometry.flat((t1 - t0) * out_lp, FP32), VScalarOp.MULS, o32, o32,
-                    scale)
+                _finish_last(sb, acc, o32, groups, width * 16, op, per_out_row, out_lp)
+                vsc(sb, Geometry.flat(out_elems, FP32), VScalarOp.MULS, o32, o32, scale)
             dtype = INT32 if argmax is not None else FP16
-            vconv_flat(sb, o16, o32, (t1 - t0) * out_lp, dtype, FP32)
-            row_bytes = out_lp * (4 if argmax is not None else 2)
+            vconv_flat(sb, o16, o32, out_elems, dtype, FP32)
+            elem_bytes = 4 if argmax is not None else 2
             target = argmax if argmax is not None else out
-            copy_out(sb, gm(target, t0 * row_bytes), o16, (t1 - t0) * row_bytes)
+            copy_out(sb, gm(target, first_out * elem_bytes), o16, out_elems * elem_bytes)
     ctx.launch(builder, node, op=node.op.value, flops=n_out * m * length,
                min_bytes=numel(src.shape) * 2 + numel(out.shape) * 2,
                inputs=(node.inputs[0],), outputs=(node.outputs[0],),
-               tiling=f"{len(ranges)} cores, {tile} output rows per tile, {chunk} of {m} "
-                      "reduced rows per chunk (fp32)")
+               tiling=_describe(sizing, len(per_core), m, row_blocks_all if last else 0))
+
+
+def _describe(sizing: _Sizing, cores: int, m: int, row_blocks: int) -> str:
+    """The tiling line of the kernel listing."""
+    unit = ("output rows" if sizing.seg == sizing.per_out_row
+            else f"segments of {sizing.seg} outputs")
+    text = (f"{cores} cores, {sizing.tile} {unit} per tile, {sizing.chunk} of {m} reduced "
+            "rows per chunk (fp32)")
+    if row_blocks > sizing.width:
+        text += f", rows read {sizing.width * 16} of {row_blocks * 16} lanes at a time"
+    return text
 
 
 def _reduce_tile(sb: StreamBuilder, bufs: tuple[Addr, ...], src: TensorPlacement,
                  row_map: np.ndarray, chunk: int, cols: tuple[int, int, int], op: VBinOp,
-                 neutral: float, last: bool) -> None:
+                 neutral: float, last: bool, acc_blocks: int) -> None:
     """acc row g <- op over the m input rows row_map[g] (fp32, padding neutral), for the
-    column blocks cols = (first, count, of a row of this many)."""
+    column blocks cols = (first, count, of a row of this many). A reduced last axis is read
+    ``acc_blocks`` blocks at a time, every column chunk folding into the same accumulator
+    lanes (the lanes are summed up later, so which lane holds which column does not matter)."""
+    col0, count, src_blocks = cols
+    step = acc_blocks if last else count
+    for c in range(col0, col0 + count, step):
+        _accumulate(sb, bufs, src, row_map, chunk, (c, min(step, col0 + count - c), src_blocks),
+                    op, neutral, last, acc_blocks, c == col0)
+
+
+def _accumulate(sb: StreamBuilder, bufs: tuple[Addr, ...], src: TensorPlacement,
+                row_map: np.ndarray, chunk: int, cols: tuple[int, int, int], op: VBinOp,
+                neutral: float, last: bool, acc_blocks: int, first: bool) -> None:
+    """Fold the column blocks ``cols`` of every row of row_map into the accumulator
+    (``acc_blocks`` blocks per row); ``first`` initialises it."""
     x16, x32, acc, _, _ = bufs
     groups, m = row_map.shape
     col0, row_blocks, src_blocks = cols
     lp = row_blocks * 16
+    length = (src.shape or (1,))[-1]
+    data_lanes = length - col0 * 16  # lanes of this column chunk that hold the row's data
     for j0 in range(0, m, chunk):
         j1 = min(m, j0 + chunk)
         k = j1 - j0
         flat = row_map[:, j0:j1].reshape(-1)
-        for first, base, count, step in row_runs(flat, 0, flat.size):
-            copy_rows(sb, x16 + first * row_blocks * BLOCK_BYTES,
+        for first_row, base, count, step in row_runs(flat, 0, flat.size):
+            copy_rows(sb, x16 + first_row * row_blocks * BLOCK_BYTES,
                       gm(src, (base * src_blocks + col0) * BLOCK_BYTES), count, row_blocks,
                       step * src_blocks, row_blocks)
         vconv_flat(sb, x32, x16, groups * k * lp, FP32, FP16)
-        length = (src.shape or (1,))[-1]
-        if last and length % 16:
-            first_block = length // 8
+        if last and data_lanes < lp:  # the chunk holding the row's padding
+            first_block = data_lanes // 8
             fill_row_lanes(sb, x32 + first_block * BLOCK_BYTES, groups * k, lp // 8,
-                           length % 8, lp - first_block * 8, neutral, FP32)
+                           data_lanes % 8, lp - first_block * 8, neutral, FP32)
         # fold the k rows of each group pairwise (whole rows at a time)
         rows_left = k
         seg = k * lp // 8  # blocks per group
@@ -227,12 +357,12 @@ def _reduce_tile(sb: StreamBuilder, bufs: tuple[Addr, ...], src: TensorPlacement
             geo = Geometry(groups, half * lp, seg, FP32)
             vbin(sb, geo, op, x32, x32, Opnd(x32 + keep * lp * 4))
             rows_left = keep
-        geo = Geometry(groups, lp, lp // 8, FP32)
-        first_row = Opnd(x32, row_stride=seg)
-        if j0 == 0:
-            vcopy(sb, geo, acc, first_row)
+        geo = Geometry(groups, lp, acc_blocks * 2, FP32)
+        row0 = Opnd(x32, row_stride=seg)
+        if first and j0 == 0:
+            vcopy(sb, geo, acc, row0)
         else:
-            vbin(sb, geo, op, acc, acc, first_row)
+            vbin(sb, geo, op, acc, acc, row0)
 
 
 def _finish_last(sb: StreamBuilder, acc: Addr, o32: Addr, groups: int, lp: int, op: VBinOp,
