@@ -24,6 +24,7 @@ from .passes import (
     fuse,
     infer_shapes,
     simplify,
+    split_runtime_bias,
 )
 
 
@@ -50,6 +51,8 @@ def default_pipeline(options: CompileOptions) -> tuple[Pass, ...]:
     ]
     if options.fold_batch_norm:
         passes.append(Pass("batch_norm_folding", fold_batch_norm))
+    if options.epilogue == "fixpipe":  # FixPipe adds constant biases only
+        passes.append(Pass("split_runtime_bias", split_runtime_bias))
     if options.fuse:
         passes.append(Pass("fusion", partial(fuse, options=options)))
     passes += [

@@ -9,6 +9,7 @@ from .fusion import fuse
 from .layout_assignment import assign_layouts
 from .shape_inference import infer_shapes
 from .simplify import simplify
+from .split_bias import split_runtime_bias
 
 __all__ = [
     "assign_layouts",
@@ -19,4 +20,5 @@ __all__ = [
     "fuse",
     "infer_shapes",
     "simplify",
+    "split_runtime_bias",
 ]

@@ -55,15 +55,18 @@ def tile_operand(operand: TensorType, result: TensorType) -> bool:
 
 def _fixpipe_step(m: Match, prev: Node, root: Node, external: tuple[str, ...],
                   out: TensorType) -> bool:
-    """A separated chip's Cube kernel ends in FixPipe: it may add a per-channel bias (before
-    any activation) and apply one ReLU, nothing else."""
+    """A separated chip's Cube kernel ends in FixPipe: it may add a per-channel constant bias
+    (before any activation) and apply one ReLU, nothing else. The bias must be a constant
+    because the Cube adds it from a fractal image made at compile time; a run-time bias (a
+    trained parameter) stays a separate element-wise add on the vector units."""
     chain = prev.attrs.body.nodes[1:] if prev.op is OpCode.FUSED else ()
     if any(n.op is OpCode.RELU for n in chain):
         return False
     if root.op is OpCode.RELU:
         return True
     return root.op is OpCode.ADD and not chain and len(external) == 1 and \
-        m.type_of(external[0]).numel != out.numel and tile_operand(m.type_of(external[0]), out)
+        m.is_constant(external[0]) and m.type_of(external[0]).numel != out.numel and \
+        tile_operand(m.type_of(external[0]), out)
 
 
 def _grow(options: CompileOptions) -> Callable[[Match], Rewrite | None]:
