@@ -173,10 +173,24 @@ def _depthwise_matrix(weight: np.ndarray) -> np.ndarray:
 
 
 def _tiles(s: ConvShape, t: ConvTiling) -> list[tuple[int, int, int]]:
-    """(image, first output row, first output channel), channels innermost."""
+    """(image, first output row, first output channel) in the tiling's loop order."""
     step = 16 if s.depthwise else t.bn
+    if t.order == "pixels":
+        return [(img, oh0, c0) for c0 in range(0, s.cout, step) for img in range(s.n)
+                for oh0 in range(0, s.ho, t.rows)]
     return [(img, oh0, c0) for img in range(s.n) for oh0 in range(0, s.ho, t.rows)
             for c0 in range(0, s.cout, step)]
+
+
+def _reuse_index(keys: list) -> list[int]:
+    """Per tile, a counter that advances whenever its key differs from the previous tile's:
+    tiles with the same counter share one load (buffer = counter % buffers)."""
+    out, count, last = [], -1, object()
+    for key in keys:
+        if key != last:
+            count, last = count + 1, key
+        out.append(count)
+    return out
 
 
 def _emit(sb: StreamBuilder, p: ConvProblem, t: ConvTiling, tiles: list[tuple[int, int, int]],
@@ -185,7 +199,7 @@ def _emit(sb: StreamBuilder, p: ConvProblem, t: ConvTiling, tiles: list[tuple[in
     bm16_max = ceil_to(t.rows * s.wo, 16)
     window_bytes = s.c1 * s.window_rows(t.rows) * s.w * BLOCK
     windows = [sb.alloc(Space.L1, window_bytes, "input rows") for _ in range(2)]
-    l1b = [sb.alloc(Space.L1, t.kc * t.bn * 2, "weight chunk") for _ in range(2)]
+    l1b = [sb.alloc(Space.L1, t.kc * t.bn * 2, "weight chunk") for _ in range(t.weight_buffers)]
     l0a = [sb.alloc(Space.L0A, bm16_max * t.bk * 2, "img2col slice") for _ in range(2)]
     l0b = [sb.alloc(Space.L0B, t.bk * t.bn * 2, "weight slice") for _ in range(2)]
     l0c = [sb.alloc(Space.L0C, bm16_max * t.bn * 4, "output tile")
@@ -205,14 +219,13 @@ def _emit(sb: StreamBuilder, p: ConvProblem, t: ConvTiling, tiles: list[tuple[in
 
     k_total = s.k
     chunks = [(ti, ks) for ti in range(len(tiles)) for ks in range(0, k_total, t.kc)]
-    window_of: list[int] = []  # window buffer index per tile
-    count = -1
-    last = None
-    for img, oh0, _ in tiles:
-        if (img, oh0) != last:
-            count += 1
-            last = (img, oh0)
-        window_of.append(count)
+    window_of = _reuse_index([(img, oh0) for img, oh0, _ in tiles])
+    # a whole weight block (one chunk) stays in L1 while consecutive tiles use it
+    whole = t.kc >= k_total
+    weight_of = _reuse_index([c0 for _, _, c0 in tiles]) if whole else list(range(len(chunks)))
+
+    def weights(i: int) -> Addr:
+        return l1b[weight_of[chunks[i][0] if whole else i] % len(l1b)]
 
     def load(i: int) -> None:
         ti, ks = chunks[i]
@@ -223,16 +236,18 @@ def _emit(sb: StreamBuilder, p: ConvProblem, t: ConvTiling, tiles: list[tuple[in
             src = Addr(Space.GM, p.x + ((img * s.c1) * s.h + r0) * s.w * BLOCK)
             sb.emit(*_copies(windows[window_of[ti] % 2], src, s.c1, (r1 - r0) * s.w,
                              (s.h - (r1 - r0)) * s.w, 0))
+        if whole and ti > 0 and weight_of[ti] == weight_of[ti - 1]:
+            return
         kcv = min(t.kc, k_total - ks)
         nblk = 1 if s.depthwise else -(-min(t.bn, s.cout - c0) // 16)
         if p.flip:
-            _load_flipped(sb, p, l1b[i % 2], ks, kcv, c0, nblk)
+            _load_flipped(sb, p, weights(i), ks, kcv, c0, nblk)
             return
         n1 = 1 if s.depthwise else -(-s.cout // 16)
         kbase = (c0 // 16) * s.kh * s.kw if s.depthwise else 0
         src = Addr(Space.GM, p.w + ((kbase + ks // 16) * n1 + (0 if s.depthwise else c0 // 16))
                    * FRACTAL)
-        sb.emit(*_copies(l1b[i % 2], src, kcv // 16, nblk * 16, (n1 - nblk) * 16, 0))
+        sb.emit(*_copies(weights(i), src, kcv // 16, nblk * 16, (n1 - nblk) * 16, 0))
 
     load(0)
     slices = 0
@@ -255,7 +270,7 @@ def _emit(sb: StreamBuilder, p: ConvProblem, t: ConvTiling, tiles: list[tuple[in
             sb.emit(Img2Col(a, windows[window_of[ti] % 2], r1 - r0, s.w, s.c1, s.kh, s.kw,
                             s.sh, s.sw, s.dh, s.dw, ptop, pbot, s.pl, s.pr, 0, bm16 // 16,
                             kbase + (ks + sl) // 16, bkv // 16))
-            sb.emit(*_load2d(b, l1b[i % 2] + (sl // 16) * nblk * FRACTAL, (bkv // 16) * nblk,
+            sb.emit(*_load2d(b, weights(i) + (sl // 16) * nblk * FRACTAL, (bkv // 16) * nblk,
                              1, 1, transpose=p.flip))
             first = ks == 0 and sl == 0
             if first and ones is not None:

@@ -51,6 +51,14 @@ class ConvShape:
 
 @dataclass(frozen=True, slots=True)
 class ConvTiling:
+    """A convolution tiling with the estimate that chose it.
+
+    ``order`` is the loop order of a core's block of tiles: "channels" (output-channel blocks
+    innermost, so the input rows loaded once serve every channel block) or "pixels" (images
+    and rows innermost, so a weight block held whole in L1 serves every tile: the weights are
+    loaded once per channel block). ``weight_buffers`` is 2 when weight chunks stream
+    double-buffered, 1 when a whole weight block stays in L1."""
+
     rows: int
     bn: int
     bk: int
@@ -60,28 +68,32 @@ class ConvTiling:
     l0c_buffers: int
     estimate_cycles: int
     bound: str
+    order: str = "channels"
+    weight_buffers: int = 2
+    k: int = 0  # the whole K, to say whether a weight chunk is a whole block
 
     def explain(self) -> str:
+        kept = ", weights kept in L1" if self.order == "pixels" and self.kc == self.k else ""
         return (f"tiles of {self.rows} output rows x {self.bn} channels (k slice {self.bk}, "
                 f"weight chunk {self.kc}) over {self.tiles} tiles on {self.cores} cores, "
-                f"L0C x{self.l0c_buffers}; estimate {self.estimate_cycles} cycles, "
-                f"{self.bound}-bound")
+                f"{self.order} innermost{kept}, L0C x{self.l0c_buffers}; "
+                f"estimate {self.estimate_cycles} cycles, {self.bound}-bound")
 
 
 def choose_conv_tiling(target, s: ConvShape, ub_extra_per_element: int = 0,
                        bias_in_cube: bool = False) -> ConvTiling:
+    """The tiling with the lowest estimated time (ties: larger tiles)."""
     best: ConvTiling | None = None
     kp = s.k
     cout16 = ceil_to(s.cout, 16)
     bns = (16,) if s.depthwise else tuple(b for b in (16, 32, 64, 128, 256)
                                           if b == 16 or b // 2 < cout16)
+    orders = ("channels",) if s.depthwise else ("channels", "pixels")
     for rows in sorted({1, 2, 4, 7, 8, 14, 16, 28, 32, 56, s.ho} & set(range(1, s.ho + 1))):
         bm16 = ceil_to(rows * s.wo, 16)
         if bm16 > 4096:
             continue
-        window = (1 if s.depthwise else s.c1) * s.window_rows(rows) * s.w * 32
-        if s.depthwise:
-            window = s.c1 * s.window_rows(rows) * s.w * 32
+        window = s.c1 * s.window_rows(rows) * s.w * 32
         for bn in bns:
             for bk in (16, 32, 64, 128, 144, 256, 288, 576):
                 reserve_a, reserve_b = (bm16 * 32, bn * 32) if bias_in_cube else (0, 0)
@@ -90,43 +102,69 @@ def choose_conv_tiling(target, s: ConvShape, ub_extra_per_element: int = 0,
                 if 2 * bk * bn * FP16 + reserve_b > target.l0b_bytes:
                     continue
                 for kc in sorted({min(kp, ceil_to(c, bk)) for c in (bk, 4 * bk, kp)}):
-                    buffers = _fits(target, s, bm16, bn, kc, window, ub_extra_per_element)
-                    if not buffers:
-                        continue
-                    est = _estimate(target, s, rows, bm16, bn, bk, kc, kp, window, buffers)
-                    if best is None or (est[0], -bm16 * bn) < (best.estimate_cycles,
-                                                               -ceil_to(best.rows * s.wo, 16)
-                                                               * best.bn):
-                        best = ConvTiling(rows, bn, bk, kc, est[2], est[3], buffers, est[0],
-                                          est[1])
+                    for order in orders:
+                        fit = _fits(target, s, bm16, bn, kc, kp, window, ub_extra_per_element,
+                                    order)
+                        if not fit:
+                            continue
+                        buffers, weight_buffers = fit
+                        est = _estimate(target, s, rows, bm16, bn, bk, kc, kp, window,
+                                        buffers, order)
+                        key = (est[0], -bm16 * bn)
+                        if best is None or key < (best.estimate_cycles,
+                                                  -ceil_to(best.rows * s.wo, 16) * best.bn):
+                            best = ConvTiling(rows, bn, bk, kc, est[2], est[3], buffers, est[0],
+                                              est[1], order, weight_buffers, kp)
     if best is None:
         raise CompileError(f"conv {s}: no tiling fits the buffers of {target.name}")
     return best
 
 
-def _fits(target, s: ConvShape, bm16: int, bn: int, kc: int, window: int,
-          ub_extra: int) -> int:
+def _fits(target, s: ConvShape, bm16: int, bn: int, kc: int, kp: int, window: int,
+          ub_extra: int, order: str) -> tuple[int, int] | None:
+    """(L0C buffers, L1 weight buffers) if the tiling fits, else None. Weight chunks stream
+    double-buffered; in pixel order a whole weight block (``kc == kp``) may take one buffer,
+    since it is reloaded only when the core moves to the next channel block."""
+    weight_buffers = 2
     if 2 * window + 2 * kc * bn * FP16 > target.l1_bytes:
-        return 0
+        if order != "pixels" or kc != kp or 2 * window + kc * bn * FP16 > target.l1_bytes:
+            return None
+        weight_buffers = 1
     if 2 * bm16 * bn * FP16 + bm16 * bn * ub_extra + bn * FP16 > target.ub_bytes:
-        return 0
+        return None
     if 2 * bm16 * bn * FP32 <= target.l0c_bytes:
-        return 2
-    return 1 if bm16 * bn * FP32 <= target.l0c_bytes else 0
+        return 2, weight_buffers
+    return (1, weight_buffers) if bm16 * bn * FP32 <= target.l0c_bytes else None
 
 
-def _estimate(target, s: ConvShape, rows, bm16, bn, bk, kc, kp, window, buffers):
+def _estimate(target, s: ConvShape, rows, bm16, bn, bk, kc, kp, window, buffers, order):
     row_tiles = math.ceil(s.ho / rows)
     col_tiles = math.ceil(s.cout / bn) if not s.depthwise else s.c1
-    tiles = s.n * row_tiles * col_tiles
+    pixel_tiles = s.n * row_tiles
+    tiles = pixel_tiles * col_tiles
     cores = min(target.cores, tiles)
-    cube = (bm16 // 16) * (bn // 16) * (kp // 16)
-    rate = min(target.gm_to_l1_bytes_per_cycle, target.hbm_bytes_per_cycle / cores)
-    # a core takes a contiguous block of tiles, channels innermost, so it reloads the input
-    # rows only when its block moves to new rows
     per_core = math.ceil(tiles / cores)
-    window_loads = max(1, math.ceil(per_core / col_tiles))
-    mte2 = (window * window_loads / per_core + kp * bn * FP16) / rate
+    cube = (bm16 // 16) * (bn // 16) * (kp // 16)
+    # What one core's MTE2 moves: input rows are reloaded only when its next tile reads other
+    # rows, a weight block only when its next tile uses another one (whole blocks in L1).
+    weight_block = kp * bn * FP16
+    if order == "channels":
+        window_loads = math.ceil(per_core / col_tiles) + (per_core % col_tiles > 0)
+        weight_loads = 1 if col_tiles == 1 and kc == kp else per_core
+    else:
+        window_loads = 1 if pixel_tiles == 1 else per_core
+        weight_loads = (math.ceil(per_core / pixel_tiles) + (per_core % pixel_tiles > 0)) \
+            if kc == kp else per_core
+    window_loads, weight_loads = min(window_loads, per_core), min(weight_loads, per_core)
+    core_bytes = window * window_loads + weight_block * weight_loads
+    mte2 = core_bytes / target.gm_to_l1_bytes_per_cycle
+    # Every core's loads cross the shared L2; what the chip reads for the first time (input,
+    # weights) and the output it writes cross HBM once (the weights and input rows several
+    # cores read are L2 hits after the first).
+    chip_l2 = cores * core_bytes / target.l2_bytes_per_cycle
+    out_bytes = s.n * ceil_to(s.cout, 16) * s.ho * s.wo * FP16
+    unique = s.n * s.c1 * s.h * s.w * 32 + kp * ceil_to(s.cout, 16) * FP16 + out_bytes
+    chip_hbm = unique / target.hbm_bytes_per_cycle
     img2col_rate = target.l1_to_l0a_bytes_per_cycle
     if s.sw > 1:
         img2col_rate = min(img2col_rate, max(32, 512 // (2 * s.sw + 1)))
@@ -138,11 +176,23 @@ def _estimate(target, s: ConvShape, rows, bm16, bn, bk, kc, kp, window, buffers)
     # the scalar unit issues one instruction per cycle, and every slice and chunk costs a
     # flag hand-over between pipes (an estimate of a few cycles each)
     instructions = 3 * math.ceil(kp / bk) + 2 * math.ceil(kp / kc) + 8
-    parts = {"cube": cube, "mte2": mte2, "mte1": mte1, "epilogue": epilogue,
-             "issue": 4 * instructions}
+    parts = {"cube": cube, "mte1": mte1, "epilogue": epilogue, "issue": 4 * instructions}
+    compute = per_core * (_overlapped(parts.values()) + instructions)
+    chip = {"mte2": mte2, "l2": chip_l2, "hbm": chip_hbm}
     bound = max(parts, key=parts.get)
-    # issue and hand-overs overlap the pipes only partly: charge them once more, which also
-    # steers the choice towards fewer, larger instructions among near-equal tilings
-    total = per_core * (parts[bound] + instructions) + mte2 + epilogue \
+    if max(chip.values()) > compute:
+        bound = max(chip, key=chip.get)
+    # issue and hand-overs overlap the pipes only partly (charged once more per tile); the
+    # first loads and the last epilogue do not overlap anything
+    first = (window + min(kc, kp) * bn * FP16) / target.gm_to_l1_bytes_per_cycle
+    total = _overlapped((compute, *chip.values())) + first + epilogue \
         + target.gm_latency_cycles
     return int(total), bound, cores, tiles
+
+
+def _overlapped(times) -> float:
+    """Time of pipes that overlap through double buffering: the longest, plus a quarter of
+    the second-longest, since near-equal pipes overlap only imperfectly (flag hand-overs,
+    contention between cores). The quarter is an estimate fitted to no measurement."""
+    ranked = sorted(times, reverse=True)
+    return ranked[0] + (ranked[1] / 4 if len(ranked) > 1 else 0.0)
