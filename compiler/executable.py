@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from compiler.memory_plan import MemoryPlan
+
 
 @dataclass(frozen=True, slots=True)
 class TensorPlacement:
@@ -65,6 +67,7 @@ class Executable:
     outputs: tuple[str, ...]
     constants: Mapping[str, np.ndarray] = field(default_factory=dict)
     notes: Mapping[str, str] = field(default_factory=dict)
+    memory: MemoryPlan | None = None  # the GM plan by liveness (None: bump-allocated)
 
     @property
     def flops(self) -> int:

@@ -15,7 +15,8 @@ the lowest-waste gap among already-placed values whose lifetimes overlap its own
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -136,6 +137,55 @@ def _best_fit(size: int, start: int, end: int, placed: list[tuple[int, int, int,
     return cursor if best is None else best
 
 
+@dataclass(frozen=True)
+class Block:
+    """One buffer to place: its ``name``, ``nbytes``, layout tag, region and (for workspace
+    blocks) its lifetime [start, end] as indices into some sequence of steps (graph nodes,
+    kernels), inclusive at both ends."""
+
+    name: str
+    nbytes: int
+    layout: str
+    region: str
+    start: int = 0
+    end: int = 0
+
+
+def pack_blocks(blocks: Sequence[Block], alignment: int = 512,
+                order: tuple[str, ...] = ()) -> MemoryPlan:
+    """Lay ``blocks`` out in one arena: the whole-run regions packed in `REGIONS` order, the
+    workspace placed greedy by size (largest first, ties by lifetime, then by position in
+    ``blocks``) at the best-fitting gap among blocks whose lifetimes overlap. Every block is
+    ``alignment``-aligned and rounded up to it; ``order`` names the steps lifetimes index."""
+    if alignment < 1:
+        raise CompileError(f"plan_memory: alignment must be >= 1, got {alignment}")
+    unknown = {b.region for b in blocks} - set(REGIONS)
+    if unknown:
+        raise CompileError(f"plan_memory: unknown regions {sorted(unknown)}")
+    sized = [dataclasses.replace(b, nbytes=_align(b.nbytes, alignment)) for b in blocks]
+    allocations: dict[str, Allocation] = {}
+    region_offsets: dict[str, int] = {}
+    cursor = 0
+    for region in REGIONS[:3]:
+        region_offsets[region] = cursor
+        for b in sized:
+            if b.region == region:
+                allocations[b.name] = Allocation(cursor, b.nbytes, b.layout, region)
+                cursor += b.nbytes
+    base = region_offsets["workspace"] = cursor
+    placed: list[tuple[int, int, int, int]] = []
+    work = [b for b in sized if b.region == "workspace"]
+    for b in sorted(work, key=lambda b: (-b.nbytes, b.start, b.end)):
+        offset = _best_fit(b.nbytes, b.start, b.end, placed)
+        placed.append((offset, offset + b.nbytes, b.start, b.end))
+        allocations[b.name] = Allocation(base + offset, b.nbytes, b.layout, "workspace",
+                                         b.start, b.end)
+    workspace = max((stop for _, stop, _, _ in placed), default=0)
+    return MemoryPlan(MappingProxyType(allocations), MappingProxyType(region_offsets),
+                      base + workspace, workspace, sum(b.nbytes for b in sized), alignment,
+                      order)
+
+
 def plan_memory(graph: Graph, size_of: SizeFn | None = None, alignment: int = 512) -> MemoryPlan:
     """Plan ``graph``'s global memory. ``size_of`` maps a TensorType to its device bytes
     (default: ``TensorType.nbytes``; e.g. ``lambda t: device_nbytes(t, "float16")`` for padded
@@ -152,24 +202,7 @@ def plan_memory(graph: Graph, size_of: SizeFn | None = None, alignment: int = 51
     }
     whole_run = {v for names in regions.values() for v in names}
     regions["workspace"] = [v for v in life if v not in whole_run]
-    nbytes = {v: _align(size(graph.type_of(v)), alignment)
-              for names in regions.values() for v in names}
-    allocations: dict[str, Allocation] = {}
-    region_offsets: dict[str, int] = {}
-    cursor = 0
-    for region in REGIONS[:3]:
-        region_offsets[region] = cursor
-        for v in regions[region]:
-            allocations[v] = Allocation(cursor, nbytes[v], graph.type_of(v).layout, region)
-            cursor += nbytes[v]
-    base = region_offsets["workspace"] = cursor
-    placed: list[tuple[int, int, int, int]] = []
-    for v in sorted(regions["workspace"], key=lambda v: (-nbytes[v], life[v])):
-        start, end = life[v]
-        offset = _best_fit(nbytes[v], start, end, placed)
-        placed.append((offset, offset + nbytes[v], start, end))
-        allocations[v] = Allocation(base + offset, nbytes[v], graph.type_of(v).layout,
-                                    "workspace", start, end)
-    workspace = max((stop for _, stop, _, _ in placed), default=0)
-    return MemoryPlan(MappingProxyType(allocations), MappingProxyType(region_offsets),
-                      base + workspace, workspace, sum(nbytes.values()), alignment, order)
+    blocks = [Block(v, size(graph.type_of(v)), graph.type_of(v).layout, region,
+                    *(life[v] if region == "workspace" else (0, 0)))
+              for region in REGIONS for v in regions[region]]
+    return pack_blocks(blocks, alignment, order)

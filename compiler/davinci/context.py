@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from compiler.davinci.builder import KernelBuilder
+from compiler.davinci.gm_plan import GmBuffer
 from compiler.davinci.target import DaVinciTarget
 from compiler.errors import CompileError
 from compiler.executable import KernelLaunch, TensorPlacement
@@ -128,6 +129,7 @@ class LoweringContext:
     constants: dict[str, np.ndarray] = field(default_factory=dict)
     kernels: list[KernelLaunch] = field(default_factory=list)
     gm_top: int = 0
+    buffers: list[GmBuffer] = field(default_factory=list)  # every allocation, in GM order
     layouts: dict[str, str] = field(default_factory=dict)
     views: dict[str, Any] = field(default_factory=dict)  # transposes read in place (views.py)
 
@@ -149,9 +151,12 @@ class LoweringContext:
     def constant(self, value: str) -> np.ndarray:
         return np.asarray(self.graph.constants[value])
 
-    def _allocate(self, nbytes: int) -> int:
+    def _allocate(self, key: str, nbytes: int, kind: str, layout: str) -> int:
+        """Bump-allocate a buffer in the virtual GM space (never shared); `gm_plan` gives
+        the buffers their planned offsets once every kernel exists."""
         offset = -(-self.gm_top // GM_ALIGN) * GM_ALIGN
         self.gm_top = offset + max(nbytes, 1)
+        self.buffers.append(GmBuffer(key, offset, nbytes, kind, layout))
         return offset
 
     def place(self, value: str, layout: str | None = None, dtype: str | None = None,
@@ -170,7 +175,10 @@ class LoweringContext:
         shape = tuple(shape if shape is not None else tensor_type.shape)
         itemsize = np.dtype(dtype).itemsize
         nbytes = math.prod(layout_shape(shape or (1,), layout, itemsize)) * itemsize
-        placement = TensorPlacement(value, self._allocate(nbytes), nbytes, shape, dtype, layout)
+        kind = ("constant" if self.is_constant(value)
+                else "input" if value in self.graph.inputs else "value")
+        placement = TensorPlacement(value, self._allocate(value, nbytes, kind, layout), nbytes,
+                                    shape, dtype, layout)
         self.placements[value] = placement
         return placement
 
@@ -189,7 +197,8 @@ class LoweringContext:
         if existing is not None:
             return existing
         stored = np.ascontiguousarray(to_layout(np.asarray(array).astype(dtype), layout))
-        placement = TensorPlacement(key, self._allocate(stored.nbytes), stored.nbytes,
+        offset = self._allocate(key, stored.nbytes, "constant", layout)
+        placement = TensorPlacement(key, offset, stored.nbytes,
                                     tuple(np.shape(array)), dtype, layout)
         self.placements[key] = placement
         self.constants[key] = stored
@@ -197,12 +206,14 @@ class LoweringContext:
 
     def workspace(self, key: str, nbytes: int, dtype: str = "float32") -> TensorPlacement:
         """GM scratch without initial contents (e.g. partial sums one kernel writes and the
-        next reduces), allocated once under ``key``."""
+        next reduces), allocated once under ``key``. The GM plan keeps it live only from the
+        first to the last kernel that touches it (`gm_plan`)."""
         existing = self.placements.get(key)
         if existing is not None:
             return existing
         count = nbytes // np.dtype(dtype).itemsize
-        placement = TensorPlacement(key, self._allocate(nbytes), nbytes, (count,), dtype, "nd")
+        placement = TensorPlacement(key, self._allocate(key, nbytes, "scratch", "nd"), nbytes,
+                                    (count,), dtype, "nd")
         self.placements[key] = placement
         return placement
 

@@ -8,10 +8,12 @@ with a message naming it (progressive lowering with declared legality).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
 from compiler.davinci.context import GM_ALIGN, LoweringContext
+from compiler.davinci.gm_plan import plan_gm, relocate_kernel
 from compiler.davinci.target import DaVinciTarget
 from compiler.davinci.views import find_views
 from compiler.errors import CompileError
@@ -59,11 +61,23 @@ def lower_graph(graph: Graph, target: DaVinciTarget, options: Any = None,
     for value in graph.outputs:
         if value not in ctx.placements:
             raise CompileError(f"{name}: output {value} was never produced")
+    return _planned_executable(ctx, name)
+
+
+def _planned_executable(ctx: LoweringContext, name: str) -> Executable:
+    """The executable with every GM buffer at its liveness-planned offset (gm_plan.py)."""
+    graph = ctx.graph
+    plan, translate = plan_gm(ctx.buffers, ctx.kernels,
+                              [ctx.placements[v].offset for v in graph.outputs], GM_ALIGN)
+    kernels = tuple(dataclasses.replace(k, program=relocate_kernel(k.program, translate))
+                    for k in ctx.kernels)
+    placements = {key: dataclasses.replace(p, offset=translate(p.offset))
+                  for key, p in ctx.placements.items()}
     return Executable(
-        name=name, target="davinci", hw=target.name, kernels=tuple(ctx.kernels),
+        name=name, target="davinci", hw=ctx.target.name, kernels=kernels,
         # 512 B of slack at the end: some vector kernels read whole 32 B blocks a little past
         # the end of a source tensor (the bytes are fetched, never used)
-        placements=dict(ctx.placements), gm_bytes=ctx.gm_top + GM_ALIGN,
+        placements=placements, gm_bytes=plan.peak_bytes + GM_ALIGN,
         inputs=tuple(graph.inputs),
-        outputs=tuple(graph.outputs), constants=dict(ctx.constants),
+        outputs=tuple(graph.outputs), constants=dict(ctx.constants), memory=plan,
     )
