@@ -21,7 +21,6 @@ Cost rules (facts/davinci.md):
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -112,8 +111,8 @@ def vector_repeats(instr: VectorInstruction, mask: MaskState) -> int:
     return instr.repeat  # type: ignore[attr-defined,no-any-return]
 
 
-@functools.lru_cache(maxsize=256)
 def _bandwidth(cfg, src: str, dst: str) -> float:
+    # not memoised on cfg: hashing a pydantic config costs ~30x the lookup itself
     return float(cfg.path_bytes_per_cycle(src, dst))
 
 
