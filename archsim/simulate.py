@@ -135,9 +135,20 @@ def run_executable(exe: Executable, config: Any, mode: str = "timing",
     outputs = {}
     if mode == "functional":
         outputs = {name: _from_device(gm, exe.placements[name], gpu) for name in exe.outputs}
+    notes = _gpu_notes(records) if gpu else {}
+    if exe.memory is not None:
+        notes = {**notes, "global memory": exe.memory.summary()}
     return RunResult(model or exe.name, config.name, batch, mode, float(config.freq_hz), peak,
-                     float(bandwidth), tuple(records), outputs,
-                     notes=_gpu_notes(records) if gpu else {})
+                     float(bandwidth), tuple(records), outputs, notes=notes)
+
+
+def gm_figures(exe: Executable) -> dict[str, Any]:
+    """The executable's global-memory figures for ``archsim run --json`` (key ``gm``): the
+    liveness plan's peak against the naive layout (`MemoryPlan.figures`), or, for a target
+    that does not plan GM, its bump-allocated total as both."""
+    if exe.memory is not None:
+        return {"planned": True, **exe.memory.figures()}
+    return {"planned": False, "peak_bytes": exe.gm_bytes, "naive_bytes": exe.gm_bytes}
 
 
 def _random_input(rng: np.random.Generator, shape: tuple[int, ...], dtype: str) -> np.ndarray:
@@ -160,11 +171,19 @@ def simulate(model: str | Graph, hw: str = "ascend910", batch: int = 1, mode: st
     """Compile ``model`` for ``hw`` and run it; see the module docstring. ``trace`` records
     every kernel's timeline events (for ``reports.write_trace``); ``train`` runs one training
     step instead of inference (throughput is then training samples per second)."""
+    return compile_and_run(model, hw, batch, mode, inputs, seed, trace, train)[1]
+
+
+def compile_and_run(model: str | Graph, hw: str = "ascend910", batch: int = 1,
+                    mode: str = "timing", inputs: Mapping[str, np.ndarray] | None = None,
+                    seed: int = 0, trace: bool = False, train: bool = False
+                    ) -> tuple[Executable, RunResult]:
+    """`simulate`, returning the compiled executable (its GM plan, kernels) with the result."""
     name, graph = load_model(model, batch)
     if train:
         graph = training_graph(graph)
         name = f"{name} (train)"
     config = load_hw(hw)
     exe = compile_model(graph, config)
-    return run_executable(exe, config, mode, inputs, seed, model=name, batch=batch, graph=graph,
-                          trace=trace)
+    return exe, run_executable(exe, config, mode, inputs, seed, model=name, batch=batch,
+                               graph=graph, trace=trace)

@@ -79,6 +79,26 @@ class MemoryPlan:
         stops = [a.stop for a in self.allocations.values() if a.region == region]
         return max(stops, default=self.region_offsets[region]) - self.region_offsets[region]
 
+    def figures(self) -> dict[str, int]:
+        """The plan's headline byte counts (JSON-ready): ``peak_bytes`` planned against
+        ``naive_bytes`` (nothing shared), the workspace at its peak and unshared, and the
+        whole-run regions."""
+        return {
+            "peak_bytes": self.peak_bytes, "naive_bytes": self.naive_bytes,
+            "workspace_bytes": self.workspace_bytes,
+            "naive_workspace_bytes": self.naive_workspace_bytes,
+            **{f"{region}_bytes": self.region_bytes(region) for region in REGIONS[:3]},
+        }
+
+    def summary(self) -> str:
+        """One line: peak planned against naive, then the regions."""
+        size = format_bytes
+        return (f"peak {size(self.peak_bytes)} planned vs {size(self.naive_bytes)} naive "
+                f"(constants {size(self.region_bytes('constant'))}, inputs "
+                f"{size(self.region_bytes('input'))}, outputs {size(self.region_bytes('output'))},"
+                f" workspace {size(self.workspace_bytes)} shared vs "
+                f"{size(self.naive_workspace_bytes)} naive)")
+
     def conflicts(self) -> list[tuple[str, str]]:
         """Pairs of values whose bytes overlap while both are live (empty for a valid plan).
 
@@ -105,6 +125,16 @@ class MemoryPlan:
         if bad:
             raise CompileError(f"memory plan: {len(bad)} conflicts, first {bad[0]}")
         return self
+
+
+def format_bytes(nbytes: int) -> str:
+    """``nbytes`` in binary units with one decimal (``12.3 MiB``)."""
+    value, unit = float(nbytes), "B"
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            break
+        value /= 1024
+    return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
 
 
 def _align(value: int, alignment: int) -> int:

@@ -19,10 +19,21 @@ def _assembly(program) -> str:
     return format_kernel(program)
 
 
+def gm_line(exe) -> str:
+    """The global-memory figures of ``exe``: the liveness plan against the naive layout, or
+    the bump-allocated total when the target does not plan GM."""
+    if exe.memory is not None:
+        return exe.memory.summary()
+    from compiler.memory_plan import format_bytes
+
+    return f"{format_bytes(exe.gm_bytes)}, one buffer per value (not planned by liveness)"
+
+
 def render(exe, kernel: str | None, lines: int | None) -> str:
     """The listing of ``exe``: a header per kernel, then its assembly (``lines`` per kernel)."""
     parts = [f"# {exe.name} for {exe.hw} ({exe.target}): {len(exe.kernels)} kernels, "
-             f"{exe.instruction_count} instructions, {exe.flops / 1e9:.3f} GFLOP"]
+             f"{exe.instruction_count} instructions, {exe.flops / 1e9:.3f} GFLOP",
+             f"# GM: {gm_line(exe)}"]
     for launch in exe.kernels:
         if kernel is not None and kernel not in (launch.name, launch.layer):
             continue
