@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -28,3 +29,17 @@ def test_compile_writes_assembly_that_parses_back(tmp_path: Path) -> None:
     first = listing.split("# kernel", 2)[1].split("\n", 1)[1].split("# kernel")[0]
     kernel = parse_kernel(first, "mlp.s")
     assert kernel.instruction_count() > 0
+
+
+def test_compile_header_states_planned_and_naive_global_memory() -> None:
+    outcome = CliRunner().invoke(main, ["compile", "resnet18:image=32,width=4,classes=10",
+                                        "--hw", "ascend910b", "--lines", "1"])
+    assert outcome.exit_code == 0, outcome.output
+    header = outcome.output.splitlines()[1]
+    match = re.fullmatch(r"# GM: peak ([\d.]+) (KiB|MiB) planned vs ([\d.]+) (KiB|MiB) naive "
+                         r"\(constants .*, workspace .* shared vs .* naive\)", header)
+    assert match, header
+    scale = {"KiB": 1, "MiB": 1024}
+    peak = float(match[1]) * scale[match[2]]
+    naive = float(match[3]) * scale[match[4]]
+    assert 0 < peak < naive  # activations of a ResNet share bytes

@@ -84,6 +84,10 @@ def test_mlp_runs_end_to_end_with_the_json_keys() -> None:
     assert set(record["utilization"]) >= DAVINCI_UNITS
     assert record["seconds"] >= record["roofline_seconds"] > 0
     assert {"name", "op", "cycles", "flops", "hbm_bytes", "utilization"} <= set(record["layers"][0])
+    gm = record["gm"]  # an extra key: the GM plan by liveness against the naive layout
+    assert gm["planned"] and 0 < gm["peak_bytes"] <= gm["naive_bytes"]
+    assert gm["workspace_bytes"] <= gm["naive_workspace_bytes"]
+    assert "global memory" in record["notes"]
 
 
 def test_mlp_functional_matches_and_repeats() -> None:
