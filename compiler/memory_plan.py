@@ -75,9 +75,11 @@ class MemoryPlan:
         return sum(a.nbytes for a in self.allocations.values() if a.region == "workspace")
 
     def region_bytes(self, region: str) -> int:
-        """Bytes spanned by the values of one region."""
-        stops = [a.stop for a in self.allocations.values() if a.region == region]
-        return max(stops, default=self.region_offsets[region]) - self.region_offsets[region]
+        """Bytes the values of one region take: the workspace at its peak, a whole-run region
+        the sum of its values (its span when packed, as `pack_blocks` does)."""
+        if region == "workspace":
+            return self.workspace_bytes
+        return sum(a.nbytes for a in self.allocations.values() if a.region == region)
 
     def figures(self) -> dict[str, int]:
         """The plan's headline byte counts (JSON-ready): ``peak_bytes`` planned against

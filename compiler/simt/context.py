@@ -9,6 +9,7 @@ in the form those kernels want (e.g. LINEAR weights as the rows of B^T).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,7 @@ import numpy as np
 
 from compiler.errors import CompileError
 from compiler.executable import KernelLaunch, TensorPlacement
+from compiler.memory_plan import Allocation
 from compiler.simt.target import GpuTarget
 from framework import Graph, OpCode, TensorType
 from isa.simt import Kernel
@@ -54,8 +56,10 @@ class SimtContext:
     placements: dict[str, TensorPlacement] = field(default_factory=dict)
     constants: dict[str, np.ndarray] = field(default_factory=dict)
     kernels: list[KernelLaunch] = field(default_factory=list)
-    gm_top: int = 0
+    gm_top: int = 0  # bump allocation starts above the planned workspace (gm_plan.py)
     temporaries: dict[str, TensorType] = field(default_factory=dict)
+    planned: Mapping[str, Allocation] = field(default_factory=dict)  # intermediates' slots
+    used: list[tuple[str, int, int, str]] = field(default_factory=list)  # key, offset, B, region
     _fmaps: frozenset[str] | None = None
 
     def type_of(self, value: str) -> TensorType:
@@ -93,10 +97,23 @@ class SimtContext:
             self._fmaps = frozenset(found)
         return self._fmaps
 
-    def _allocate(self, nbytes: int) -> int:
+    def _allocate(self, key: str, nbytes: int, region: str) -> int:
+        """Bump-allocate ``nbytes`` above everything so far (never shared)."""
         offset = -(-self.gm_top // GM_ALIGN) * GM_ALIGN
         self.gm_top = offset + max(nbytes, 1)
+        self.used.append((key, offset, nbytes, region))
         return offset
+
+    def _offset(self, value: str, nbytes: int) -> int:
+        """A graph value's offset: its planned workspace slot when it has one that fits,
+        else a bump allocation in its region."""
+        slot = self.planned.get(value)
+        if slot is not None and nbytes <= slot.nbytes:
+            self.used.append((value, slot.offset, nbytes, "workspace"))
+            return slot.offset
+        region = ("input" if value in self.graph.inputs else
+                  "output" if value in self.graph.outputs else "workspace")
+        return self._allocate(value, nbytes, region)
 
     def place(self, value: str) -> TensorPlacement:
         """The placement of ``value`` (allocated on first use)."""
@@ -109,7 +126,7 @@ class SimtContext:
                                                                 self.layout_of(value)))
         dtype = device_dtype(t)
         nbytes = math.prod(t.shape) * np.dtype(dtype).itemsize
-        placement = TensorPlacement(value, self._allocate(nbytes), nbytes, tuple(t.shape),
+        placement = TensorPlacement(value, self._offset(value, nbytes), nbytes, tuple(t.shape),
                                     dtype, self.layout_of(value))
         self.placements[value] = placement
         return placement
@@ -124,7 +141,8 @@ class SimtContext:
         t = self.type_of(value)
         dtype = dtype or device_dtype(t)
         image = np.ascontiguousarray(np.asarray(image).astype(dtype))
-        placement = TensorPlacement(key, self._allocate(image.nbytes), image.nbytes,
+        placement = TensorPlacement(key, self._allocate(key, image.nbytes, "constant"),
+                                    image.nbytes,
                                     tuple(image.shape), dtype, "nd")
         self.placements[key] = placement
         self.constants[key] = image

@@ -16,7 +16,8 @@ from typing import Any
 from compiler.errors import CompileError
 from compiler.executable import Executable
 from compiler.rules import registrar, rule_key
-from compiler.simt.context import SimtContext
+from compiler.simt.context import GM_ALIGN, SimtContext
+from compiler.simt.gm_plan import executable_plan, plan_intermediates
 from compiler.simt.target import GpuTarget
 from framework import Graph, Node, topological
 
@@ -49,7 +50,9 @@ def lower_graph(graph: Graph, target: GpuTarget, options: Any = None,
         listed = ", ".join(f"{op} ({len(nodes)} node{'s' if len(nodes) > 1 else ''}, e.g. "
                            f"'{nodes[0]}')" for op, nodes in sorted(missing.items()))
         raise CompileError(f"{name}: no SIMT (GPU) lowering for: {listed}")
-    ctx = SimtContext(graph, target, options)
+    planned = plan_intermediates(graph, GM_ALIGN)
+    ctx = SimtContext(graph, target, options, gm_top=planned.workspace_bytes,
+                      planned=planned.allocations)
     for value in graph.inputs:
         ctx.place(value)
     for node in topological(graph):
@@ -61,4 +64,5 @@ def lower_graph(graph: Graph, target: GpuTarget, options: Any = None,
         name=name, target="simt", hw=target.name, kernels=tuple(ctx.kernels),
         placements=dict(ctx.placements), gm_bytes=ctx.gm_top, inputs=tuple(graph.inputs),
         outputs=tuple(graph.outputs), constants=dict(ctx.constants),
+        memory=executable_plan(planned, ctx.used, ctx.gm_top, GM_ALIGN).check(),
     )
