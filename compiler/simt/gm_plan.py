@@ -8,7 +8,9 @@ made from the graph, with exactly the bytes `SimtContext.place` allocates (every
 unpadded, row-major or NHWC, floats as fp16 and integers as int32): the intermediates occupy
 the workspace at the bottom of GM, and everything else -- inputs, outputs, constant images and
 the lowering's temporaries (im2col matrices, GEMM results an epilogue kernel reads) -- is
-bump-allocated above it, never shared.
+bump-allocated above it, never shared. Temporaries stay out of the plan on purpose: the
+im2col matrix and padded GEMM operands leave their K padding unwritten and rely on GM's
+initial zeros, which reused bytes would not provide.
 
 A node's kernels only touch the node's inputs and outputs (and its temporaries), and lifetimes
 are inclusive node ranges, so a kernel never writes bytes another live value holds. A
