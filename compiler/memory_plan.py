@@ -11,6 +11,13 @@ inside FUSED bodies never reach global memory (they stay on chip) and are not pl
 Placement is TensorFlow Lite's "greedy by size" best fit (Lee et al. 2019, "On-Device Neural
 Net Inference with Mobile GPUs", section 3.2): intermediates are placed largest first, each at
 the lowest-waste gap among already-placed values whose lifetimes overlap its own.
+
+`plan_memory` plans a graph's values (sizes from a size function: an estimate of what a
+target allocates); `pack_blocks` is the placement itself, over any blocks and lifetimes. The
+lowerings use it for the GM their programs really address: the DaVinci lowering over the
+buffers it allocated with kernel-index lifetimes (`compiler.davinci.gm_plan`), the SIMT
+lowering over the graph's intermediates with its exact sizes (`compiler.simt.gm_plan`); the
+result is `Executable.memory`.
 """
 
 from __future__ import annotations
