@@ -19,6 +19,7 @@ from framework.ops import BINARY_ELEMENTWISE, UNARY_ELEMENTWISE
 from isa.davinci.layouts import layout_shape, to_layout
 
 GM_ALIGN = 512  # bytes: GM transfers split into 512 B pieces are fastest (facts §2.2)
+GM_GUARD = 2 * GM_ALIGN  # virtual bytes between buffers before planning (see `_allocate`)
 DEVICE_FLOAT = "float16"  # the Cube and most vector ops compute on fp16
 
 
@@ -153,8 +154,10 @@ class LoweringContext:
 
     def _allocate(self, key: str, nbytes: int, kind: str, layout: str) -> int:
         """Bump-allocate a buffer in the virtual GM space (never shared); `gm_plan` gives
-        the buffers their planned offsets once every kernel exists."""
-        offset = -(-self.gm_top // GM_ALIGN) * GM_ALIGN
+        the buffers their planned offsets once every kernel exists. A guard gap before each
+        buffer keeps accesses that start a little before a buffer (unaligned row reads) or
+        end a little past it apart from its neighbours, so each is attributed to its own."""
+        offset = -(-(self.gm_top + GM_GUARD) // GM_ALIGN) * GM_ALIGN
         self.gm_top = offset + max(nbytes, 1)
         self.buffers.append(GmBuffer(key, offset, nbytes, kind, layout))
         return offset

@@ -22,7 +22,10 @@ Rules, each for correctness:
   on GM's initial zeros (e.g. padding lanes no producer writes): it lives from kernel 0, so no
   earlier buffer leaves data in its bytes;
 - a buffer's slot covers every byte any access of it reaches (a few vector kernels read whole
-  blocks a little past a tensor's end), so an over-read never touches another live buffer.
+  blocks a little past a tensor's end, or start an unaligned row read a few bytes before
+  it), so such reads never touch another live buffer. An access belongs to the buffer its
+  start address lies in, or, when it starts in the gap between two virtual buffers (the
+  lowering leaves a guard gap), to the nearer of the two.
 """
 
 from __future__ import annotations
@@ -65,6 +68,7 @@ class _Usage:
     first: int = -1
     last: int = -1
     extent: int = 0
+    head: int = 0  # bytes accesses reach before the buffer's start
     written: list[tuple[int, int]] = field(default_factory=list)
     complete: bool = False
     zero_init: bool = False
@@ -127,13 +131,23 @@ class _Tracker:
     def __init__(self, buffers: Sequence[GmBuffer]) -> None:
         self.buffers = buffers
         self.starts = [b.offset for b in buffers]
+        self.ends = [b.offset + max(b.nbytes, 1) for b in buffers]
         self.usage = [_Usage() for _ in buffers]
         # whole-run buffers hold their contents from the start: no initialisation to check
         self.tracked = [b.kind in ("value", "scratch") for b in buffers]
 
     def owner(self, address: int) -> int:
-        """Index of the buffer holding a virtual address (the gap after a buffer is its)."""
-        return max(0, bisect.bisect_right(self.starts, address) - 1)
+        """Index of the buffer a virtual address belongs to: the one holding it, or in the
+        gap between two buffers the nearer one (over-reads past an end, reads started
+        before a start)."""
+        index = max(0, bisect.bisect_right(self.starts, address) - 1)
+        after = index + 1
+        if address < self.starts[index]:
+            return index  # before the first buffer
+        if after < len(self.starts) and address >= self.ends[index] and \
+                self.starts[after] - address < address - self.ends[index]:
+            return after
+        return index
 
     def kernel(self, index: int, kernel: Kernel) -> None:
         writes: dict[int, list[tuple[int, int]]] = {}
@@ -145,6 +159,7 @@ class _Tracker:
                 use.first = index
             use.last = index
             use.extent = max(use.extent, stop - base)
+            use.head = max(use.head, base - start)
             if self.tracked[b] and not (use.complete or use.zero_init):
                 (writes if is_write else reads).setdefault(b, []).append(
                     (start - base, stop - base))
@@ -162,15 +177,21 @@ class _Tracker:
                                 for s, e in intervals if s < min(e, nbytes))
 
 
+def _head_bytes(use: _Usage, alignment: int) -> int:
+    """Room kept before a buffer's data for reads that start before it, in whole alignment
+    units so the data keeps its alignment."""
+    return -(-use.head // alignment) * alignment
+
+
 def _blocks(buffers: Sequence[GmBuffer], usage: Sequence[_Usage], outputs: set[int],
-            last_kernel: int) -> list[Block]:
+            last_kernel: int, alignment: int) -> list[Block]:
     """One planning block per buffer, sized to cover every access."""
     blocks = []
     for index, (buf, use) in enumerate(zip(buffers, usage, strict=True)):
         region = _REGION_OF_KIND[buf.kind]
         if region == "workspace" and index in outputs:
             region = "output"
-        nbytes = max(buf.nbytes, use.extent, 1)
+        nbytes = _head_bytes(use, alignment) + max(buf.nbytes, use.extent, 1)
         if region != "workspace":
             blocks.append(Block(buf.key, nbytes, buf.layout, region))
             continue
@@ -190,10 +211,11 @@ def plan_gm(buffers: Sequence[GmBuffer], launches: Sequence[KernelLaunch],
     for index, launch in enumerate(launches):
         tracker.kernel(index, launch.program)
     outputs = {tracker.owner(offset) for offset in output_offsets}
-    blocks = _blocks(buffers, tracker.usage, outputs, max(len(launches) - 1, 0))
+    blocks = _blocks(buffers, tracker.usage, outputs, max(len(launches) - 1, 0), alignment)
     plan = pack_blocks(blocks, alignment, tuple(k.name for k in launches)).check()
     starts = tracker.starts
-    planned = [plan.allocations[b.key].offset for b in buffers]
+    planned = [plan.allocations[b.key].offset + _head_bytes(use, alignment)
+               for b, use in zip(buffers, tracker.usage, strict=True)]
 
     def translate(address: int) -> int:
         if not buffers:

@@ -131,3 +131,14 @@ def test_a_slot_covers_reads_past_the_end_of_its_buffer() -> None:
                 _launch("k1", _copy(0, 0, 40, to_gm=False), _copy(1024, 0, 32, to_gm=True))]
     plan, _ = plan_gm(buffers, launches, [1024], 512)
     assert plan.allocations["v0"].nbytes == 1536  # 40 blocks = 1280 B, rounded up to 512 B
+
+
+def test_a_read_starting_just_before_a_buffer_belongs_to_it_and_gets_room() -> None:
+    # as the lowering lays buffers out: a guard gap between them
+    buffers = [GmBuffer("v0", 0, 256, "value", "nd"), GmBuffer("v1", 1536, 256, "value", "nd")]
+    launches = [_launch("k0", _copy(0, 0, 8, to_gm=True), _copy(1536, 0, 8, to_gm=True)),
+                _launch("k1", _copy(0, 1530, 2, to_gm=False), _copy(0, 0, 8, to_gm=True))]
+    plan, translate = plan_gm(buffers, launches, [0], 512)
+    v1 = plan.allocations["v1"]
+    assert v1.nbytes == 1024  # 512 B of room before its 256 B (rounded up)
+    assert translate(1536) == v1.offset + 512 and translate(1530) == v1.offset + 506
