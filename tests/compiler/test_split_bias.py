@@ -13,7 +13,7 @@ from archsim.simulate import load_model, run_executable, training_graph
 from compiler.compile import compile_graph
 from compiler.options import CompileOptions
 from compiler.passes import split_runtime_bias
-from compiler.pipeline import run_pipeline
+from compiler.pipeline import default_pipeline, run_pipeline
 from framework import Graph, GraphBuilder, OpCode, interpret
 from hw.davinci import get_preset
 
@@ -83,6 +83,9 @@ def test_conv_runtime_bias_is_added_per_channel() -> None:
 
 
 def test_pipeline_splits_only_for_fixpipe_epilogues() -> None:
+    names = [p.name for p in default_pipeline(FIXPIPE)]
+    assert names.index("split_runtime_bias") == names.index("fusion") - 1
+    assert "split_runtime_bias" not in [p.name for p in default_pipeline(CompileOptions())]
     graph = _linear_relu(bias_constant=False)
     fixpipe = run_pipeline(graph, FIXPIPE)
     vector = run_pipeline(graph, CompileOptions(target="davinci", epilogue="vector"))
