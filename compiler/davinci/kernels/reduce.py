@@ -7,7 +7,10 @@ copies), widened to fp32 (sums of many fp16 values), folded pairwise row-wise (v
 between whole rows), accumulated over chunks of reduced rows, and -- for a reduced last axis
 -- folded block-wise inside the row and finished with one ``vcadd``/``vcmax`` per output
 element written straight into its ndp position. Input padding is overwritten with the neutral
-element first; output padding is written as zeros (padding rule in `vector_common`).
+element first; output padding is written as zeros (padding rule in `vector_common`). Any row
+length fits UB: a long reduced last axis is read in column chunks folded into one accumulator,
+a long output row is produced in segments, a wide kept last axis in narrower column groups
+(`_Sizing`).
 
 argmax: m = row max (as above), then e = min(|x - m| * 2^24, 1) is exactly 0 at maxima and 1
 elsewhere (inputs are fp16 values, so distinct values differ by at least 2^-24), and the first
@@ -136,6 +139,17 @@ def _set_bytes(groups: int, chunk: int, width: int, out_elems: int) -> int:
             + ub_bytes(groups * lanes * 4) + 2 * ub_bytes(out_elems * 4))
 
 
+def _buffer_set(sb: StreamBuilder, groups: int, chunk: int, width: int, out_elems: int
+                ) -> tuple[Addr, ...]:
+    """One buffer set (x16, x32, acc, o32, o16) in UB, sized as `_set_bytes` counts it."""
+    lanes = width * 16
+    return (sb.alloc(Space.UB, ub_bytes(groups * chunk * lanes * 2), "rows fp16"),
+            sb.alloc(Space.UB, ub_bytes(groups * chunk * lanes * 4), "rows fp32"),
+            sb.alloc(Space.UB, ub_bytes(groups * lanes * 4), "accumulator"),
+            sb.alloc(Space.UB, ub_bytes(out_elems * 4), "out fp32"),
+            sb.alloc(Space.UB, ub_bytes(out_elems * 4), "out fp16"))
+
+
 def _largest(limit: int, ok: Callable[[int], bool]) -> int:
     """The largest n in 1..limit with ok(n), for ok true up to some n and false after; 0 when
     ok(1) is false."""
@@ -246,21 +260,13 @@ def _emit_reduce(ctx: LoweringContext, node: Node, src: TensorPlacement, out: Te
         iota = place_image(ctx, f"iota{length}", np.arange(lp, dtype=np.float32)[None, :], "ndp",
                            dtype="float32")
     out_w = width * 16 if not last else sizing.seg if sizing.seg < per_out_row else out_lp
-    group_tile = tile * sizing.seg
     for core, core_ranges in enumerate(per_core):
         sb = streams[core]
         iota_buf = None
         if iota is not None:
             iota_buf = sb.alloc(Space.UB, ub_bytes(iota.nbytes), "iota")
             copy_in(sb, iota_buf, gm(iota), iota.nbytes)
-        sets = []
-        for _ in range(2):
-            lanes = width * 16
-            sets.append((sb.alloc(Space.UB, ub_bytes(group_tile * chunk * lanes * 2), "rows fp16"),
-                         sb.alloc(Space.UB, ub_bytes(group_tile * chunk * lanes * 4), "rows fp32"),
-                         sb.alloc(Space.UB, ub_bytes(group_tile * lanes * 4), "accumulator"),
-                         sb.alloc(Space.UB, ub_bytes(tile * out_w * 4), "out fp32"),
-                         sb.alloc(Space.UB, ub_bytes(tile * out_w * 4), "out fp16")))
+        sets = [_buffer_set(sb, tile * sizing.seg, chunk, width, tile * out_w) for _ in range(2)]
         items = [(t0, min(o1, t0 + tile), c0, c1) for o0, o1, c0, c1 in core_ranges
                  for t0 in range(o0, o1, tile)]
         for index, (t0, t1, c0, c1) in enumerate(items):
