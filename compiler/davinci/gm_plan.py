@@ -150,6 +150,7 @@ class _Tracker:
         return index
 
     def kernel(self, index: int, kernel: Kernel) -> None:
+        """Record the accesses of the ``index``-th kernel."""
         writes: dict[int, list[tuple[int, int]]] = {}
         reads: dict[int, list[tuple[int, int]]] = {}
         for is_write, start, stop in _gm_accesses(kernel):
