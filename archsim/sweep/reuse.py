@@ -29,7 +29,7 @@ from hw.davinci import DaVinciConfig
 _DAVINCI_PATHS = frozenset(f for f in DaVinciConfig.model_fields if f.endswith("_bytes_per_cycle"))
 
 DAVINCI_TILING_COST_INPUTS: frozenset[str] = frozenset({
-    "freq_hz", "hbm_bytes_per_s", "gm_latency_cycles", "local_latency_cycles",
+    "freq_hz", "hbm_bytes_per_s", "l2_bytes_per_s", "gm_latency_cycles", "local_latency_cycles",
     "gm_to_l1_bytes_per_cycle", "l1_to_l0a_bytes_per_cycle", "l1_to_l0b_bytes_per_cycle",
     "l0c_to_ub_bytes_per_cycle", "l0c_to_gm_bytes_per_cycle", "ub_to_gm_bytes_per_cycle",
 })
