@@ -32,6 +32,7 @@ DAVINCI_TILING_COST_INPUTS: frozenset[str] = frozenset({
     "freq_hz", "hbm_bytes_per_s", "l2_bytes_per_s", "gm_latency_cycles", "local_latency_cycles",
     "gm_to_l1_bytes_per_cycle", "l1_to_l0a_bytes_per_cycle", "l1_to_l0b_bytes_per_cycle",
     "l0c_to_ub_bytes_per_cycle", "l0c_to_gm_bytes_per_cycle", "ub_to_gm_bytes_per_cycle",
+    "gm_to_ub_bytes_per_cycle", "kernel_launch_s",  # split reductions weigh a second launch
 })
 """Timing fields the DaVinci tiling cost models read (grep of compiler/davinci/kernels)."""
 

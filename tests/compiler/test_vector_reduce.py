@@ -74,3 +74,16 @@ def test_reductions_of_long_rows_fit_ub(op: str, shape: tuple, axes, keep: bool)
 def test_argmax_of_rows_longer_than_ub_is_refused_by_name() -> None:
     with pytest.raises(CompileError, match="argmax.*do not fit"):
         lower(build(lambda gb, x: gb.argmax(x, -1), x=(4, 50000)))
+
+
+@pytest.mark.parametrize("op", ["reduce_sum", "reduce_mean", "reduce_max"])
+@pytest.mark.parametrize("axes", [(0, 2, 3), None])
+def test_large_feature_map_reductions_split_pixels_over_the_cores(op: str, axes) -> None:
+    # 20 channels = 2 output blocks over (N, H, W): without pixel shares 2 of 32 cores work;
+    # with them every core folds a share into an fp32 partial, a second kernel adds them
+    graph = build(lambda gb, x: getattr(gb, op)(x, axes, keepdims=False), x=(8, 20, 112, 112))
+    exe = lower(graph, fmap=["x"])
+    assert [k.name.endswith(("_partials", "_finish")) for k in exe.kernels] == [True, True]
+    assert "pixel shares" in exe.kernels[0].tiling
+    check(graph, fmap=["x"], atol=2e-3)
+    assert check_roofline(graph, fmap=["x"])

@@ -9,6 +9,11 @@ fp32 accumulator, scales (mean) and stores one block, which is the NC1HWC0 image
 C, 1, 1) and the row-major image of (C,) / (N, C) alike. A full reduction folds every block of
 the input, then reduces the 16 lanes (padded channel lanes are set to the neutral element
 first, so they never mix into real channels).
+
+When the output blocks are fewer than the vector units (batch-norm backward over a 64-channel
+map has 4), each block's pixels are shared out: every core folds its share into an fp32
+partial in a scratch image and a second kernel adds each block's partials, as long as that
+saves more than the second launch costs.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from compiler.davinci.kernels.vector_common import (
     copy_in,
     copy_out,
     gm,
+    place_image,
     split,
     ub_bytes,
     vector_builder,
@@ -66,49 +72,136 @@ def lower_fmap_reduce(ctx: LoweringContext, node: Node, src: TensorPlacement,
     else:
         tasks = [[(b, k) for b in range(n)] for k in range(c1)]
     chunk = max(8, min(hw, (ctx.target.ub_bytes - 8192) // (2 * 3 * BLOCK_BYTES)))
-    ranges = split(len(tasks), vector_units(ctx))
-    builder, streams = vector_builder(ctx, node.name, len(ranges))
-    neutral = float("-inf") if op is VBinOp.MAX else 0.0
+    # each task's pieces: (sample, block, first pixel, pixels)
+    pieces = [[(b, k, p0, min(chunk, hw - p0)) for b, k in task for p0 in range(0, hw, chunk)]
+              for task in tasks]
+    parts = _parts(ctx, len(tasks), len(pieces[0]) * chunk * BLOCK_BYTES, len(pieces[0]))
+    padded = c % 16 if every else 0
+    if parts == 1:
+        emit = _Emit(ctx, node.name, src, c1, hw, chunk, op, padded)
+        ranges = split(len(tasks), vector_units(ctx))
+        for core, sb in enumerate(emit.streams(len(ranges))):
+            t0, t1 = ranges[core]
+            acc, out16 = emit.scalars(sb)
+            for task in range(t0, t1):
+                emit.fold_pieces(sb, pieces[task], acc)
+                _store(sb, acc, out16, gm(out, task * BLOCK_BYTES), scale, op, every)
+        tiling = (f"{len(ranges)} cores over {len(tasks)} output blocks, {chunk} pixels per "
+                  "chunk (fp32 block folds)")
+        ctx.launch(emit.builder, node, op=node.op.value, flops=n * c * hw,
+                   min_bytes=n * c * hw * 2 + out.nbytes, inputs=(node.inputs[0],),
+                   outputs=(node.outputs[0],), tiling=tiling)
+        return
+    _emit_split(ctx, node, src, out, pieces, parts, (c1, hw, chunk), op, scale, every, padded)
+
+
+def _parts(ctx: LoweringContext, tasks: int, task_bytes: int, task_pieces: int) -> int:
+    """Pixel shares per output block: more than one when there are fewer output blocks than
+    vector units (a 64-channel map over N, H and W has 4) and spreading them saves more than
+    the launch of the kernel that adds the shares' fp32 partials."""
+    units = vector_units(ctx)
+    parts = min(units // tasks, task_pieces) if tasks < units else 1
+    if parts <= 1:
+        return 1
+    rate = ctx.target.gm_to_ub_bytes_per_cycle
+    whole = task_bytes / rate
+    shared = -(-tasks * parts // units) * task_bytes / parts / rate
+    return parts if whole - shared > ctx.target.kernel_launch_cycles else 1
+
+
+def _emit_split(ctx: LoweringContext, node: Node, src: TensorPlacement, out: TensorPlacement,
+                pieces: list, parts: int, dims: tuple[int, int, int], op: VBinOp,
+                scale: float, every: bool, padded: int) -> None:
+    """Two kernels: every (output block, pixel share) folds its share into an fp32 partial
+    (a scratch image), then each output block adds its ``parts`` partials and finishes."""
+    c1, hw, chunk = dims
+    partials = place_image(ctx, f"{node.name}@partials",
+                           np.zeros(len(pieces) * parts * 16, dtype=np.float32), "nd",
+                           "float32")
+    work = [(task, share) for task in range(len(pieces))
+            for share in split(len(pieces[task]), parts)]
+    emit = _Emit(ctx, f"{node.name}_partials", src, c1, hw, chunk, op, padded)
+    ranges = split(len(work), vector_units(ctx))
+    for core, sb in enumerate(emit.streams(len(ranges))):
+        acc, _ = emit.scalars(sb)
+        for index in range(*ranges[core]):
+            task, (p0, p1) = work[index]
+            emit.fold_pieces(sb, pieces[task][p0:p1], acc)
+            copy_out(sb, gm(partials, index * 64), acc, 64)
+    numel = sum(size for task in pieces for *_, size in task) * 16
+    ctx.launch(emit.builder, node, op=node.op.value, flops=numel, min_bytes=numel * 2
+               + partials.nbytes, inputs=(node.inputs[0],), outputs=(),
+               tiling=f"{len(ranges)} cores over {len(pieces)} output blocks x {parts} pixel "
+                      f"shares, {chunk} pixels per chunk (fp32 partials)")
+    ranges = split(len(pieces), vector_units(ctx))
+    builder, streams = vector_builder(ctx, f"{node.name}_finish", len(ranges))
     for core, (t0, t1) in enumerate(ranges):
         sb = streams[core]
-        sets = [(sb.alloc(Space.UB, ub_bytes(chunk * BLOCK_BYTES), "pixels fp16"),
-                 sb.alloc(Space.UB, ub_bytes(2 * chunk * BLOCK_BYTES), "pixels fp32"))
-                for _ in range(2)]
-        acc = sb.alloc(Space.UB, 256, "accumulator")
+        sums = sb.alloc(Space.UB, ub_bytes(parts * 64), "partials")
         out16 = sb.alloc(Space.UB, 256, "result")
-        index = 0
         for task in range(t0, t1):
-            first = True
-            for b, k in tasks[task]:
-                for p0 in range(0, hw, chunk):
-                    size = min(chunk, hw - p0)
-                    x16, x32 = sets[index % 2]
-                    index += 1
-                    copy_in(sb, x16, gm(src, ((b * c1 + k) * hw + p0) * BLOCK_BYTES),
-                            size * BLOCK_BYTES)
-                    if every and k == c1 - 1 and c % 16:
-                        fill_row_lanes(sb, x16, size, 1, c % 16, 16, neutral)
-                    vconv_flat(sb, x32, x16, size * 16, FP32, FP16)
-                    _fold(sb, x32, size, op)
-                    if first:
-                        vcopy(sb, Geometry.flat(16, FP32), acc, x32)
-                    else:
-                        vbin(sb, Geometry.flat(16, FP32), op, acc, acc, x32)
-                    first = False
-            if every:
-                _finish_scalar(sb, acc, op)
-            vsc(sb, Geometry.flat(16, FP32), VScalarOp.MULS, acc, acc, scale)
-            if every:
-                vdup(sb, Geometry.flat(16), out16, 0.0)
-                vconv_flat(sb, out16, acc, 1, FP16, FP32)
+            copy_in(sb, sums, gm(partials, task * parts * 64), parts * 64)
+            _fold(sb, sums, parts, op)
+            _store(sb, sums, out16, gm(out, task * BLOCK_BYTES), scale, op, every)
+    ctx.launch(builder, node, op=node.op.value, flops=len(pieces) * parts * 16,
+               min_bytes=partials.nbytes + out.nbytes, inputs=(), outputs=(node.outputs[0],),
+               tiling=f"{len(ranges)} cores add {parts} fp32 partials per output block")
+
+
+class _Emit:
+    """Streams of one reduction kernel and the per-piece fold they share."""
+
+    def __init__(self, ctx: LoweringContext, name: str, src: TensorPlacement, c1: int, hw: int,
+                 chunk: int, op: VBinOp, padded: int) -> None:
+        self.ctx, self.name, self.src = ctx, name, src
+        self.c1, self.hw, self.chunk, self.op, self.padded = c1, hw, chunk, op, padded
+        self.neutral = float("-inf") if op is VBinOp.MAX else 0.0
+        self.builder = None
+        self.sets: list = []
+        self.index = 0
+
+    def streams(self, count: int) -> list[StreamBuilder]:
+        self.builder, streams = vector_builder(self.ctx, self.name, count)
+        return streams
+
+    def scalars(self, sb: StreamBuilder) -> tuple[Addr, Addr]:
+        """Allocate this stream's double-buffered chunk sets; return (accumulator, result)."""
+        self.sets = [(sb.alloc(Space.UB, ub_bytes(self.chunk * BLOCK_BYTES), "pixels fp16"),
+                      sb.alloc(Space.UB, ub_bytes(2 * self.chunk * BLOCK_BYTES),
+                               "pixels fp32")) for _ in range(2)]
+        self.index = 0
+        return sb.alloc(Space.UB, 256, "accumulator"), sb.alloc(Space.UB, 256, "result")
+
+    def fold_pieces(self, sb: StreamBuilder, pieces, acc: Addr) -> None:
+        """acc (16 fp32 lanes) <- the reduction of ``pieces`` (sample, block, pixel, count)."""
+        for i, (b, k, p0, size) in enumerate(pieces):
+            x16, x32 = self.sets[self.index % 2]
+            self.index += 1
+            copy_in(sb, x16, gm(self.src, ((b * self.c1 + k) * self.hw + p0) * BLOCK_BYTES),
+                    size * BLOCK_BYTES)
+            if self.padded and k == self.c1 - 1:
+                fill_row_lanes(sb, x16, size, 1, self.padded, 16, self.neutral)
+            vconv_flat(sb, x32, x16, size * 16, FP32, FP16)
+            _fold(sb, x32, size, self.op)
+            if i == 0:
+                vcopy(sb, Geometry.flat(16, FP32), acc, x32)
             else:
-                vconv_flat(sb, out16, acc, 16, FP16, FP32)
-            copy_out(sb, gm(out, task * BLOCK_BYTES), out16, BLOCK_BYTES)
-    ctx.launch(builder, node, op=node.op.value, flops=n * c * hw,
-               min_bytes=n * c * hw * 2 + out.nbytes, inputs=(node.inputs[0],),
-               outputs=(node.outputs[0],),
-               tiling=f"{len(ranges)} cores over {len(tasks)} output blocks, {chunk} pixels "
-                      "per chunk (fp32 block folds)")
+                vbin(sb, Geometry.flat(16, FP32), self.op, acc, acc, x32)
+
+
+def _store(sb: StreamBuilder, acc: Addr, out16: Addr, dst: Addr, scale: float, op: VBinOp,
+           every: bool) -> None:
+    """Finish one output block from its 16 fp32 lanes: the lanes' reduction for a full
+    reduction, the mean's scale, fp16, one 32 B block to ``dst``."""
+    if every:
+        _finish_scalar(sb, acc, op)
+    vsc(sb, Geometry.flat(16, FP32), VScalarOp.MULS, acc, acc, scale)
+    if every:
+        vdup(sb, Geometry.flat(16), out16, 0.0)
+        vconv_flat(sb, out16, acc, 1, FP16, FP32)
+    else:
+        vconv_flat(sb, out16, acc, 16, FP16, FP32)
+    copy_out(sb, dst, out16, BLOCK_BYTES)
 
 
 def _fold(sb: StreamBuilder, x32: Addr, pixels: int, op: VBinOp) -> None:
