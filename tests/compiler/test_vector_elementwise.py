@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from davinci_harness import build, check, check_roofline, feeds_for, run
+from davinci_harness import build, check, check_roofline, feeds_for, lower, run
 
 from framework import GraphBuilder
 
@@ -126,3 +126,18 @@ def test_multi_core_split_and_large_tensor() -> None:
 def test_timing_at_least_roofline() -> None:
     pairs = check_roofline(build(lambda gb, x: gb.gelu(x), x=(64, 4096)))
     assert pairs and all(cycles >= bound for cycles, bound in pairs)
+
+
+@pytest.mark.parametrize("both", [False, True])
+def test_identity_naming_an_output_reads_its_input_in_place(both: bool) -> None:
+    # a training step's next running statistics are identities of the batch-norm outputs:
+    # no copy kernel (a launch each), the output is the input's bytes, kept to the end
+    def fn(gb, x):
+        y = gb.relu(x)
+        out = gb.identity(y)
+        return (y, out) if both else out
+
+    graph = build(fn, x=(4, 40))
+    exe = lower(graph)
+    assert [k.op for k in exe.kernels] == ["relu"]
+    check(graph)

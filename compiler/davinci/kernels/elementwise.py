@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from compiler.davinci.builder import StreamBuilder
-from compiler.davinci.context import LoweringContext
+from compiler.davinci.context import LoweringContext, device_dtype
 from compiler.davinci.kernels.chain_select import SELECT_RULES
 from compiler.davinci.kernels.elementwise_plan import (
     ACC,
@@ -97,6 +97,8 @@ def place_mask(ctx: LoweringContext, node: Node) -> TensorPlacement:
       ("fused", "elementwise"))
 def lower_elementwise(ctx: LoweringContext, node: Node) -> None:
     """One streaming kernel for a unary/binary node or a fused element-wise chain."""
+    if _identity_view(ctx, node):
+        return
     chain = chain_of(node)
     out_value = node.outputs[0]
     if node.op in COMPARISONS:
@@ -119,6 +121,22 @@ def lower_elementwise(ctx: LoweringContext, node: Node) -> None:
                            f"padded {out.layout} output cannot take (no DaVinci lowering)")
     kernel = ChainKernel(chain, exts, out, mode, zero_fix, _scratch_tiles(chain, exts))
     emit_elementwise(ctx, node, kernel)
+
+
+def _identity_view(ctx: LoweringContext, node: Node) -> bool:
+    """An IDENTITY the simplifier kept (it names a graph output, e.g. a training step's next
+    running statistics) reads its input's bytes in place: no copy kernel, no launch. The GM
+    plan keeps a buffer a graph output names live for the whole run."""
+    if node.op is not OpCode.IDENTITY:
+        return False
+    source, out = node.inputs[0], node.outputs[0]
+    placed = ctx.placements.get(source)
+    if placed is None or ctx.is_constant(source) or out in ctx.placements:
+        return False
+    if placed.layout != ctx.layout_of(out) or placed.dtype != device_dtype(ctx.type_of(out)):
+        return False
+    ctx.alias(out, source)
+    return True
 
 
 def _has_padding(out: TensorPlacement) -> bool:
