@@ -95,7 +95,7 @@ def _unique_streams(kernel: Kernel) -> Iterator[Stream]:
                 yield stream
 
 
-def _gm_accesses(kernel: Kernel) -> Iterator[tuple[bool, int, int]]:
+def gm_accesses(kernel: Kernel) -> Iterator[tuple[bool, int, int]]:
     """(is_write, start, stop) of every GM region the kernel's instructions touch."""
     for stream in _unique_streams(kernel):
         for ins in stream.instructions:
@@ -153,7 +153,7 @@ class _Tracker:
         """Record the accesses of the ``index``-th kernel."""
         writes: dict[int, list[tuple[int, int]]] = {}
         reads: dict[int, list[tuple[int, int]]] = {}
-        for is_write, start, stop in _gm_accesses(kernel):
+        for is_write, start, stop in gm_accesses(kernel):
             b = self.owner(start)
             use, base = self.usage[b], self.starts[b]
             if use.first < 0:

@@ -12,6 +12,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
+from compiler.davinci.batching import batch_launches
 from compiler.davinci.context import GM_ALIGN, LoweringContext
 from compiler.davinci.gm_plan import plan_gm, relocate_kernel
 from compiler.davinci.target import DaVinciTarget
@@ -61,6 +62,7 @@ def lower_graph(graph: Graph, target: DaVinciTarget, options: Any = None,
     for value in graph.outputs:
         if value not in ctx.placements:
             raise CompileError(f"{name}: output {value} was never produced")
+    ctx.kernels = batch_launches(ctx.kernels, ctx.target)
     return _planned_executable(ctx, name)
 
 
