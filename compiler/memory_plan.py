@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from framework import Graph, TensorType, topological
+from framework import Graph, Node, TensorType, topological
 
 from .errors import CompileError
 
@@ -153,6 +153,12 @@ def _align(value: int, alignment: int) -> int:
 def _lifetimes(graph: Graph) -> tuple[tuple[str, ...], dict[str, tuple[int, int]]]:
     """Topological node order and, per node-produced value, [defining index, last use]."""
     order = list(topological(graph))
+    return tuple(n.name for n in order), value_lifetimes(order)
+
+
+def value_lifetimes(order: Sequence[Node]) -> dict[str, tuple[int, int]]:
+    """Per value the nodes in ``order`` produce: [index of its producer, index of its last
+    reader] (inclusive)."""
     life: dict[str, tuple[int, int]] = {}
     for index, node in enumerate(order):
         for out in node.outputs:
@@ -160,7 +166,7 @@ def _lifetimes(graph: Graph) -> tuple[tuple[str, ...], dict[str, tuple[int, int]
         for value in node.inputs:
             if value in life:
                 life[value] = (life[value][0], index)
-    return tuple(n.name for n in order), life
+    return life
 
 
 def _best_fit(size: int, start: int, end: int, placed: list[tuple[int, int, int, int]]) -> int:

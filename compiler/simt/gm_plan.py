@@ -26,7 +26,14 @@ from types import MappingProxyType
 
 import numpy as np
 
-from compiler.memory_plan import REGIONS, Allocation, Block, MemoryPlan, pack_blocks
+from compiler.memory_plan import (
+    REGIONS,
+    Allocation,
+    Block,
+    MemoryPlan,
+    pack_blocks,
+    value_lifetimes,
+)
 from compiler.simt.context import device_dtype
 from framework import Graph, OpCode, TensorType, topological
 
@@ -43,13 +50,7 @@ def _lifetimes(graph: Graph) -> tuple[tuple[str, ...], dict[str, tuple[int, int]
     """Node order and [defining node, last reader] of every plannable intermediate, extended
     over the reshapes that may alias it."""
     order = list(topological(graph))
-    life: dict[str, tuple[int, int]] = {}
-    for index, node in enumerate(order):
-        for out in node.outputs:
-            life[out] = (index, index)
-        for value in node.inputs:
-            if value in life:
-                life[value] = (life[value][0], index)
+    life = value_lifetimes(order)
     pinned = set(graph.outputs) | set(graph.inputs) | set(graph.constants)
     for node in reversed(order):  # consumers first: an alias's own life is final here
         if node.op in _ALIASING_OPS and node.inputs[0] in life:
