@@ -271,7 +271,9 @@ def test_pool_random_geometry(kind, kh, kw, stride, pad, ceil_mode, include_pad,
         got = _run(lambda b, x_: b.avg_pool2d(x_, count_include_pad=include_pad, **at), x=x)
     want = naive_pool(x, kind, (kh, kw), (stride, stride), (pad,) * 4, (1, 1), ceil_mode,
                       include_pad)
-    np.testing.assert_allclose(got, want, rtol=1e-12)
+    # an average of mixed-sign values can cancel to ~1e-5, where the two summation orders
+    # differ by a few ulps of the addends: rtol alone fails there (1.003e-12 seen)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
 
 
 @given(st.lists(st.tuples(st.integers(-9, 9), st.integers(-9, 9),
