@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from archsim.errors import InputError
+from archsim.parallel import run_kernels
 from compiler.executable import Executable
 from framework import Graph
 from hw import load_hw
@@ -99,10 +100,12 @@ def _gpu_notes(records: list[KernelRecord]) -> dict[str, str]:
 def run_executable(exe: Executable, config: Any, mode: str = "timing",
                    inputs: Mapping[str, np.ndarray] | None = None, seed: int = 0,
                    model: str | None = None, batch: int = 1,
-                   graph: Graph | None = None, trace: bool = False) -> RunResult:
+                   graph: Graph | None = None, trace: bool = False,
+                   workers: int = 1) -> RunResult:
     """Run every kernel of ``exe`` on ``config`` (a DaVinci chip or a GPU: the engine is
     chosen by the config) and gather a RunResult (with each kernel's timeline events when
-    ``trace``)."""
+    ``trace``). A DaVinci timing run may spread its kernels over ``workers`` processes
+    (`archsim.parallel`; same numbers)."""
     gpu = _is_gpu(config)
     run = _runner(config, mode, trace)
     gm = None
@@ -126,9 +129,13 @@ def run_executable(exe: Executable, config: Any, mode: str = "timing",
             gm[place.offset:place.offset + raw.size] = raw
     peak = config.peak_tensor_flops if gpu else config.peak_flops("fp16")
     bandwidth = config.dram_bytes_per_s if gpu else config.hbm_bytes_per_s
+    programs = [launch.program for launch in exe.kernels]
+    if gm is None:  # timing on a DaVinci chip: kernels are independent
+        runs = run_kernels(programs, run, workers)
+    else:
+        runs = [run(program, gm) for program in programs]
     records = []
-    for launch in exe.kernels:
-        result = run(launch.program, gm)
+    for launch, result in zip(exe.kernels, runs, strict=True):
         records.append(KernelRecord(
             launch.name, launch.layer, launch.op, launch.origin, launch.flops, launch.min_bytes,
             roofline_seconds(launch.flops, launch.min_bytes, peak, bandwidth), result))
@@ -167,17 +174,18 @@ def training_graph(graph: Graph, loss: str = "cross_entropy") -> Graph:
 
 def simulate(model: str | Graph, hw: str = "ascend910", batch: int = 1, mode: str = "timing",
              inputs: Mapping[str, np.ndarray] | None = None, seed: int = 0,
-             trace: bool = False, train: bool = False) -> RunResult:
+             trace: bool = False, train: bool = False, workers: int = 1) -> RunResult:
     """Compile ``model`` for ``hw`` and run it; see the module docstring. ``trace`` records
     every kernel's timeline events (for ``reports.write_trace``); ``train`` runs one training
-    step instead of inference (throughput is then training samples per second)."""
-    return compile_and_run(model, hw, batch, mode, inputs, seed, trace, train)[1]
+    step instead of inference (throughput is then training samples per second); ``workers``
+    processes share a DaVinci timing run's kernels (same numbers, less wall time)."""
+    return compile_and_run(model, hw, batch, mode, inputs, seed, trace, train, workers)[1]
 
 
 def compile_and_run(model: str | Graph, hw: str = "ascend910", batch: int = 1,
                     mode: str = "timing", inputs: Mapping[str, np.ndarray] | None = None,
-                    seed: int = 0, trace: bool = False, train: bool = False
-                    ) -> tuple[Executable, RunResult]:
+                    seed: int = 0, trace: bool = False, train: bool = False,
+                    workers: int = 1) -> tuple[Executable, RunResult]:
     """`simulate`, returning the compiled executable (its GM plan, kernels) with the result."""
     name, graph = load_model(model, batch)
     if train:
@@ -186,4 +194,4 @@ def compile_and_run(model: str | Graph, hw: str = "ascend910", batch: int = 1,
     config = load_hw(hw)
     exe = compile_model(graph, config)
     return exe, run_executable(exe, config, mode, inputs, seed, model=name, batch=batch,
-                               graph=graph, trace=trace)
+                               graph=graph, trace=trace, workers=workers)

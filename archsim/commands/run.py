@@ -42,8 +42,11 @@ def _is_program(model: str) -> bool:
 @click.option("--train", is_flag=True,
               help="Run one training step (forward, backward, SGD with momentum).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--jobs", default=None, type=click.IntRange(min=1),
+              help="Processes that share a timing run's kernels (default: the CPUs available, "
+                   "at most 8); the numbers do not depend on it.")
 def run(model: str, hw: str | None, batch: int, mode: str, report_dir: str | None,
-        trace_file: str | None, train: bool, as_json: bool) -> None:
+        trace_file: str | None, train: bool, as_json: bool, jobs: int | None) -> None:
     """Compile MODEL for the hardware HW, run it and report time and utilisation."""
     if _is_program(model):
         if report_dir is not None or trace_file is not None:
@@ -51,11 +54,13 @@ def run(model: str, hw: str | None, batch: int, mode: str, report_dir: str | Non
                              f"program (see `archsim asm {model} --timeline`)")
         _run_program(model, hw, mode, as_json)
         return
+    from archsim.parallel import default_workers
     from archsim.simulate import compile_and_run, gm_figures
 
     hw = hw or "ascend910"
     exe, result = compile_and_run(model, hw=hw, batch=batch, mode=mode,
-                                  trace=trace_file is not None, train=train)
+                                  trace=trace_file is not None, train=train,
+                                  workers=jobs or default_workers())
     written = _write_outputs(result, hw, report_dir, trace_file)
     if as_json:
         # DESIGN.md's keys, plus "gm": the GM plan's peak against the naive layout

@@ -116,3 +116,15 @@ def test_onnx_errors_are_one_line_naming_the_node(tmp_path) -> None:
         outcome = CliRunner().invoke(main, ["run", str(model)])
         assert outcome.exit_code == 2, outcome.output
         assert fragment in outcome.output and "Traceback" not in outcome.output
+
+
+def test_kernels_simulated_on_several_processes_give_the_same_numbers() -> None:
+    model = "resnet18:image=32,width=4,classes=10"
+    one = simulate(model, hw="ascend910", workers=1).to_json()
+    two = simulate(model, hw="ascend910", workers=2).to_json()
+    assert one["kernels"] > 2 and one == two
+
+
+def test_run_jobs_option_is_checked() -> None:
+    result = CliRunner().invoke(main, ["run", "mlp", "--jobs", "0"])
+    assert result.exit_code == 2 and "--jobs" in result.output
