@@ -85,7 +85,8 @@ def timeline_chart(run: KernelRun, width: int = 72, core: int = 0) -> str:
     label = max((len(n) for n in names), default=4)
     ruler = f"{'cycle':<{label}} 0{str(span).rjust(width - 1)}"
     lines = [ruler] + [f"{name:<{label}} {''.join(rows[name])}" for name in names]
-    lines.append(f"{'':<{label}} ('#' busy, '.' waiting on a flag; one column = {scale:.1f} cycles)")
+    lines.append(f"{'':<{label}} ('#' busy, '.' waiting on a flag; "
+                 f"one column = {scale:.1f} cycles)")
     return "\n".join(lines)
 
 

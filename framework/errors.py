@@ -2,4 +2,5 @@
 
 
 class FrameworkError(ValueError):
-    """A graph, model file or argument the framework cannot accept; the message says what and where."""
+    """A graph, model file or argument the framework cannot accept; the message says what
+    and where."""

@@ -1,4 +1,5 @@
-"""Errors for malformed programs: assembly that does not parse and instructions that do not verify."""
+"""Errors for malformed programs: assembly that does not parse and instructions that do not
+verify."""
 
 
 class IsaError(ValueError):

@@ -23,7 +23,8 @@ def asm(program: str, hw: str | None, functional: bool, timeline: bool) -> None:
     utilisation; with --functional also whether the outputs match NumPy."""
     result = run_asm(program, hw, functional=functional, trace=timeline)
     out = console()
-    out.print(f"{result.kernel.name} on {result.run.chip} ({'functional' if functional else 'timing'} mode)")
+    kind = "functional" if functional else "timing"
+    out.print(f"{result.kernel.name} on {result.run.chip} ({kind} mode)")
     for line in summary_lines(result.run):
         out.print(line)
     out.print(pipe_table(result.run))

@@ -7,9 +7,9 @@ rounds). CTAs of one wave share data through L2 (GEMM tiles), so each sampled CT
 warp's control flow, execute only the instructions addresses depend on (vectorised over the
 shadows) and send their global accesses through their own L1s into the shared L2 and DRAM, so
 L2 contents and L2/DRAM queues see the whole wave. Shadows go first: the kernel ends with its
-slowest SM, the one served last, and the sampled SMs play that part. Kernels whose addresses depend on loaded
-data (pointer chasing) cannot have shadows; their sample owns its fair share (sample_sms /
-sms) of L2 capacity and L2/DRAM bandwidth instead.
+slowest SM, the one served last, and the sampled SMs play that part. Kernels whose addresses
+depend on loaded data (pointer chasing) cannot have shadows; their sample owns its fair share
+(sample_sms / sms) of L2 capacity and L2/DRAM bandwidth instead.
 
 If the sample covers the grid, or the whole grid is estimated at no more than
 ``full_budget_instructions`` warp instructions (about half a minute of simulation), every CTA

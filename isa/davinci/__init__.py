@@ -56,12 +56,11 @@ INSTRUCTION_CLASSES: tuple[type[Instruction], ...] = (
 """Every instruction format; a test checks the assembler, verifier and engine cover each."""
 
 __all__ = [
-    "Addr", "Barrier", "COPY_PATHS", "Copy", "CopyGather", "CopyL0cToUb", "CopyNd2Nz", "CrossCoreSetFlag",
-    "CrossCoreWaitFlag", "DType", "DataDecl", "EXEC_PIPES", "Fixpipe", "INSTRUCTION_CLASSES",
-    "Img2Col", "Instruction", "Kernel", "Load2D", "Mmad", "Pipe", "Region", "SetFlag",
-    "SetMask", "SetMaskMode", "Space", "Stream", "Unit", "VBinOp", "VBinary", "VConv", "VDup",
-    "VReduce", "VReduceOp", "VScalar", "VScalarOp", "VUnOp", "VUnary", "VectorInstruction",
-    "WaitFlag",
-    "format_instruction", "format_kernel", "load_kernel", "mnemonic_table", "parse_instruction",
-    "parse_kernel", "HwConfig", "kernel_problems", "verify_kernel",
+    "Addr", "Barrier", "COPY_PATHS", "Copy", "CopyGather", "CopyL0cToUb", "CopyNd2Nz",
+    "CrossCoreSetFlag", "CrossCoreWaitFlag", "DType", "DataDecl", "EXEC_PIPES", "Fixpipe",
+    "INSTRUCTION_CLASSES", "Img2Col", "Instruction", "Kernel", "Load2D", "Mmad", "Pipe", "Region",
+    "SetFlag", "SetMask", "SetMaskMode", "Space", "Stream", "Unit", "VBinOp", "VBinary", "VConv",
+    "VDup", "VReduce", "VReduceOp", "VScalar", "VScalarOp", "VUnOp", "VUnary", "VectorInstruction",
+    "WaitFlag", "format_instruction", "format_kernel", "load_kernel", "mnemonic_table",
+    "parse_instruction", "parse_kernel", "HwConfig", "kernel_problems", "verify_kernel",
 ]

@@ -99,5 +99,6 @@ def test_separated_example_exchanges_through_gm_with_cross_core_flags() -> None:
     assert result.run.bytes_by_path["l0c->gm"] == 64 * 64 * 2
     broken = (EXAMPLES_DIR / "matmul_relu_separated.s").read_text().replace(
         "cross_set_flag src=FIX target=aiv0 flag=0\n", "")
-    with pytest.raises(DeadlockError, match=r"aiv0: .*MTE2 is blocked at line \d+ `cross_wait_flag.*cross-core flag 0 is never set"):
+    with pytest.raises(DeadlockError, match=r"aiv0: .*MTE2 is blocked at line \d+ "
+                                            r"`cross_wait_flag.*cross-core flag 0 is never set"):
         run_kernel(parse_kernel(broken, "broken.s"), get_preset("ascend910b"))

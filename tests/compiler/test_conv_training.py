@@ -12,6 +12,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+from davinci_harness import build, check, check_roofline, feeds_for, lower
 
 from archsim.simulate import load_model, training_graph
 from compiler.davinci.context import assign_layouts
@@ -24,11 +25,10 @@ from framework import Graph, interpret
 from framework import attrs as A
 from framework.evaluate import EVAL_RULES
 from hw.davinci import get_preset
-from hw.davinci.run import SimOptions, run_kernel
-from isa.davinci.layouts import from_layout, layout_shape, to_layout
 from hw.davinci.functional_dma import img2col_fractals
-from davinci_harness import build, check, check_roofline, feeds_for, lower
+from hw.davinci.run import SimOptions, run_kernel
 from isa.davinci import Addr, Img2Col, Space
+from isa.davinci.layouts import from_layout, layout_shape, to_layout
 
 CASES = [  # (cin, cout, kernel, stride, padding, size)
     (8, 20, 3, 1, 1, 6),
@@ -103,9 +103,9 @@ def test_gradient_kernels_respect_their_roofline_in_timing_mode() -> None:
 
 
 def test_img2col_into_l0b_writes_transposed_fractals() -> None:
+    from hw.davinci import get_preset
     from hw.davinci.functional_dma import exec_img2col
     from hw.davinci.functional_memory import CoreMemory
-    from hw.davinci import get_preset
 
     rng = np.random.default_rng(0)
     fmap = rng.standard_normal((2, 5, 5, 16)).astype(np.float16)

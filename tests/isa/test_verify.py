@@ -402,7 +402,8 @@ def test_empty_normal_mask() -> None:
         (".output C UB[0x4] fp16 (16)", ".output C: field 'addr': not aligned to 32 B"),
         (".input A GM[0] fp16 (16) core=2", ".input A: field 'core': no such core (1 cores)"),
         (".input A FB[0] fp16 (16)", "FB does not exist on this chip"),
-        (".input A L1[0x0] fp16 (4, 4) layout=blocked", "field 'layout': unknown layout (nd, ndp, nz"),
+        (".input A L1[0x0] fp16 (4, 4) layout=blocked",
+         "field 'layout': unknown layout (nd, ndp, nz"),
         (".input A L1[0x0] fp16 (4, 4) init=noise", "field 'init': unknown init (random, zeros"),
         (".input A L1[0x0] fp16 (64) layout=nz", "field 'shape': layout nz: expected a 2-D array"),
         # nz pads 20 x 20 fp16 to 2 column blocks x 32 rows x 32 B = 2048 B

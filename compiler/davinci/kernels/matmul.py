@@ -108,8 +108,8 @@ def lower_matmul(ctx: LoweringContext, node: Node) -> None:
     if c_place.layout != "ndp":
         raise CompileError(f"{node.name}: matmul output {out} must be row-major, "
                            f"is {c_place.layout}")
-    c_op = Operand("rows", _batch_offsets(out_type.shape[:-2] if batch else (), batch,
-                                          m * np_ * 2 if not batch else out_type.shape[-2] * np_ * 2,
+    c_stride = (out_type.shape[-2] if batch else m) * np_ * 2
+    c_op = Operand("rows", _batch_offsets(out_type.shape[:-2] if batch else (), batch, c_stride,
                                           c_place.offset), np_)
     bias_offset, residual = None, None
     for step in steps:
