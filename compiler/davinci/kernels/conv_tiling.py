@@ -199,9 +199,9 @@ def _estimate(target, s: ConvShape, rows, bm16, bn, bk, kc, kp, window, buffers,
     parts = {"cube": cube, "mte1": mte1, "epilogue": epilogue, "issue": 4 * instructions}
     compute = per_core * (_overlapped(parts.values()) + instructions)
     chip = {"mte2": mte2, "l2": chip_l2, "hbm": chip_hbm}
-    bound = max(parts, key=parts.get)
+    bound = max(parts, key=lambda name: parts[name])
     if max(chip.values()) > compute:
-        bound = max(chip, key=chip.get)
+        bound = max(chip, key=lambda name: chip[name])
     # issue and hand-overs overlap the pipes only partly (charged once more per tile); the
     # first loads and the last epilogue do not overlap anything
     first = (window + min(kc, kp) * bn * FP16) / target.gm_to_l1_bytes_per_cycle

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from compiler.davinci.builder import StreamBuilder
+from compiler.davinci.builder import KernelBuilder, StreamBuilder
 from compiler.davinci.context import LoweringContext
 from compiler.davinci.kernels.vector_common import (
     copy_in,
@@ -80,7 +80,8 @@ def lower_fmap_reduce(ctx: LoweringContext, node: Node, src: TensorPlacement,
     if parts == 1:
         emit = _Emit(ctx, node.name, src, c1, hw, chunk, op, padded)
         ranges = split(len(tasks), vector_units(ctx))
-        for core, sb in enumerate(emit.streams(len(ranges))):
+        builder, streams = emit.streams(len(ranges))
+        for core, sb in enumerate(streams):
             t0, t1 = ranges[core]
             acc, out16 = emit.scalars(sb)
             for task in range(t0, t1):
@@ -88,7 +89,7 @@ def lower_fmap_reduce(ctx: LoweringContext, node: Node, src: TensorPlacement,
                 _store(sb, acc, out16, gm(out, task * BLOCK_BYTES), scale, op, every)
         tiling = (f"{len(ranges)} cores over {len(tasks)} output blocks, {chunk} pixels per "
                   "chunk (fp32 block folds)")
-        ctx.launch(emit.builder, node, op=node.op.value, flops=n * c * hw,
+        ctx.launch(builder, node, op=node.op.value, flops=n * c * hw,
                    min_bytes=n * c * hw * 2 + out.nbytes, inputs=(node.inputs[0],),
                    outputs=(node.outputs[0],), tiling=tiling)
         return
@@ -122,14 +123,15 @@ def _emit_split(ctx: LoweringContext, node: Node, src: TensorPlacement, out: Ten
             for share in split(len(pieces[task]), parts)]
     emit = _Emit(ctx, f"{node.name}_partials", src, c1, hw, chunk, op, padded)
     ranges = split(len(work), vector_units(ctx))
-    for core, sb in enumerate(emit.streams(len(ranges))):
+    builder, streams = emit.streams(len(ranges))
+    for core, sb in enumerate(streams):
         acc, _ = emit.scalars(sb)
         for index in range(*ranges[core]):
             task, (p0, p1) = work[index]
             emit.fold_pieces(sb, pieces[task][p0:p1], acc)
             copy_out(sb, gm(partials, index * 64), acc, 64)
     numel = sum(size for task in pieces for *_, size in task) * 16
-    ctx.launch(emit.builder, node, op=node.op.value, flops=numel, min_bytes=numel * 2
+    ctx.launch(builder, node, op=node.op.value, flops=numel, min_bytes=numel * 2
                + partials.nbytes, inputs=(node.inputs[0],), outputs=(),
                tiling=f"{len(ranges)} cores over {len(pieces)} output blocks x {parts} pixel "
                       f"shares, {chunk} pixels per chunk (fp32 partials)")
@@ -156,13 +158,11 @@ class _Emit:
         self.ctx, self.name, self.src = ctx, name, src
         self.c1, self.hw, self.chunk, self.op, self.padded = c1, hw, chunk, op, padded
         self.neutral = float("-inf") if op is VBinOp.MAX else 0.0
-        self.builder = None
         self.sets: list = []
         self.index = 0
 
-    def streams(self, count: int) -> list[StreamBuilder]:
-        self.builder, streams = vector_builder(self.ctx, self.name, count)
-        return streams
+    def streams(self, count: int) -> tuple[KernelBuilder, list[StreamBuilder]]:
+        return vector_builder(self.ctx, self.name, count)
 
     def scalars(self, sb: StreamBuilder) -> tuple[Addr, Addr]:
         """Allocate this stream's double-buffered chunk sets; return (accumulator, result)."""
