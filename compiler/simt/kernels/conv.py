@@ -18,11 +18,10 @@ from compiler.simt.context import SimtContext
 from compiler.simt.gemm import GemmSpec, emit_gemm
 from compiler.simt.gemm_tiling import choose_tile
 from compiler.simt.kernels.elementwise import lower_chain
+from compiler.simt.kernels.matmul import gemm_epilogue
 from compiler.simt.lower import kernel_name, rule
 from compiler.simt.window import Window, emit_depthwise, emit_im2col, emit_pool
 from framework import Node, OpCode, TensorType
-
-_ACTIVATIONS = {OpCode.RELU: "relu", OpCode.GELU: "gelu"}
 
 
 def _window(ctx: SimtContext, x: str, out: str, r: int, s: int, attrs: object) -> Window:
@@ -31,19 +30,6 @@ def _window(ctx: SimtContext, x: str, out: str, r: int, s: int, attrs: object) -
     top, left = attrs.padding[0], attrs.padding[1]
     return Window(n, h, w, c, oh, ow, r, s, tuple(attrs.stride), (top, left),
                   tuple(attrs.dilation))
-
-
-def _fused_epilogue(steps: list[Step]) -> tuple[str | None, str] | None:
-    bias, activation, rest = None, "none", list(steps)
-    if rest and rest[0].kind == "bias":
-        bias = rest.pop(0).value
-    if rest and rest[0].kind == "unary" and rest[0].op in _ACTIVATIONS:
-        activation = _ACTIVATIONS[rest.pop(0).op]
-    elif rest and rest[0].kind == "unary" and rest[0].op is OpCode.CLIP and \
-            (rest[0].attrs.min, rest[0].attrs.max) == (0.0, 6.0):
-        activation = "relu6"
-        rest.pop(0)
-    return None if rest else (bias, activation)
 
 
 @rule(OpCode.CONV2D, ("fused", "conv"))
@@ -62,7 +48,7 @@ def lower_conv(ctx: SimtContext, node: Node) -> None:
     if not ctx.is_constant(weight):
         raise CompileError(f"{node.name}: convolution with a run-time weight has no SIMT "
                            "lowering")
-    fused = _fused_epilogue(steps)
+    fused = gemm_epilogue(steps)
     out = node.outputs[0]
     target = out
     if fused is None:  # the GEMM writes a temporary; the chain kernel reads it

@@ -22,9 +22,9 @@ from framework import Node, OpCode, TensorType
 _ACTIVATIONS = {OpCode.RELU: "relu", OpCode.GELU: "gelu"}
 
 
-def _epilogue(steps: list[Step]) -> tuple[str | None, str] | None:
-    """(bias value, activation) when the epilogue is [bias] [relu | gelu], else None (the
-    chain then runs as its own element-wise kernel)."""
+def gemm_epilogue(steps: list[Step]) -> tuple[str | None, str] | None:
+    """(bias value, activation) when the epilogue is [bias] [relu | gelu | relu6], else None
+    (the chain then runs as its own element-wise kernel); the convolution shares it."""
     bias, activation = None, "none"
     rest = list(steps)
     if rest and rest[0].kind == "bias" and rest[0].scalar in (0.0, 1.0):
@@ -73,7 +73,7 @@ def lower_matmul(ctx: SimtContext, node: Node, out_value: str | None = None) -> 
         trans_b = at.trans_b
         if len(inputs) > 2 and at.beta == 1.0:
             steps = [Step("bias", OpCode.ADD, value=inputs[2]), *steps]
-    fused = _epilogue(steps)
+    fused = gemm_epilogue(steps)
     if fused is None:  # GEMM into a temporary, then the body's chain as element-wise kernel
         if anchor.op is not OpCode.MATMUL and anchor.op is not OpCode.LINEAR:
             raise CompileError(f"{node.name}: GEMM epilogue has no SIMT lowering")
