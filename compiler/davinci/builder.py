@@ -3,15 +3,17 @@ final flag insertion.
 
 A generator asks a `KernelBuilder` for one `StreamBuilder` per core (and unit), emits
 flag-free instructions into it, allocates on-chip buffers with `alloc`, and calls `build()`,
-which inserts the flags (`flags.insert_flags`) and returns an isa `Kernel`. Identical streams
-are shared so the engine decodes them once.
+which inserts the flags (`flags.plan_flags`) and returns an isa `Kernel`. Identical streams
+are shared so the engine decodes them once, and streams of the same shape (the same work on
+other parts of the same tensors, `flags.flag_shape`) share one flag plan.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from compiler.davinci.flags import FlagStats, insert_flags
+from compiler.davinci.flags import FlagPlan, FlagStats, flag_shape, plan_flags
 from compiler.errors import CompileError
 from isa.davinci import Addr, Instruction, Kernel, Pipe, Space, Stream
 
@@ -54,7 +56,10 @@ class StreamBuilder:
 class KernelBuilder:
     """Streams for every core of one kernel launch."""
 
-    def __init__(self, name: str, target, cores: int, units: tuple[str, ...] = ("core",)) -> None:
+    def __init__(self, name: str, target, cores: int, units: tuple[str, ...] = ("core",),
+                 gm_territory: Callable[[int], int] | None = None) -> None:
+        """``gm_territory`` maps a virtual GM address to the buffer it belongs to (see
+        `flags.flag_shape`); without it only identical streams share their flags."""
         if cores < 1 or cores > target.cores:
             raise CompileError(f"{name}: {cores} cores requested, {target.cores} available")
         self.name, self.target = name, target
@@ -65,6 +70,7 @@ class KernelBuilder:
         self.streams = [{unit: StreamBuilder(dict(capacity)) for unit in units}
                         for _ in range(cores)]
         self.flag_stats = FlagStats(0, 0)
+        self.gm_territory = gm_territory
 
     def stream(self, core: int, unit: str = "core") -> StreamBuilder:
         return self.streams[core][unit]
@@ -77,6 +83,7 @@ class KernelBuilder:
         """
         cores = []
         cache: dict[tuple[Instruction, ...], Stream] = {}
+        plans: dict[tuple, FlagPlan] = {}
         pairs = barriers = 0
         separated = self.target.organisation == "separated"
         for units in self.streams:
@@ -88,11 +95,22 @@ class KernelBuilder:
                 key = tuple(builder.instructions)
                 stream = cache.get(key)
                 if stream is None:
-                    flagged, stats = insert_flags(key, self.target.event_ids)
-                    stream = cache[key] = Stream(tuple(flagged))
-                    pairs += stats.pairs
-                    barriers += stats.barriers
+                    plan = self._plan(key, plans)
+                    stream = cache[key] = Stream(tuple(plan.apply(key)))
+                    pairs += plan.stats.pairs
+                    barriers += plan.stats.barriers
                 built[unit] = stream
             cores.append(built)
         self.flag_stats = FlagStats(pairs, barriers)
         return Kernel(self.name, tuple(cores))
+
+    def _plan(self, instructions: tuple[Instruction, ...], plans: dict[tuple, FlagPlan]
+              ) -> FlagPlan:
+        """The flag plan of a stream, shared with the streams of the same shape."""
+        shape = flag_shape(instructions, self.gm_territory) if self.gm_territory else None
+        plan = plans.get(shape) if shape is not None else None
+        if plan is None:
+            plan = plan_flags(instructions, self.target.event_ids)
+            if shape is not None:
+                plans[shape] = plan
+        return plan

@@ -3,6 +3,7 @@ kernels emitted so far. Kernel generators receive it and add launches to it."""
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -133,6 +134,7 @@ class LoweringContext:
     buffers: list[GmBuffer] = field(default_factory=list)  # every allocation, in GM order
     layouts: dict[str, str] = field(default_factory=dict)
     views: dict[str, Any] = field(default_factory=dict)  # transposes read in place (views.py)
+    _territory_bounds: list[int] = field(default_factory=list, repr=False)  # `gm_territory`
 
     def __post_init__(self) -> None:
         if not self.layouts:
@@ -158,9 +160,16 @@ class LoweringContext:
         buffer keeps accesses that start a little before a buffer (unaligned row reads) or
         end a little past it apart from its neighbours, so each is attributed to its own."""
         offset = -(-(self.gm_top + GM_GUARD) // GM_ALIGN) * GM_ALIGN
+        if self.buffers:  # the gap is split between the buffers on either side
+            self._territory_bounds.append((self.gm_top + offset) // 2)
         self.gm_top = offset + max(nbytes, 1)
         self.buffers.append(GmBuffer(key, offset, nbytes, kind, layout))
         return offset
+
+    def gm_territory(self, address: int) -> int:
+        """The buffer a virtual GM address belongs to: the one holding it, or the nearer one
+        in the gap between two (`flags.flag_shape` keys shared flag plans on it)."""
+        return bisect.bisect_right(self._territory_bounds, address)
 
     def place(self, value: str, layout: str | None = None, dtype: str | None = None,
               shape: tuple[int, ...] | None = None) -> TensorPlacement:
@@ -223,7 +232,7 @@ class LoweringContext:
     # ------------------------------------------------------------------ kernels
 
     def builder(self, name: str, cores: int) -> KernelBuilder:
-        return KernelBuilder(name, self.target, cores)
+        return KernelBuilder(name, self.target, cores, gm_territory=self.gm_territory)
 
     def launch(self, builder: KernelBuilder, nodes: Node | list[Node], op: str, flops: int,
                min_bytes: int, inputs: tuple[str, ...], outputs: tuple[str, ...],

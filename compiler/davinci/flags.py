@@ -18,7 +18,7 @@ write-after-write on overlapping bytes), and no more:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from isa.davinci import (
@@ -67,6 +67,27 @@ class _Pair:
     event: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class FlagPlan:
+    """Where the flags of one stream go: the instructions to put before and after the
+    instruction at each index. Streams with the same `flag_shape` share a plan."""
+
+    before: dict[int, tuple[Instruction, ...]]
+    after: dict[int, tuple[Instruction, ...]]
+    stats: FlagStats
+
+    def apply(self, instructions: Sequence[Instruction]) -> list[Instruction]:
+        before, after = self.before, self.after
+        out: list[Instruction] = []
+        for index, instr in enumerate(instructions):
+            if index in before:
+                out.extend(before[index])
+            out.append(instr)
+            if index in after:
+                out.extend(after[index])
+        return out
+
+
 def insert_flags(instructions: Sequence[Instruction], event_ids: int,
                  skip_spaces: frozenset[Space] = frozenset()
                  ) -> tuple[list[Instruction], FlagStats]:
@@ -75,6 +96,46 @@ def insert_flags(instructions: Sequence[Instruction], event_ids: int,
     ``event_ids`` is the number of event ids per pipe pair on the target chip. Accesses to
     ``skip_spaces`` are not tracked.
     """
+    plan = plan_flags(instructions, event_ids, skip_spaces)
+    return plan.apply(instructions), plan.stats
+
+
+def flag_shape(instructions: Sequence[Instruction], territory: Callable[[int], int]
+               ) -> tuple | None:
+    """A key that two streams share only if `plan_flags` places the same flags in both.
+
+    The plan depends on each instruction's pipe, whether it keeps transfers in flight, the
+    target of a ``barrier`` and which accessed regions overlap. The key holds exactly those,
+    with each GM region taken relative to the stream's first access of the same
+    ``territory`` (the virtual GM is laid out as separate buffers, one territory each), so
+    cores doing the same work on different parts of their tensors share one plan. Returns
+    None (share nothing) if some GM region spans two territories.
+    """
+    firsts: dict[int, tuple[int, int]] = {}  # territory -> (ordinal, first start)
+    key: list = []
+    for instr in instructions:
+        pipe = instr.pipe
+        if pipe is Pipe.S:
+            key.append(instr.target if isinstance(instr, Barrier) else None)
+            continue
+        regions = []
+        for write, group in ((False, instr.reads()), (True, instr.writes())):
+            for r in group:
+                if r.space is Space.GM:
+                    t = territory(r.start)
+                    if territory(r.stop - 1) != t:
+                        return None
+                    ordinal, first = firsts.setdefault(t, (len(firsts), r.start))
+                    regions.append((write, ordinal, r.start - first, r.stop - first))
+                else:
+                    regions.append((write, r.space, r.start, r.stop))
+        key.append((pipe, isinstance(instr, _PIPELINED), tuple(regions)))
+    return tuple(key)
+
+
+def plan_flags(instructions: Sequence[Instruction], event_ids: int,
+               skip_spaces: frozenset[Space] = frozenset()) -> FlagPlan:
+    """The flags ``instructions`` need (see the module notes and `insert_flags`)."""
     epochs = [0] * _PIPES  # instructions seen per pipe
     epoch_index: list[dict[int, int]] = [{} for _ in range(_PIPES)]  # pipe -> epoch -> index
     known = [[0] * _PIPES for _ in range(_PIPES)]  # known[p][q]: q epochs p is ordered after
@@ -149,19 +210,19 @@ def insert_flags(instructions: Sequence[Instruction], event_ids: int,
         if pair.event >= 0:
             sets_after.setdefault(pair.set_after, []).append(pair)
             waits_before.setdefault(pair.wait_before, []).append(pair)
-    out: list[Instruction] = []
-    for index, instr in enumerate(instructions):
+    before: dict[int, tuple[Instruction, ...]] = {}
+    for index in sorted(set(barriers_before) | set(barriers_on) | set(waits_before)):
+        head: list[Instruction] = []
         if index in barriers_before:
-            out.append(Barrier(Pipe.ALL))
+            head.append(Barrier(Pipe.ALL))
         elif index in barriers_on:
-            out.append(Barrier(barriers_on[index]))
-        for pair in waits_before.get(index, ()):
-            out.append(WaitFlag(pair.src, pair.dst, pair.event))
-        out.append(instr)
-        for pair in sets_after.get(index, ()):
-            out.append(SetFlag(pair.src, pair.dst, pair.event))
+            head.append(Barrier(barriers_on[index]))
+        head += [WaitFlag(p.src, p.dst, p.event) for p in waits_before.get(index, ())]
+        before[index] = tuple(head)
+    after = {index: tuple(SetFlag(p.src, p.dst, p.event) for p in group)
+             for index, group in sets_after.items()}
     inserted = sum(1 for p in pairs if p.event >= 0)
-    return out, FlagStats(inserted, len(barriers_before), len(barriers_on))
+    return FlagPlan(before, after, FlagStats(inserted, len(barriers_before), len(barriers_on)))
 
 
 def _conflicts(shadow: dict, region: Region, write: bool, pipe: int, needs: list[int]) -> None:

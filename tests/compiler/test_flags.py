@@ -66,3 +66,49 @@ def test_consecutive_loads_into_one_buffer_share_a_flag() -> None:
     assert stats == type(stats)(pairs=1, barriers=0)
     waits = [i for i in flagged if isinstance(i, WaitFlag)]
     assert len(waits) == 1 and flagged.index(waits[0]) == 9  # after 8 reads and their set
+
+
+def test_streams_of_one_shape_share_a_plan_and_get_their_own_flags(monkeypatch) -> None:
+    """Cores doing the same work on other parts of a tensor share one flag plan, and every
+    stream still carries exactly the flags `insert_flags` gives it alone."""
+    import compiler.davinci.builder as builder_module
+    from archsim.simulate import compile_model, load_model
+
+    built: list[tuple[builder_module.KernelBuilder, Kernel]] = []
+    plans = []
+    real_build, real_plan = builder_module.KernelBuilder.build, builder_module.plan_flags
+
+    def build(self):
+        kernel = real_build(self)
+        built.append((self, kernel))
+        return kernel
+
+    def plan(*args, **kwargs):
+        plans.append(1)
+        return real_plan(*args, **kwargs)
+
+    monkeypatch.setattr(builder_module.KernelBuilder, "build", build)
+    monkeypatch.setattr(builder_module, "plan_flags", plan)
+    compile_model(load_model("resnet18:image=32", 2)[1], CFG)
+    streams = 0
+    for builder, kernel in built:
+        for units, core in zip(builder.streams, kernel.cores, strict=True):
+            for source, stream in zip(units.values(), core.values(), strict=True):
+                alone, _ = insert_flags(source.instructions, CFG.event_ids)
+                assert tuple(alone) == stream.instructions, builder.name
+                streams += 1
+    assert len(plans) < streams / 3  # shared, not recomputed per core
+
+
+def test_a_gm_region_across_two_buffers_shares_no_plan() -> None:
+    from compiler.davinci.flags import flag_shape
+    from isa.davinci import Addr, Copy, Space
+
+    def territory(address: int) -> int:
+        return address // 4096
+
+    inside = [Copy(Addr(Space.UB, 0), Addr(Space.GM, 1024), 1, 16)]
+    across = [Copy(Addr(Space.UB, 0), Addr(Space.GM, 4000), 1, 16)]
+    shifted = [Copy(Addr(Space.UB, 0), Addr(Space.GM, 4096 + 2048), 1, 16)]
+    assert flag_shape(inside, territory) == flag_shape(shifted, territory)
+    assert flag_shape(across, territory) is None

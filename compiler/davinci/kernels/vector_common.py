@@ -160,7 +160,7 @@ def vector_builder(ctx: LoweringContext, name: str, parts: int
         return builder, [builder.stream(i) for i in range(parts)]
     per = int(getattr(ctx.target, "vector_cores_per_core", 2))
     units = tuple(f"aiv{i}" for i in range(per))
-    builder = KernelBuilder(name, ctx.target, -(-parts // per), units)
+    builder = KernelBuilder(name, ctx.target, -(-parts // per), units, ctx.gm_territory)
     return builder, [builder.stream(i // per, units[i % per]) for i in range(parts)]
 
 
