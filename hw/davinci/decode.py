@@ -271,14 +271,19 @@ DECODE_RULES: dict[type, Callable[..., Decoded]] = {
 """Cost rule per instruction class (vector classes share `_vector`)."""
 
 
-def decode_stream(instructions: Sequence[Instruction], cfg) -> tuple[Decoded, ...]:
+def decode_stream(instructions: Sequence[Instruction], cfg,
+                  seen: dict[tuple[Instruction, MaskState], Decoded] | None = None
+                  ) -> tuple[Decoded, ...]:
     """Decode a stream in program order, tracking the vector mask the scalar unit holds.
 
-    Identical instructions under the same mask share one record (loops repeat a few shapes).
+    Identical instructions under the same mask share one record (loops repeat a few shapes,
+    and the cores of a kernel mostly differ only in their GM addresses): ``seen`` holds the
+    records already made, and may be shared by streams decoded for the same ``cfg``.
     """
     mask = MaskState()
     out = []
-    seen: dict[tuple[Instruction, MaskState], Decoded] = {}
+    if seen is None:
+        seen = {}
     for instr in instructions:
         if isinstance(instr, SetMask):
             mask = MaskState(mask.counter, instr.hi, instr.lo)

@@ -104,11 +104,13 @@ class Simulation:
             self._logical = _place_inputs(kernel, self.memories, self.gm, inputs or {},
                                           options.seed)
         decoded_cache: dict[int, tuple[Decoded, ...]] = {}
+        records: dict = {}  # decoded instructions, shared by the streams (`decode_stream`)
         for core_index, core in enumerate(kernel.cores):
             for unit, stream in core.items():
                 decoded = decoded_cache.get(id(stream))
                 if decoded is None:
-                    decoded = decoded_cache[id(stream)] = decode_stream(stream.instructions, cfg)
+                    decoded = decoded_cache[id(stream)] = decode_stream(stream.instructions, cfg,
+                                                                      records)
                 self.chip.units[core_index, unit] = UnitEngine(
                     self.chip, core_index, unit, decoded, stream.lines, _describer(stream),
                     execute, self.memories.get((core_index, unit)),
