@@ -131,6 +131,15 @@ class BatchNormAttrs:
 
 
 @dataclass(frozen=True)
+class BatchNormGradAttrs:
+    """Backward of training-mode batch norm over axis 1. Inputs (x, dy, scale); outputs
+    (dx, dscale, dbias), the statistics (biased variance) recomputed from x over every axis
+    but 1, as the forward computed them."""
+
+    eps: float = 1e-5
+
+
+@dataclass(frozen=True)
 class LayerNormAttrs:
     """Normalise over dims ``axis..rank-1`` (ONNX LayerNormalization); inputs (x, scale, bias)."""
 

@@ -232,6 +232,13 @@ class OpsMixin:
                          A.BatchNormAttrs(eps, momentum, training), name=name)
         return outs if training else outs[0]
 
+    def batch_norm_grad(self, x: str, dy: str, scale: str, eps: float = 1e-5,
+                        name: str | None = None) -> tuple[str, str, str]:
+        """(dx, dscale, dbias) of training-mode batch_norm(x, scale, ...) given dy."""
+        dx, dscale, dbias = self.node(OpCode.BATCH_NORM_GRAD, [x, dy, scale],
+                                      A.BatchNormGradAttrs(eps), name=name)
+        return dx, dscale, dbias
+
     def layer_norm(self, x: str, scale: str, bias: str, axis: int = -1,
                    eps: float = 1e-5, name: str | None = None) -> str:
         """Normalise over dims axis..end, then scale and shift."""

@@ -126,6 +126,19 @@ def _batch_norm(xs: Arrays, at: A.BatchNormAttrs) -> tuple[np.ndarray, ...]:
     return (y, mean * m + bmean * (1 - m), var * m + bvar * (1 - m))
 
 
+def _batch_norm_grad(xs: Arrays, at: A.BatchNormGradAttrs) -> tuple[np.ndarray, ...]:
+    x, dy, scale = (np.asarray(v, dtype=np.float64) for v in xs)
+    axes = (0,) + tuple(range(2, x.ndim))
+    count = x.size // x.shape[1]  # M: elements per channel
+    inv = 1.0 / np.sqrt(x.var(axis=axes) + at.eps)  # biased, as the training forward
+    xhat = (x - _channel(x.mean(axis=axes), x.ndim)) * _channel(inv, x.ndim)
+    dbias = dy.sum(axis=axes)
+    dscale = (dy * xhat).sum(axis=axes)
+    coef = _channel(scale * inv / count, x.ndim)
+    dx = coef * (count * dy - _channel(dbias, x.ndim) - xhat * _channel(dscale, x.ndim))
+    return (dx, dscale, dbias)
+
+
 def _layer_norm(xs: Arrays, at: A.LayerNormAttrs) -> tuple[np.ndarray, ...]:
     x, scale, bias = xs
     axes = tuple(range(norm_axis(at.axis, x.ndim), x.ndim))
@@ -224,6 +237,7 @@ NN_EVAL_RULES: dict[OpCode, Callable[[Arrays, Any], tuple[np.ndarray, ...]]] = {
         conv_transpose2d(xs[0], xs[1], at) + (_channel(xs[2], 4) if len(xs) == 3 else 0),),
     OpCode.CONV2D_GRAD_WEIGHT: lambda xs, at: (conv2d_grad_weight(xs[0], xs[1], at),),
     OpCode.BATCH_NORM: _batch_norm,
+    OpCode.BATCH_NORM_GRAD: _batch_norm_grad,
     OpCode.LAYER_NORM: _layer_norm,
     OpCode.MAX_POOL2D: _max_pool,
     OpCode.AVG_POOL2D: _avg_pool,

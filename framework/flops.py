@@ -69,6 +69,11 @@ def _batch_norm(ins: Types, outs: Types, at: A.BatchNormAttrs) -> int:
     return (5 if at.training else 2) * ins[0].numel
 
 
+def _batch_norm_grad(ins: Types, outs: Types, at: A.BatchNormGradAttrs) -> int:
+    # four per-channel sums (x, x^2, dy, dy*x: 6 per element), then dx = a*dy + b*x + c (4)
+    return 10 * ins[0].numel
+
+
 def _pool(ins: Types, outs: Types, at: A.PoolAttrs) -> int:
     return outs[0].numel * at.kernel[0] * at.kernel[1]
 
@@ -89,6 +94,7 @@ FLOPS_RULES: dict[OpCode, FlopRule] = {
     OpCode.CONV_TRANSPOSE2D: _conv_transpose,
     OpCode.CONV2D_GRAD_WEIGHT: _conv_grad_weight,
     OpCode.BATCH_NORM: _batch_norm,
+    OpCode.BATCH_NORM_GRAD: _batch_norm_grad,
     OpCode.LAYER_NORM: _per_input(5),  # mean, variance, subtract, scale, shift
     OpCode.SOFTMAX: _per_input(3),  # exp, sum, divide
     OpCode.LOG_SOFTMAX: _per_input(3),  # exp, sum, subtract (one log per row ignored)

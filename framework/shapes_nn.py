@@ -129,6 +129,21 @@ def _batch_norm(ts: Types, at: A.BatchNormAttrs) -> Types:
     return (ts[0], stat, stat) if at.training else (ts[0],)
 
 
+def _batch_norm_grad(ts: Types, at: A.BatchNormGradAttrs) -> Types:
+    dtype = same_dtype(ts)
+    x, dy, scale = ts
+    require_float(x)
+    if x.rank < 2:
+        raise FrameworkError(f"batch_norm_grad input must have rank >= 2, got {x.shape}")
+    if dy.shape != x.shape:
+        raise FrameworkError(f"batch_norm_grad: dy {dy.shape} does not match x {x.shape}")
+    c = x.shape[1]
+    if scale.shape != (c,):
+        raise FrameworkError(f"batch_norm_grad scale must be ({c},), got {scale.shape}")
+    stat = TensorType((c,), dtype)
+    return (x, stat, stat)
+
+
 def _layer_norm(ts: Types, at: A.LayerNormAttrs) -> Types:
     same_dtype(ts)
     require_float(ts[0])
@@ -179,6 +194,7 @@ NN_SHAPE_RULES: dict[OpCode, Callable[[Types, Any], Types]] = {
     OpCode.CONV_TRANSPOSE2D: _conv_transpose2d,
     OpCode.CONV2D_GRAD_WEIGHT: _conv_grad_weight,
     OpCode.BATCH_NORM: _batch_norm,
+    OpCode.BATCH_NORM_GRAD: _batch_norm_grad,
     OpCode.LAYER_NORM: _layer_norm,
     OpCode.MAX_POOL2D: _pool,
     OpCode.AVG_POOL2D: _pool,

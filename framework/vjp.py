@@ -322,6 +322,7 @@ ZERO_GRADIENT = frozenset(COMPARISONS | {OpCode.ARGMAX, OpCode.ONE_HOT, OpCode.F
 
 NON_DIFFERENTIABLE = ZERO_GRADIENT | frozenset({
     OpCode.CONV2D_GRAD_WEIGHT, OpCode.MAX_POOL2D_GRAD, OpCode.AVG_POOL2D_GRAD,
+    OpCode.BATCH_NORM_GRAD,
     OpCode.FUSED,
 })
 """Ops with no VJP rule (zero-gradient ops, backward ops: no second-order autodiff, and

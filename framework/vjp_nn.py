@@ -2,8 +2,11 @@
 
 Convolution gradients reuse forward ops: dx of conv2d is a conv_transpose2d with the same
 weight (output_padding recovers the rows a strided conv skipped), dx of conv_transpose2d is a
-conv2d; weight gradients use the conv2d_grad_weight op. Normalisation gradients are written
-with elementwise ops and reductions, recomputing the statistics (CSE can share them later).
+conv2d; weight gradients use the conv2d_grad_weight op. Training-mode batch norm has its own
+backward op (batch_norm_grad: dx, dscale and dbias from x, dy and scale, as MindSpore's
+BNTrainingReduceGrad/UpdateGrad pair), so targets can lower it as two streaming passes; the
+other normalisation gradients are written with elementwise ops and reductions, recomputing the
+statistics (CSE can share them later).
 """
 
 from __future__ import annotations
@@ -150,17 +153,17 @@ def _batch_norm(b: GraphBuilder, node: Node, dys: Dys, needs: Needs) -> Grads:
     dy = dys[0]
     if dy is None:
         return [None] * 5
+    if at.training:  # one fused node; running statistics only feed the stat outputs
+        if not any(needs[:3]):
+            return [None] * 5
+        fused = b.batch_norm_grad(x, dy, scale, at.eps)
+        return [g if need else None for g, need in zip(fused, needs[:3], strict=True)] + \
+            [None, None]
     rank = len(b.shape(x))
     axes = [0] + list(range(2, rank))
     grads: list[str | None] = [None] * 5
     if needs[2]:
         grads[2] = b.reduce_sum(dy, axes, keepdims=False)
-    if at.training:
-        dx, xhat = _normalized_grad(b, x, b.mul(dy, _channel(b, scale, rank)), axes, at.eps)
-        grads[0] = dx if needs[0] else None
-        if needs[1]:
-            grads[1] = b.reduce_sum(b.mul(dy, xhat), axes, keepdims=False)
-        return grads  # running statistics only feed the (non-differentiable) stat outputs
     inv = b.reciprocal(b.sqrt(b.add(var, at.eps)))
     xc = b.sub(x, _channel(b, mean, rank))
     if needs[0]:

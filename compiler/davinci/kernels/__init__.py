@@ -2,6 +2,7 @@
 
 from compiler.davinci.kernels import (
     batch_norm,  # noqa: E402, F401
+    batch_norm_grad,  # noqa: E402, F401
     conv,  # noqa: E402, F401
     conv_grad,  # noqa: E402, F401
     conv_transpose,  # noqa: E402, F401

@@ -188,19 +188,24 @@ def _accumulate(sb: StreamBuilder, bufs: tuple[Addr, Addr, Addr], xp: TensorPlac
     copy_in(sb, x16, gm(xp, first_block * BLOCK_BYTES), size * BLOCK_BYTES)
     vconv_flat(sb, x32, x16, size * 16, FP32, FP16)
     vbin(sb, Geometry.flat(size * 16, FP32), VBinOp.MUL, sq, x32, x32)
-    two = Geometry.flat(16, FP32)
     for buf, acc in ((x32, acc_s), (sq, acc_q)):
-        units = size
-        while units > 1:
-            half = units // 2
-            keep = units - half
-            vbin(sb, Geometry.flat(half * 16, FP32), VBinOp.ADD, buf, buf,
-                 Opnd(buf + keep * 2 * BLOCK_BYTES))
-            units = keep
-        if first:
-            vcopy(sb, two, acc, buf)
-        else:
-            vbin(sb, two, VBinOp.ADD, acc, acc, buf)
+        fold_into(sb, buf, size, acc, first)
+
+
+def fold_into(sb: StreamBuilder, buf: Addr, units: int, acc: Addr, first: bool) -> None:
+    """acc (16 fp32 lanes) = (or +=) the sum of ``units`` 16-lane fp32 groups at ``buf``,
+    added pairwise in halves (``buf`` is overwritten)."""
+    while units > 1:
+        half = units // 2
+        keep = units - half
+        vbin(sb, Geometry.flat(half * 16, FP32), VBinOp.ADD, buf, buf,
+             Opnd(buf + keep * 2 * BLOCK_BYTES))
+        units = keep
+    two = Geometry.flat(16, FP32)
+    if first:
+        vcopy(sb, two, acc, buf)
+    else:
+        vbin(sb, two, VBinOp.ADD, acc, acc, buf)
 
 
 def _finish(sb: StreamBuilder, vecs: list[Addr], blk: int, params: list[TensorPlacement],
@@ -222,19 +227,20 @@ def _finish(sb: StreamBuilder, vecs: list[Addr], blk: int, params: list[TensorPl
             vsc(sb, two, VScalarOp.MULS, tmp, running, at.momentum)
             vsc(sb, two, VScalarOp.MULS, acc_s, batch, 1.0 - at.momentum)
             vbin(sb, two, VBinOp.ADD, tmp, tmp, acc_s)
-            _store16(sb, h16, tmp, target, blk)
+            store_fp16(sb, h16, tmp, target, blk)
     else:
         mean, var = rmean, rvar
     vsc(sb, two, VScalarOp.ADDS, tmp, var, at.eps)
     vun(sb, two, VUnOp.RSQRT, tmp, tmp)
     vbin(sb, two, VBinOp.MUL, tmp, tmp, scale)  # inv
-    _store16(sb, h16, tmp, targets[0], blk)
+    store_fp16(sb, h16, tmp, targets[0], blk)
     vbin(sb, two, VBinOp.MUL, tmp, tmp, mean)
     vbin(sb, two, VBinOp.SUB, tmp, bias, tmp)  # shift = bias - mean * inv
-    _store16(sb, h16, tmp, targets[1], blk)
+    store_fp16(sb, h16, tmp, targets[1], blk)
 
 
-def _store16(sb: StreamBuilder, h16: Addr, src32: Addr, target: TensorPlacement,
-             blk: int) -> None:
+def store_fp16(sb: StreamBuilder, h16: Addr, src32: Addr, target: TensorPlacement,
+               blk: int) -> None:
+    """Channel block ``blk`` (16 fp32 lanes at ``src32``) to ``target`` as fp16, via ``h16``."""
     vconv_flat(sb, h16, src32, 16, FP16, FP32)
     copy_out(sb, gm(target, blk * BLOCK_BYTES), h16, BLOCK_BYTES)
