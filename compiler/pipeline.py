@@ -19,6 +19,7 @@ from .passes import (
     assign_layouts,
     eliminate_common_subexpressions,
     eliminate_dead_code,
+    expand_batch_norm_grad,
     fold_batch_norm,
     fold_constants,
     fuse,
@@ -51,6 +52,8 @@ def default_pipeline(options: CompileOptions) -> tuple[Pass, ...]:
     ]
     if options.fold_batch_norm:
         passes.append(Pass("batch_norm_folding", fold_batch_norm))
+    if options.target == "simt":  # no fused batch-norm backward kernel on the GPU
+        passes.append(Pass("batch_norm_grad_expansion", expand_batch_norm_grad))
     if options.epilogue == "fixpipe":  # FixPipe adds constant biases only
         passes.append(Pass("split_runtime_bias", split_runtime_bias))
     if options.fuse:

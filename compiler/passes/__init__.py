@@ -5,6 +5,7 @@ from .batch_norm_folding import fold_batch_norm
 from .constant_folding import fold_constants
 from .cse import eliminate_common_subexpressions
 from .dead_code import eliminate_dead_code
+from .expand_batch_norm_grad import expand_batch_norm_grad
 from .fusion import fuse
 from .layout_assignment import assign_layouts
 from .shape_inference import infer_shapes
@@ -15,6 +16,7 @@ __all__ = [
     "assign_layouts",
     "eliminate_common_subexpressions",
     "eliminate_dead_code",
+    "expand_batch_norm_grad",
     "fold_batch_norm",
     "fold_constants",
     "fuse",
