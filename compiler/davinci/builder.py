@@ -83,7 +83,7 @@ class KernelBuilder:
         """
         cores = []
         cache: dict[tuple[Instruction, ...], Stream] = {}
-        plans: dict[tuple, FlagPlan] = {}
+        plans: dict[tuple, tuple[FlagPlan, int]] = {}
         pairs = barriers = 0
         separated = self.target.organisation == "separated"
         for units in self.streams:
@@ -95,8 +95,8 @@ class KernelBuilder:
                 key = tuple(builder.instructions)
                 stream = cache.get(key)
                 if stream is None:
-                    plan = self._plan(key, plans)
-                    stream = cache[key] = Stream(tuple(plan.apply(key)))
+                    plan, shape = self._plan(key, plans)
+                    stream = cache[key] = Stream(tuple(plan.apply(key)), shape=shape)
                     pairs += plan.stats.pairs
                     barriers += plan.stats.barriers
                 built[unit] = stream
@@ -104,13 +104,14 @@ class KernelBuilder:
         self.flag_stats = FlagStats(pairs, barriers)
         return Kernel(self.name, tuple(cores))
 
-    def _plan(self, instructions: tuple[Instruction, ...], plans: dict[tuple, FlagPlan]
-              ) -> FlagPlan:
-        """The flag plan of a stream, shared with the streams of the same shape."""
+    def _plan(self, instructions: tuple[Instruction, ...],
+              plans: dict[tuple, tuple[FlagPlan, int]]) -> tuple[FlagPlan, int | None]:
+        """The flag plan of a stream, shared with the streams of the same shape, and the
+        shape's number in this kernel (None: a shape of its own)."""
         shape = flag_shape(instructions, self.gm_territory) if self.gm_territory else None
-        plan = plans.get(shape) if shape is not None else None
-        if plan is None:
-            plan = plan_flags(instructions, self.target.event_ids)
-            if shape is not None:
-                plans[shape] = plan
-        return plan
+        if shape is None:
+            return plan_flags(instructions, self.target.event_ids), None
+        known = plans.get(shape)
+        if known is None:
+            known = plans[shape] = (plan_flags(instructions, self.target.event_ids), len(plans))
+        return known

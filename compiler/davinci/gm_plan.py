@@ -237,13 +237,16 @@ def _relocate_instruction(ins: Instruction, translate: Callable[[int], int]) -> 
 
 
 def relocate_kernel(kernel: Kernel, translate: Callable[[int], int]) -> Kernel:
-    """``kernel`` with every GM address mapped by ``translate`` (shared streams stay shared)."""
+    """``kernel`` with every GM address mapped by ``translate`` (shared streams stay shared).
+
+    Each buffer moves as a whole and the buffers one kernel touches are live together, so
+    they do not overlap after planning either: streams keep their ``shape``."""
     done: dict[int, Stream] = {}
 
     def stream(s: Stream) -> Stream:
         if id(s) not in done:
-            done[id(s)] = Stream(tuple(_relocate_instruction(i, translate)
-                                       for i in s.instructions), s.lines)
+            done[id(s)] = dataclasses.replace(s, instructions=tuple(
+                _relocate_instruction(i, translate) for i in s.instructions))
         return done[id(s)]
 
     cores = tuple({unit: stream(s) for unit, s in core.items()} for core in kernel.cores)

@@ -64,6 +64,7 @@ class ChipState:
         self.events: list[TimelineEvent] = []
         self.events_dropped = 0
         self.units: dict[tuple[int, str], UnitEngine] = {}
+        self.race_checked: set[int] = set()  # stream shapes whose races a unit checks
         self.completed = 0  # instructions completed on any pipe, for stepping
 
     def gm_transfer(self, now: int, d: Decoded) -> tuple[float, int]:
@@ -91,7 +92,9 @@ class UnitEngine:
 
     def __init__(self, chip: ChipState, core: int, name: str, decoded: tuple[Decoded, ...],
                  lines: tuple[int, ...], describe: Callable[[int], str],
-                 execute: Executor | None, memory: Any) -> None:
+                 execute: Executor | None, memory: Any, shape: int | None = None) -> None:
+        """``shape``: streams of one shape have the same race verdict (the check is logical,
+        not timed: `races`), so only the first unit of each shape checks."""
         self.chip, self.core, self.name = chip, core, name
         self.env = chip.env
         self.decoded, self.lines, self.describe = decoded, lines, describe
@@ -125,7 +128,11 @@ class UnitEngine:
         self.bytes_read: Counter = Counter()
         self.bytes_written: Counter = Counter()
         self.flops = 0
-        self.races = RaceDetector(describe) if chip.options.check_races else None
+        self.races = None
+        if chip.options.check_races and shape not in chip.race_checked:
+            self.races = RaceDetector(describe)
+            if shape is not None:
+                chip.race_checked.add(shape)
         self.env.process(self._issue())
         for pipe in EXEC_PIPES:
             self.env.process(self._pipe(pipe))

@@ -113,7 +113,7 @@ class Simulation:
                                                                       records)
                 self.chip.units[core_index, unit] = UnitEngine(
                     self.chip, core_index, unit, decoded, stream.lines, _describer(stream),
-                    execute, self.memories.get((core_index, unit)),
+                    execute, self.memories.get((core_index, unit)), stream.shape,
                 )
 
     @property

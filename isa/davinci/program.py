@@ -21,6 +21,10 @@ class Stream:
     # Source positions are not part of the program: streams compare by their instructions,
     # so a kernel printed and parsed again equals the original.
     lines: tuple[int, ...] = field(default=(), compare=False)
+    # Streams of one kernel with the same non-None ``shape`` do the same work on other GM
+    # addresses (same flags, same overlaps between their accesses), so the engine's race
+    # check of one of them stands for all (set by the compiler; None checks every stream).
+    shape: int | None = field(default=None, compare=False)
 
     def line(self, index: int) -> int:
         return self.lines[index] if self.lines else index + 1

@@ -112,3 +112,22 @@ def test_a_gm_region_across_two_buffers_shares_no_plan() -> None:
     shifted = [Copy(Addr(Space.UB, 0), Addr(Space.GM, 4096 + 2048), 1, 16)]
     assert flag_shape(inside, territory) == flag_shape(shifted, territory)
     assert flag_shape(across, territory) is None
+
+
+def test_streams_of_one_shape_are_race_checked_once_and_still_caught() -> None:
+    """The engine checks one unit per stream shape (the verdict is logical, the same for
+    all): a racy stream is still reported when every core shares its shape."""
+    import dataclasses
+
+    kernel, bare, _ = _strip("matmul_128x256x512_db")
+    racy = Stream(bare, shape=0)
+    two = dataclasses.replace(kernel, cores=({"core": racy}, {"core": racy}))
+    with pytest.raises(Exception, match="race"):
+        run_kernel(two, CFG)
+    flagged, _ = insert_flags(bare, CFG.event_ids)
+    fine = Stream(tuple(flagged), shape=0)
+    shared = run_kernel(dataclasses.replace(kernel, cores=({"core": fine}, {"core": fine})), CFG)
+    alone = run_kernel(dataclasses.replace(kernel, cores=({"core": Stream(tuple(flagged))},
+                                                          {"core": Stream(tuple(flagged))})),
+                       CFG)
+    assert shared.cycles == alone.cycles
