@@ -25,10 +25,29 @@ def test_batch_norm_grad_kernels_match_reference(preset: str, shape: tuple) -> N
     fmaps = ["x", "dy", graph.outputs[0]]
     outcome = check(graph, fmap=fmaps, preset=preset, atol_frac=2e-2)
     ops = [k.op for k in outcome.exe.kernels]
-    assert ops == ["batch_norm_grad_sums", "batch_norm_grad_coefs", "elementwise"]
+    assert ops == ["batch_norm_grad_sums", "elementwise"]  # coefficients in the dx kernel
     if c == 64:  # 4 channel blocks, yet every vector unit takes a share of the pixels
         units = vector_units(SimpleNamespace(target=get_preset(preset)))
         assert outcome.exe.kernels[0].tiling.startswith(f"{units} cores over 4 channel blocks")
+
+
+@pytest.mark.parametrize("preset", ["ascend910", "ascend910b"])
+def test_parameter_gradients_alone_and_coefficients_too_large_for_the_prologue(
+        preset: str) -> None:
+    """Nothing reads dx: a coefficients kernel writes dscale and dbias. 4096 channels: the
+    coefficients do not fit UB beside the dx tiles, so that kernel also writes them to GM."""
+    shape = (2, 20, 5, 5)
+    graph = build(lambda gb, x, dy, s: gb.batch_norm_grad(x, dy, s)[1:], x=shape, dy=shape,
+                  s=(20,))
+    outcome = check(graph, fmap=["x", "dy"], preset=preset, atol_frac=2e-2)
+    assert [k.op for k in outcome.exe.kernels] == ["batch_norm_grad_sums",
+                                                   "batch_norm_grad_coefs"]
+    shape = (2, 4096, 1, 2)
+    graph = build(lambda gb, x, dy, s: gb.batch_norm_grad(x, dy, s), x=shape, dy=shape,
+                  s=(4096,))
+    outcome = check(graph, fmap=["x", "dy", graph.outputs[0]], preset=preset, atol_frac=2e-2)
+    assert [k.op for k in outcome.exe.kernels] == ["batch_norm_grad_sums",
+                                                   "batch_norm_grad_coefs", "elementwise"]
 
 
 def _conv_bn_net(channels: int):

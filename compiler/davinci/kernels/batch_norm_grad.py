@@ -1,29 +1,36 @@
-"""The training batch-norm backward (batch_norm_grad) on NC1HWC0, as MindSpore runs it: a
-reduction pass and an update pass (BNTrainingReduceGrad / BNTrainingUpdateGrad), each reading
-the activations once.
+"""The training batch-norm backward (batch_norm_grad) on NC1HWC0 as two kernels, as MindSpore
+runs it (BNTrainingReduceGrad / BNTrainingUpdateGrad), each reading the activations once.
 
-1. ``_grad_sums``: one pass over x and dy computing, per channel in fp32, sum(x), sum(x*x),
-   sum(dy) and sum(dy*x). Like the forward statistics, every (C1 channel block, share of the
-   pixels) pair is a work unit, so the cores stay busy when C1 is small (64 channels = 4 blocks
-   on 32 cores); each writes its four fp32 partials to a scratch image.
-2. ``_grad_coefficients`` (per channel, tiny): adds the partials and derives, with M elements
-   per channel, mean, inv = 1/sqrt(var + eps) (biased var = E[x^2] - mean^2), dbias = sum(dy),
-   dscale = inv * (sum(dy*x) - mean * sum(dy)) (the op's outputs), and the coefficients of
-   dx = A * (dy + P * (x - mean)) + Q with A = scale * inv, P = -inv * dscale / M and
-   Q = -A * dbias / M (fp16, in compiler scratch images). This is dx = A*dy + B*x + C with
-   B = A*P and C = Q - B*mean; subtracting the mean first keeps fp16 rounding relative to the
-   centred values.
-3. the element-wise update: that chain with per-channel operands (the forward's ChainKernel),
-   reading x and dy once and writing dx once; skipped when nothing reads dx.
+1. the reduce kernel (``_grad_sums``): one pass over x and dy computing, per channel in fp32,
+   sum(x), sum(x*x), sum(dy) and sum(dy*x). Like the forward statistics, every (C1 channel
+   block, share of the pixels) pair is a work unit, so the cores stay busy when C1 is small
+   (64 channels = 4 blocks on 32 cores); each writes its four fp32 partials to a scratch image
+   laid out [sum][share][channel].
+2. the update kernel: every core first adds the partials of all channels and derives (fp32
+   vectors over all channels at once, `_Coefficients`), with M elements per channel, mean,
+   inv = 1/sqrt(var + eps) (biased var = E[x^2] - mean^2), dbias = sum(dy) and
+   dscale = inv * (sum(dy*x) - mean * sum(dy)) (the op's outputs, written by core 0), and the
+   coefficients of dx = A * (dy + P * (x - mean)) + Q with A = scale * inv,
+   P = -inv * dscale / M, Q = -A * dbias / M (fp16 per-channel vectors in UB). That is
+   dx = A*dy + B*x + C with B = A*P and C = Q - B*mean; subtracting the mean first keeps fp16
+   rounding relative to the centred values. Then the forward's element-wise chain machinery
+   (ChainKernel, with these vectors as per-channel operands) streams x and dy once and writes
+   dx once.
+
+When nothing reads dx, a one-core coefficients kernel writes dscale and dbias instead of the
+update kernel; when the coefficients would take more than half of UB (thousands of channels)
+it also writes them to compiler scratch images, which the update chain then loads.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 
 from compiler.davinci.builder import StreamBuilder
 from compiler.davinci.context import LoweringContext
-from compiler.davinci.kernels.batch_norm import fold_into, store_fp16
+from compiler.davinci.kernels.batch_norm import fold_into
 from compiler.davinci.kernels.elementwise import ChainKernel, emit_elementwise
 from compiler.davinci.kernels.elementwise_plan import ACC, ChainOp, Ext, classify
 from compiler.davinci.kernels.vector_common import (
@@ -39,7 +46,7 @@ from compiler.davinci.kernels.vector_common import (
     vector_builder,
     vector_units,
 )
-from compiler.davinci.kernels.vector_ops import Geometry, vbin, vconv_flat, vsc, vun
+from compiler.davinci.kernels.vector_ops import Geometry, Opnd, vbin, vconv_flat, vsc, vun
 from compiler.davinci.lower import rule
 from compiler.errors import CompileError
 from compiler.executable import TensorPlacement
@@ -54,35 +61,53 @@ PARTIAL_BYTES = 4 * 64  # per (block, share): sum x, sum x^2, sum dy, sum dy*x (
 
 @rule(OpCode.BATCH_NORM_GRAD)
 def lower_batch_norm_grad(ctx: LoweringContext, node: Node) -> None:
-    """Sums, coefficients and (when dx is used) the dx update (see the module docstring)."""
+    """The sums kernel, then the dx kernel whose every core first derives the coefficients of
+    its channels from the partial sums (core 0 also writes dscale and dbias); a coefficients
+    kernel instead when nothing reads dx or the coefficients do not fit UB beside the tiles
+    (see the module docstring)."""
     x, dy = node.inputs[:2]
     xp, dyp = place_input(ctx, x), place_input(ctx, dy)
     for value, placed in ((x, xp), (dy, dyp)):
         if placed.layout != "nc1hwc0" or len(placed.shape) != 4:
             raise CompileError(f"{node.name}: batch_norm_grad is lowered for 4-D NC1HWC0 "
                                f"feature maps; {value} is {placed.layout} {placed.shape}")
-    n, c, h, w = xp.shape
+    c = xp.shape[1]
+    c1 = -(-c // 16)
     parts = _shares(ctx, xp)
     partials = place_image(ctx, f"{node.name}@partials",
-                           np.zeros(-(-c // 16) * parts * PARTIAL_BYTES // 4, np.float32),
-                           "nd", "float32")
+                           np.zeros(c1 * parts * PARTIAL_BYTES // 4, np.float32), "nd", "float32")
     _grad_sums(ctx, node, xp, dyp, partials, parts)
-    coefs = [place_image(ctx, f"{node.name}@{what}", np.zeros(c, np.float32), "ndp")
-             for what in COEFS]  # scratch, written on the device
-    _grad_coefficients(ctx, node, partials, parts, coefs)
+    coef = _Coefficients(ctx, node, partials, parts)
     dx = node.outputs[0]
-    if dx not in ctx.graph.outputs and not ctx.graph.consumers().get(dx):
+    used = dx in ctx.graph.outputs or bool(ctx.graph.consumers().get(dx))
+    inline = coef.ub_bytes <= ctx.target.ub_bytes // 2
+    images = None
+    if not used or not inline:
+        images = None if not used else [place_image(ctx, f"{node.name}@{what}",
+                                                    np.zeros(c, np.float32), "ndp")
+                                        for what in COEFS]  # scratch, written on the device
+        _coefficient_kernel(ctx, node, coef, images)
+    if not used:
         return
     out = place_output(ctx, dx, (x, dy))
     keys = [f"\0{what}" for what in COEFS]
-    exts = {k: Ext(k, "chan", p, chan_batch=1) for k, p in zip(keys, coefs, strict=True)}
+    exts = {k: Ext(k, "chan", None if images is None else images[i], chan_batch=1)
+            for i, k in enumerate(keys)}
     exts[x] = classify(ctx, x, out, node.name)
     exts[dy] = classify(ctx, dy, out, node.name)
     mean, p, a, q = keys
     chain = [ChainOp(OpCode.SUB, None, (x, mean)), ChainOp(OpCode.MUL, None, (ACC, p)),
              ChainOp(OpCode.ADD, None, (ACC, dy)), ChainOp(OpCode.MUL, None, (ACC, a)),
              ChainOp(OpCode.ADD, None, (ACC, q))]
-    emit_elementwise(ctx, node, ChainKernel(chain, exts, out, "chan", c % 16 != 0, 0))
+
+    def prologue(sb: StreamBuilder, core: int) -> dict[str, Opnd]:
+        bufs = coef.emit(sb, store_grads=core == 0)
+        return {k: Opnd(buf, row_stride=1, blk_stride=0) for k, buf in zip(keys, bufs, strict=True)}
+
+    kernel = ChainKernel(chain, exts, out, "chan", c % 16 != 0, 0)
+    if images is None:
+        kernel = replace(kernel, prologue=prologue, prologue_ub_bytes=coef.ub_bytes)
+    emit_elementwise(ctx, node, kernel)
 
 
 def _chunk(ctx: LoweringContext, hw: int) -> int:
@@ -130,9 +155,8 @@ def _grad_sums(ctx: LoweringContext, node: Node, xp: TensorPlacement, dyp: Tenso
                 _accumulate(sb, sets[index % 2], (gm(xp, offset), gm(dyp, offset)), size,
                             accs, k == 0)
                 index += 1
-            at = (blk * parts + part) * PARTIAL_BYTES
-            for i, acc in enumerate(accs):
-                copy_out(sb, gm(partials, at + 64 * i), acc, 64)
+            for kind, acc in enumerate(accs):
+                copy_out(sb, gm(partials, ((kind * parts + part) * c1 + blk) * 64), acc, 64)
     ctx.launch(builder, node, op="batch_norm_grad_sums", flops=6 * numel(xp.shape),
                min_bytes=2 * numel(xp.shape) * 2, inputs=tuple(node.inputs[:2]), outputs=(),
                tiling=f"{len(ranges)} cores over {c1} channel blocks x {len(shares)} pixel "
@@ -154,52 +178,73 @@ def _accumulate(sb: StreamBuilder, bufs: tuple[Addr, ...], srcs: tuple[Addr, Add
         fold_into(sb, buf, size, acc, first)
 
 
-def _grad_coefficients(ctx: LoweringContext, node: Node, partials: TensorPlacement,
-                       parts: int, coefs: list[TensorPlacement]) -> None:
-    """Per 16 channels: add the partials, then dscale, dbias and the dx coefficients."""
-    c = ctx.type_of(node.inputs[0]).shape[1]
-    c1 = -(-c // 16)
-    count = numel(ctx.type_of(node.inputs[0]).shape) // c
-    scale_p = place_input(ctx, node.inputs[2], "ndp")
-    outs = [ctx.place(v, "ndp") for v in node.outputs[1:]]
-    ranges = split(c1, vector_units(ctx))
-    builder, streams = vector_builder(ctx, f"{node.name}_coefs", len(ranges))
-    two = Geometry.flat(16, FP32)
-    for core, (b0, b1) in enumerate(ranges):
-        sb = streams[core]
-        sums = sb.alloc(Space.UB, ub_bytes(parts * PARTIAL_BYTES), "partials")
-        scale, mean, inv, tmp, a, h16 = (sb.alloc(Space.UB, 256, f"vector {i}")
-                                         for i in range(6))
-        s_x, s_xx, s_dy, s_dyx = (sums + 64 * i for i in range(4))
-        for blk in range(b0, b1):
-            copy_in(sb, sums, gm(partials, blk * parts * PARTIAL_BYTES), parts * PARTIAL_BYTES)
+class _Coefficients:
+    """The per-channel math of step 2 for all channel blocks at once (fp32 vectors of C1*16
+    lanes), emitted into any stream; partials are laid out [sum][share][channel]."""
+
+    def __init__(self, ctx: LoweringContext, node: Node, partials: TensorPlacement,
+                 parts: int) -> None:
+        self.node, self.partials, self.parts = node, partials, parts
+        shape = ctx.type_of(node.inputs[0]).shape
+        self.c1 = -(-shape[1] // 16)
+        self.count = numel(shape) // shape[1]
+        self.scale = place_input(ctx, node.inputs[2], "ndp")
+        self.outs = [ctx.place(v, "ndp") for v in node.outputs[1:]]
+        lanes32, lanes16 = self.c1 * 64, self.c1 * BLOCK_BYTES
+        self.ub_bytes = ub_bytes(partials.nbytes) + 3 * ub_bytes(lanes32) + \
+            5 * ub_bytes(lanes16)
+
+    def emit(self, sb: StreamBuilder, store_grads: bool) -> list[Addr]:
+        """UB fp16 images of (mean, P, A, Q); dscale and dbias to GM when ``store_grads``."""
+        c1, parts = self.c1, self.parts
+        geo = Geometry.flat(c1 * 16, FP32)
+        sums = sb.alloc(Space.UB, ub_bytes(self.partials.nbytes), "partial sums")
+        inv, tmp, a = (sb.alloc(Space.UB, ub_bytes(c1 * 64), what)
+                       for what in ("inv", "scratch", "A"))
+        mean16, p16, a16, q16, h16 = (sb.alloc(Space.UB, ub_bytes(c1 * BLOCK_BYTES), what)
+                                      for what in (*COEFS, "fp16 staging"))
+        copy_in(sb, sums, gm(self.partials), self.partials.nbytes)
+        s_x, s_xx, s_dy, s_dyx = (sums + kind * parts * c1 * 64 for kind in range(4))
+        for total in (s_x, s_xx, s_dy, s_dyx):
             for part in range(1, parts):
-                vbin(sb, Geometry.flat(64, FP32), VBinOp.ADD, sums, sums,
-                     sums + part * PARTIAL_BYTES)
-            copy_in(sb, h16, gm(scale_p, blk * BLOCK_BYTES), BLOCK_BYTES)
-            vconv_flat(sb, scale, h16, 16, FP32, FP16)
-            vsc(sb, two, VScalarOp.MULS, mean, s_x, 1.0 / count)
-            vsc(sb, two, VScalarOp.MULS, inv, s_xx, 1.0 / count)
-            vbin(sb, two, VBinOp.MUL, tmp, mean, mean)
-            vbin(sb, two, VBinOp.SUB, inv, inv, tmp)  # biased variance
-            vsc(sb, two, VScalarOp.MAXS, inv, inv, 0.0)
-            vsc(sb, two, VScalarOp.ADDS, inv, inv, float(node.attrs.eps))
-            vun(sb, two, VUnOp.RSQRT, inv, inv)
-            store_fp16(sb, h16, s_dy, outs[1], blk)  # dbias
-            vbin(sb, two, VBinOp.MUL, tmp, mean, s_dy)
-            vbin(sb, two, VBinOp.SUB, tmp, s_dyx, tmp)
-            vbin(sb, two, VBinOp.MUL, tmp, tmp, inv)  # dscale
-            store_fp16(sb, h16, tmp, outs[0], blk)
-            store_fp16(sb, h16, mean, coefs[0], blk)
-            vbin(sb, two, VBinOp.MUL, tmp, tmp, inv)
-            vsc(sb, two, VScalarOp.MULS, tmp, tmp, -1.0 / count)  # P
-            store_fp16(sb, h16, tmp, coefs[1], blk)
-            vbin(sb, two, VBinOp.MUL, a, scale, inv)  # A
-            store_fp16(sb, h16, a, coefs[2], blk)
-            vbin(sb, two, VBinOp.MUL, tmp, a, s_dy)
-            vsc(sb, two, VScalarOp.MULS, tmp, tmp, -1.0 / count)  # Q
-            store_fp16(sb, h16, tmp, coefs[3], blk)
-    ctx.launch(builder, node, op="batch_norm_grad_coefs", flops=20 * c * parts,
-               min_bytes=c1 * (parts * PARTIAL_BYTES + 7 * BLOCK_BYTES),
+                vbin(sb, geo, VBinOp.ADD, total, total, total + part * c1 * 64)
+        mean = s_x  # sum(x) is not needed once the mean is known
+        vsc(sb, geo, VScalarOp.MULS, mean, s_x, 1.0 / self.count)
+        vsc(sb, geo, VScalarOp.MULS, inv, s_xx, 1.0 / self.count)
+        vbin(sb, geo, VBinOp.MUL, tmp, mean, mean)
+        vbin(sb, geo, VBinOp.SUB, inv, inv, tmp)  # biased variance
+        vsc(sb, geo, VScalarOp.MAXS, inv, inv, 0.0)
+        vsc(sb, geo, VScalarOp.ADDS, inv, inv, float(self.node.attrs.eps))
+        vun(sb, geo, VUnOp.RSQRT, inv, inv)
+        vbin(sb, geo, VBinOp.MUL, tmp, mean, s_dy)
+        vbin(sb, geo, VBinOp.SUB, tmp, s_dyx, tmp)
+        vbin(sb, geo, VBinOp.MUL, tmp, tmp, inv)  # dscale
+        if store_grads:
+            for src, out in ((tmp, self.outs[0]), (s_dy, self.outs[1])):
+                vconv_flat(sb, h16, src, c1 * 16, FP16, FP32)
+                copy_out(sb, gm(out), h16, c1 * BLOCK_BYTES)
+        vconv_flat(sb, mean16, mean, c1 * 16, FP16, FP32)
+        vbin(sb, geo, VBinOp.MUL, tmp, tmp, inv)
+        vsc(sb, geo, VScalarOp.MULS, tmp, tmp, -1.0 / self.count)
+        vconv_flat(sb, p16, tmp, c1 * 16, FP16, FP32)  # P = -inv * dscale / M
+        copy_in(sb, h16, gm(self.scale), c1 * BLOCK_BYTES)
+        vconv_flat(sb, a, h16, c1 * 16, FP32, FP16)
+        vbin(sb, geo, VBinOp.MUL, a, a, inv)
+        vconv_flat(sb, a16, a, c1 * 16, FP16, FP32)  # A = scale * inv
+        vbin(sb, geo, VBinOp.MUL, tmp, a, s_dy)
+        vsc(sb, geo, VScalarOp.MULS, tmp, tmp, -1.0 / self.count)
+        vconv_flat(sb, q16, tmp, c1 * 16, FP16, FP32)  # Q = -A * dbias / M
+        return [mean16, p16, a16, q16]
+
+
+def _coefficient_kernel(ctx: LoweringContext, node: Node, coef: _Coefficients,
+                        images: list[TensorPlacement] | None) -> None:
+    """One core: dscale and dbias, plus the coefficient images when ``images`` are given."""
+    builder, streams = vector_builder(ctx, f"{node.name}_coefs", 1)
+    bufs = coef.emit(streams[0], store_grads=True)
+    for buf, image in zip(bufs, images or [], strict=False):
+        copy_out(streams[0], gm(image), buf, coef.c1 * BLOCK_BYTES)
+    ctx.launch(builder, node, op="batch_norm_grad_coefs", flops=30 * coef.c1 * 16 * coef.parts,
+               min_bytes=coef.partials.nbytes + coef.c1 * BLOCK_BYTES * (3 + len(images or [])),
                inputs=(node.inputs[2],), outputs=tuple(node.outputs[1:]),
-               tiling=f"{len(ranges)} cores over {c1} channel blocks ({parts} partial sums each)")
+               tiling=f"1 core over {coef.c1} channel blocks ({coef.parts} partial sums each)")

@@ -10,6 +10,7 @@ follows the rule in `vector_common`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,7 +62,9 @@ class ChainKernel:
     (elementwise_plan.Ext), the output, the walk ("flat" over blocks, "rows" of an ndp value,
     "chan" over NC1HWC0 slices), whether padded lanes must be re-zeroed, and the scratch tiles
     the chain's composed ops need. Other kernels (batch norm, where, expand, casts) build one
-    and call `emit_elementwise`."""
+    and call `emit_elementwise`. A ``prologue`` (called with each stream and its index before
+    the tiles) may compute per-channel operands in UB itself: it returns them by name (exts of
+    kind "chan" with no placement) and uses at most ``prologue_ub_bytes`` of UB."""
 
     chain: list[ChainOp]
     exts: dict[str, Ext]
@@ -70,6 +73,8 @@ class ChainKernel:
     zero_fix: bool
     scratch_tiles: int
     row_range: tuple[int, int] | None = None  # rows mode: write only these output rows
+    prologue: Callable[[StreamBuilder, int], dict[str, Opnd]] | None = None
+    prologue_ub_bytes: int = 0
 
 
 def _scratch_tiles(chain: list[ChainOp], exts: dict[str, Ext]) -> int:
@@ -176,15 +181,16 @@ def emit_elementwise(ctx: LoweringContext, node: Node, k: ChainKernel) -> None:
     persistent = sum(ub_bytes(e.placement.nbytes) + 2 * BLOCK_BYTES
                      for e in k.exts.values()
                      if e.kind in ("row", "chan", "scalar") and e.placement is not None)
-    budget = ctx.target.ub_bytes - persistent - 4096
+    budget = ctx.target.ub_bytes - persistent - k.prologue_ub_bytes - 4096
     plan = plan_tiles(budget, units, unit_bytes, per_set, vector_units(ctx), align)
     first, last = k.row_range if k.row_range is not None else (0, units)
     ranges = [(first + a * align, min(last, first + b * align))
               for a, b in split(-(-(last - first) // align), vector_units(ctx))]
     builder, streams = vector_builder(ctx, f"{node.name}", len(ranges))
     for core, (start, stop) in enumerate(ranges):
+        fixed = k.prologue(streams[core], core) if k.prologue is not None else {}
         _emit_core(streams[core], k, plan.tile_units, start, stop, unit_bytes, rows,
-                   row_blocks)
+                   row_blocks, fixed)
     in_bytes = sum(e.placement.nbytes for e in k.exts.values()
                    if e.kind != "imm" and e.placement is not None)
     out_numel = numel(k.out.shape)
@@ -200,8 +206,8 @@ def emit_elementwise(ctx: LoweringContext, node: Node, k: ChainKernel) -> None:
 
 
 def _emit_core(sb: StreamBuilder, k: ChainKernel, tile_units: int, start: int, stop: int,
-               unit_bytes: int, rows: int, row_blocks: int) -> None:
-    fixed = _load_persistent(sb, k)
+               unit_bytes: int, rows: int, row_blocks: int, computed: dict[str, Opnd]) -> None:
+    fixed = {**computed, **_load_persistent(sb, k)}
     tile_bytes = ub_bytes(tile_units * unit_bytes)
     sets = []
     for _ in range(2):
@@ -234,9 +240,8 @@ def _load_persistent(sb: StreamBuilder, k: ChainKernel) -> dict[str, Opnd]:
     """Row vectors, channel vectors and broadcast scalars: loaded once per core."""
     fixed: dict[str, Opnd] = {}
     for value, ext in k.exts.items():
-        if ext.kind not in ("row", "chan", "scalar"):
-            continue
-        assert ext.placement is not None
+        if ext.kind not in ("row", "chan", "scalar") or ext.placement is None:
+            continue  # a prologue's operand
         nbytes = BLOCK_BYTES if ext.kind == "scalar" else ext.placement.nbytes
         buf = sb.alloc(Space.UB, ub_bytes(nbytes), f"operand {value}")
         copy_in(sb, buf, gm(ext.placement), nbytes)
