@@ -36,7 +36,8 @@ def activation_layout(tensor_type: TensorType) -> str:
 
 
 _FMAP_OPS = {OpCode.CONV2D, OpCode.CONV_TRANSPOSE2D, OpCode.MAX_POOL2D, OpCode.AVG_POOL2D,
-             OpCode.GLOBAL_AVG_POOL, OpCode.BATCH_NORM, OpCode.CONV2D_GRAD_WEIGHT}
+             OpCode.GLOBAL_AVG_POOL, OpCode.BATCH_NORM, OpCode.BATCH_NORM_GRAD,
+             OpCode.CONV2D_GRAD_WEIGHT}
 
 
 def _is_fmap_node(node: Node) -> bool:
