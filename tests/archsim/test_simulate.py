@@ -128,3 +128,20 @@ def test_kernels_simulated_on_several_processes_give_the_same_numbers() -> None:
 def test_run_jobs_option_is_checked() -> None:
     result = CliRunner().invoke(main, ["run", "mlp", "--jobs", "0"])
     assert result.exit_code == 2 and "--jobs" in result.output
+
+
+def test_the_callers_garbage_collector_setting_is_restored() -> None:
+    """Compiling and simulating collect less often, but only while they run (a library call
+    must not leave global state behind), and the numbers do not depend on it."""
+    import gc
+
+    before = gc.get_threshold()
+    first = simulate("mlp", hw="ascend910")
+    assert gc.get_threshold() == before
+    gc.set_threshold(100, 5, 5)
+    try:
+        second = simulate("mlp", hw="ascend910")
+        assert gc.get_threshold() == (100, 5, 5)
+    finally:
+        gc.set_threshold(*before)
+    assert first.cycles == second.cycles
