@@ -38,9 +38,10 @@ def measure(spec: str, hw: str = "ascend910", batch: int = 1, train: bool = Fals
     result = run_executable(exe, config, "timing", graph=graph, model=name, batch=batch,
                             workers=default_workers())
     done = time.perf_counter()
-    busy = sum(k.run.pipes["M"].busy_cycles for k in result.kernels)
-    cores = max(k.run.units_per_pipe.get("M", 1) for k in result.kernels)
-    cores_cycles = sum(k.run.cycles * k.run.units_per_pipe.get("M", 1) for k in result.kernels)
+    # Cube shares over every Cube of the chip (a kernel on fewer cores leaves the rest idle)
+    busy = sum(k.run.pipes["M"].busy_cycles for k in result.kernels if "M" in k.run.pipes)
+    cores = config.cores
+    cores_cycles = sum(k.run.cycles for k in result.kernels) * cores
     launch_s = sum(k.run.total_cycles - k.run.cycles for k in result.kernels) / result.freq_hz
     # the best any layer-at-a-time schedule can do on this chip: every kernel at its roofline
     # bound plus its launch; the Cube busy share it would give with this code's Cube work
@@ -49,6 +50,7 @@ def measure(spec: str, hw: str = "ascend910", batch: int = 1, train: bool = Fals
         "workload": f"{spec}{' train' if train else ''} b{batch}", "hw": hw,
         "sim ms": result.seconds * 1e3,
         "per s": result.throughput_per_s, "cube util": _cube(result),
+        "cube util (chip)": busy / (cores_cycles + launch_s * result.freq_hz * cores),
         "cube util (no launch)": busy / cores_cycles if cores_cycles else 0.0,
         "useful FLOP/peak": result.flops / (result.seconds * result.peak_flops),
         "roofline ms": result.roofline_seconds * 1e3, "launch ms": launch_s * 1e3,
