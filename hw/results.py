@@ -58,6 +58,14 @@ class KernelRecord:
         return {unit: self.run.utilization(pipe) for unit, pipe in DAVINCI_UNITS.items()
                 if pipe in self.run.units_per_pipe or unit in ("cube", "vector", "scalar")}
 
+    def chip_utilization(self) -> dict[str, float]:
+        """Like `utilization`, but over every unit of the chip (DaVinci: a kernel on fewer
+        cores counts the idle ones); the kernel's own shares on a GPU."""
+        if isinstance(self.run, GpuKernelRun):
+            return self.utilization()
+        return {unit: self.run.chip_utilization(pipe) for unit, pipe in DAVINCI_UNITS.items()
+                if pipe in self.run.units_per_pipe or unit in ("cube", "vector", "scalar")}
+
 
 def roofline_seconds(flops: int, min_bytes: int, peak_flops: float,
                      hbm_bytes_per_s: float) -> float:
@@ -110,10 +118,11 @@ class RunResult:
         return self.batch / self.seconds if self.seconds else 0.0
 
     def utilization(self) -> dict[str, float]:
-        """Busy share of each unit over the whole run (time-weighted over kernels)."""
+        """Busy share of each unit of the chip over the whole run (time-weighted over kernels,
+        launches included; a kernel on fewer cores counts the idle ones)."""
         busy: Counter = Counter()
         for k in self.kernels:
-            for unit, fraction in k.utilization().items():
+            for unit, fraction in k.chip_utilization().items():
                 busy[unit] += fraction * k.run.cycles
         total = sum(k.run.total_cycles for k in self.kernels) or 1
         return {unit: min(1.0, value / total) for unit, value in busy.items()}
@@ -130,7 +139,7 @@ class RunResult:
             row["hbm_bytes"] += k.hbm_bytes
             row["seconds"] += k.seconds
             row["roofline_seconds"] += k.roofline_seconds
-            for unit, fraction in k.utilization().items():
+            for unit, fraction in k.chip_utilization().items():
                 row["_busy"][unit] += fraction * k.run.cycles
         out = []
         for row in rows.values():

@@ -64,7 +64,9 @@ class KernelRun:
 
     ``cycles`` is the makespan of the cores (launch overhead excluded, reported separately in
     ``launch_cycles``). ``pipes`` sums each pipe over every core and unit; ``units_per_pipe``
-    says over how many units, so utilisation = busy / (cycles * units).
+    says over how many units did work on it, so utilisation = busy / (cycles * units): the
+    kernel's own share. ``chip_units_per_pipe`` counts the units the whole chip has (when
+    known), for chip-wide shares: a kernel on 16 of 32 cores leaves the other 16 idle.
     """
 
     name: str
@@ -82,6 +84,7 @@ class KernelRun:
     flops: int
     events: tuple[TimelineEvent, ...] = ()
     events_dropped: int = 0
+    chip_units_per_pipe: Mapping[str, int] | None = None
     outputs: Mapping[str, np.ndarray] = field(default_factory=dict)
 
     @property
@@ -98,6 +101,14 @@ class KernelRun:
         if units == 0 or self.cycles == 0:
             return 0.0
         return self.pipes[pipe].busy_cycles / (self.cycles * units)
+
+    def chip_utilization(self, pipe: str) -> float:
+        """Fraction of the chip's ``pipe`` capacity the kernel used while it ran (its own
+        share, `utilization`, when the chip's units are not known)."""
+        chip = (self.chip_units_per_pipe or {}).get(pipe, 0)
+        if chip == 0 or pipe not in self.pipes or self.cycles == 0:
+            return self.utilization(pipe)
+        return self.pipes[pipe].busy_cycles / (self.cycles * chip)
 
     def __add__(self, other: KernelRun) -> KernelRun:
         """Sequential composition: two kernels run one after the other."""
@@ -123,4 +134,5 @@ class KernelRun:
             bytes_written=_add(self.bytes_written, other.bytes_written),
             instruction_counts=_add(self.instruction_counts, other.instruction_counts),
             flops=self.flops + other.flops,
+            chip_units_per_pipe=self.chip_units_per_pipe or other.chip_units_per_pipe,
         )

@@ -82,7 +82,7 @@ def run_from_json(data: Mapping[str, Any]) -> KernelRun:
         value = data[f.name]
         if f.name == "pipes":
             value = {name: PipeStats(**stats) for name, stats in value.items()}
-        if _is_mapping(f.type):
+        if _is_mapping(f.type) and value is not None:
             value = MappingProxyType(dict(value))
         values[f.name] = value
     return cls(**values)

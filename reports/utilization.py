@@ -57,11 +57,14 @@ def _breakdown(layer: str, kernels: Sequence[KernelRecord], start: float,
     issue_slots = 0
     for k in kernels:
         run = k.run
-        for unit, fraction in k.utilization().items():
+        # shares of the chip's units (RunResult.utilization), the idle cores of a kernel on
+        # fewer cores included
+        unit_counts = run.chip_units_per_pipe or run.units_per_pipe
+        for unit, fraction in k.chip_utilization().items():
             busy[unit] += fraction * run.cycles
             pipe = _pipe(unit)
-            if pipe in run.pipes and run.units_per_pipe.get(pipe):
-                wait[unit] += run.pipes[pipe].flag_wait_cycles / run.units_per_pipe[pipe]
+            if pipe in run.pipes and unit_counts.get(pipe):
+                wait[unit] += run.pipes[pipe].flag_wait_cycles / unit_counts[pipe]
         stalls = getattr(run, "stall_cycles", None)
         if stalls:  # GPU: warp-scheduler cycles by stall reason
             for reason, n in stalls.items():

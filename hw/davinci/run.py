@@ -15,7 +15,7 @@ from hw.davinci.engine import ChipState, EngineOptions, UnitEngine
 from hw.davinci.functional_numerics import bf16_to_float32, float32_to_bf16
 from hw.davinci.stats import KernelRun, PipeStats
 from hw.errors import DeadlockError, SimulationError
-from isa.davinci import Kernel, Space, Stream
+from isa.davinci import Kernel, Pipe, Space, Stream
 from isa.davinci.asm_print import format_instruction
 
 Mode = Literal["timing", "functional"]
@@ -273,4 +273,18 @@ def _collect(kernel: Kernel, cfg: Any, chip: ChipState, outputs: dict) -> Kernel
         events=tuple(sorted(chip.events, key=lambda e: (e.start, e.core, e.pipe))),
         events_dropped=chip.events_dropped,
         outputs=outputs,
+        chip_units_per_pipe=chip_units(cfg),
     )
+
+
+def chip_units(cfg: Any) -> dict[str, int]:
+    """How many units of the chip have each pipe: every core has all of them on coupled
+    chips; on separated ones the AIC has the Cube side and each AIV the vector side, and
+    both have scalar issue and MTE2/MTE3."""
+    cores = int(cfg.cores)
+    if cfg.organisation != "separated":
+        return {pipe.name: cores for pipe in Pipe}
+    aivs = cores * int(cfg.vector_cores_per_core)
+    cube_side = {"M": cores, "MTE1": cores, "FIX": cores}
+    return {**cube_side, "V": aivs, "S": cores + aivs, "MTE2": cores + aivs,
+            "MTE3": cores + aivs}

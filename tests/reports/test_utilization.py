@@ -51,3 +51,25 @@ def test_figure_has_a_row_per_busy_unit_and_a_bar_per_layer(resnet_910) -> None:
     assert len(first.patches) == 3 * len(rows)
     assert first.get_ylim() == (0.0, 100.0)
     assert "time through the run" in fig.axes[-1].get_xlabel()
+
+
+def test_run_shares_count_the_idle_cores_of_a_kernel_on_fewer_cores() -> None:
+    """A one-core kernel keeps its own Cube busy, but on a 32-core chip the run's Cube share
+    is that over 32: the run-level figures are shares of the whole chip."""
+    from pathlib import Path
+
+    from hw.davinci import get_preset
+    from hw.davinci.run import run_kernel
+    from hw.results import KernelRecord, RunResult
+    from isa.davinci.asm import load_kernel
+
+    cfg = get_preset("ascend910")
+    example = Path(__file__).resolve().parents[2] / "examples" / "asm" / "matmul_128x256x512_db.s"
+    run = run_kernel(load_kernel(example), cfg)
+    own = run.utilization("M")
+    assert own > 0.1 and run.chip_utilization("M") == pytest.approx(own / cfg.cores)
+    record = KernelRecord("k", "layer", "matmul", ("layer",), run.flops, 0, 0.0, run)
+    result = RunResult("one", cfg.name, 1, "timing", cfg.freq_hz, 1.0, 1.0, (record,))
+    share = own / cfg.cores * run.cycles / run.total_cycles
+    assert result.utilization()["cube"] == pytest.approx(share)
+    assert result.layers()[0]["utilization"]["cube"] == pytest.approx(share)
