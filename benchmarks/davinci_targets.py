@@ -50,7 +50,6 @@ def measure(spec: str, hw: str = "ascend910", batch: int = 1, train: bool = Fals
         "workload": f"{spec}{' train' if train else ''} b{batch}", "hw": hw,
         "sim ms": result.seconds * 1e3,
         "per s": result.throughput_per_s, "cube util": _cube(result),
-        "cube util (chip)": busy / (cores_cycles + launch_s * result.freq_hz * cores),
         "cube util (no launch)": busy / cores_cycles if cores_cycles else 0.0,
         "useful FLOP/peak": result.flops / (result.seconds * result.peak_flops),
         "roofline ms": result.roofline_seconds * 1e3, "launch ms": launch_s * 1e3,
