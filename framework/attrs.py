@@ -134,9 +134,12 @@ class BatchNormAttrs:
 class BatchNormGradAttrs:
     """Backward of training-mode batch norm over axis 1. Inputs (x, dy, scale); outputs
     (dx, dscale, dbias), the statistics (biased variance) recomputed from x over every axis
-    but 1, as the forward computed them."""
+    but 1, as the forward computed them. With ``relu_mask`` a fourth input y (x's shape) masks
+    the incoming gradient: the op uses where(y > 0, dy, 0) as its dy (the backward of a ReLU
+    of y fused in, so that masked gradient is never stored)."""
 
     eps: float = 1e-5
+    relu_mask: bool = False
 
 
 @dataclass(frozen=True)

@@ -233,10 +233,13 @@ class OpsMixin:
         return outs if training else outs[0]
 
     def batch_norm_grad(self, x: str, dy: str, scale: str, eps: float = 1e-5,
-                        name: str | None = None) -> tuple[str, str, str]:
-        """(dx, dscale, dbias) of training-mode batch_norm(x, scale, ...) given dy."""
-        dx, dscale, dbias = self.node(OpCode.BATCH_NORM_GRAD, [x, dy, scale],
-                                      A.BatchNormGradAttrs(eps), name=name)
+                        name: str | None = None, relu_y: str | None = None
+                        ) -> tuple[str, str, str]:
+        """(dx, dscale, dbias) of training-mode batch_norm(x, scale, ...) given dy; with
+        ``relu_y`` the gradient is where(relu_y > 0, dy, 0) (through a ReLU of relu_y)."""
+        inputs = [x, dy, scale] if relu_y is None else [x, dy, scale, relu_y]
+        dx, dscale, dbias = self.node(OpCode.BATCH_NORM_GRAD, inputs,
+                                      A.BatchNormGradAttrs(eps, relu_y is not None), name=name)
         return dx, dscale, dbias
 
     def layer_norm(self, x: str, scale: str, bias: str, axis: int = -1,

@@ -127,7 +127,9 @@ def _batch_norm(xs: Arrays, at: A.BatchNormAttrs) -> tuple[np.ndarray, ...]:
 
 
 def _batch_norm_grad(xs: Arrays, at: A.BatchNormGradAttrs) -> tuple[np.ndarray, ...]:
-    x, dy, scale = (np.asarray(v, dtype=np.float64) for v in xs)
+    x, dy, scale = (np.asarray(v, dtype=np.float64) for v in xs[:3])
+    if at.relu_mask:  # the backward of relu(y): where(y > 0, dy, 0)
+        dy = np.where(np.asarray(xs[3]) > 0, dy, 0.0)
     axes = (0,) + tuple(range(2, x.ndim))
     count = x.size // x.shape[1]  # M: elements per channel
     inv = 1.0 / np.sqrt(x.var(axis=axes) + at.eps)  # biased, as the training forward

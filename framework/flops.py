@@ -70,8 +70,9 @@ def _batch_norm(ins: Types, outs: Types, at: A.BatchNormAttrs) -> int:
 
 
 def _batch_norm_grad(ins: Types, outs: Types, at: A.BatchNormGradAttrs) -> int:
-    # four per-channel sums (x, x^2, dy, dy*x: 6 per element), then dx = a*dy + b*x + c (4)
-    return 10 * ins[0].numel
+    # four per-channel sums (x, x^2, dy, dy*x: 6 per element), then dx = a*dy + b*x + c (4);
+    # a relu mask selects dy by y > 0 (1)
+    return (11 if at.relu_mask else 10) * ins[0].numel
 
 
 def _pool(ins: Types, outs: Types, at: A.PoolAttrs) -> int:

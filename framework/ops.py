@@ -143,7 +143,7 @@ OP_INFO: dict[OpCode, OpInfo] = {
     OpCode.CONV_TRANSPOSE2D: _info(A.ConvTranspose2dAttrs, 2, 3),
     OpCode.CONV2D_GRAD_WEIGHT: _info(A.ConvGradWeightAttrs, 2),
     OpCode.BATCH_NORM: _info(A.BatchNormAttrs, 5),
-    OpCode.BATCH_NORM_GRAD: _info(A.BatchNormGradAttrs, 3),
+    OpCode.BATCH_NORM_GRAD: _info(A.BatchNormGradAttrs, 3, 4),
     OpCode.LAYER_NORM: _info(A.LayerNormAttrs, 3),
     OpCode.SOFTMAX: _info(A.AxisAttrs, 1),
     OpCode.LOG_SOFTMAX: _info(A.AxisAttrs, 1),

@@ -131,12 +131,18 @@ def _batch_norm(ts: Types, at: A.BatchNormAttrs) -> Types:
 
 def _batch_norm_grad(ts: Types, at: A.BatchNormGradAttrs) -> Types:
     dtype = same_dtype(ts)
-    x, dy, scale = ts
+    if len(ts) != (4 if at.relu_mask else 3):
+        raise FrameworkError(f"batch_norm_grad takes {'4' if at.relu_mask else '3'} inputs "
+                             f"with relu_mask={at.relu_mask}, got {len(ts)}")
+    x, dy, scale = ts[:3]
     require_float(x)
     if x.rank < 2:
         raise FrameworkError(f"batch_norm_grad input must have rank >= 2, got {x.shape}")
     if dy.shape != x.shape:
         raise FrameworkError(f"batch_norm_grad: dy {dy.shape} does not match x {x.shape}")
+    if at.relu_mask and ts[3].shape != x.shape:
+        raise FrameworkError(f"batch_norm_grad: relu mask input {ts[3].shape} does not match "
+                             f"x {x.shape}")
     c = x.shape[1]
     if scale.shape != (c,):
         raise FrameworkError(f"batch_norm_grad scale must be ({c},), got {scale.shape}")
