@@ -22,6 +22,7 @@ from .passes import (
     expand_batch_norm_grad,
     fold_batch_norm,
     fold_constants,
+    fold_relu_grad_into_batch_norm_grad,
     fuse,
     infer_shapes,
     simplify,
@@ -54,6 +55,9 @@ def default_pipeline(options: CompileOptions) -> tuple[Pass, ...]:
         passes.append(Pass("batch_norm_folding", fold_batch_norm))
     if options.target == "simt":  # no fused batch-norm backward kernel on the GPU
         passes.append(Pass("batch_norm_grad_expansion", expand_batch_norm_grad))
+    else:  # DaVinci's batch_norm_grad kernels mask dy by a ReLU's input as they stream it
+        passes.append(Pass("relu_grad_into_batch_norm_grad",
+                           fold_relu_grad_into_batch_norm_grad))
     if options.epilogue == "fixpipe":  # FixPipe adds constant biases only
         passes.append(Pass("split_runtime_bias", split_runtime_bias))
     if options.fuse:

@@ -8,6 +8,7 @@ from .dead_code import eliminate_dead_code
 from .expand_batch_norm_grad import expand_batch_norm_grad
 from .fusion import fuse
 from .layout_assignment import assign_layouts
+from .relu_grad_into_batch_norm_grad import fold_relu_grad_into_batch_norm_grad
 from .shape_inference import infer_shapes
 from .simplify import simplify
 from .split_bias import split_runtime_bias
@@ -19,6 +20,7 @@ __all__ = [
     "expand_batch_norm_grad",
     "fold_batch_norm",
     "fold_constants",
+    "fold_relu_grad_into_batch_norm_grad",
     "fuse",
     "infer_shapes",
     "simplify",

@@ -1,6 +1,7 @@
 """Batch-norm backward expansion, for targets without a fused batch_norm_grad kernel (the SIMT
 GPU): BATCH_NORM_GRAD becomes the primitive computation it stands for, with reductions over
-every axis but 1 and element-wise ops the target already lowers:
+every axis but 1 and element-wise ops the target already lowers (a relu_mask first becomes
+dy = where(y > 0, dy, 0)):
 
     mean = mean(x); xc = x - mean; inv = 1 / sqrt(mean(xc * xc) + eps); xhat = xc * inv
     dbias = sum(dy); dscale = sum(dy * xhat)
@@ -21,7 +22,7 @@ from ..rewrite import Match, Pat, Rewrite, Rule, rewrite_graph
 
 def _expand(m: Match) -> Rewrite:
     node = m.root
-    x, dy, scale = node.inputs
+    x, dy, scale = node.inputs[:3]
     t = m.type_of(x)
     rank, channels = len(t.shape), t.shape[1]
     count = t.numel // channels
@@ -40,6 +41,9 @@ def _expand(m: Match) -> Rewrite:
         constants[name] = np.asarray(value, dtype=t.dtype)
         return name
 
+    if node.attrs.relu_mask:  # the ReLU backward the op absorbed, as the VJP writes it
+        zero = scalar(0.0)
+        dy = emit(OpCode.WHERE, (emit(OpCode.GREATER, (node.inputs[3], zero)), dy, zero))
     keep, drop = ReduceAttrs(axes, True), ReduceAttrs(axes, False)
     per_channel = ReshapeAttrs((1, channels) + (1,) * (rank - 2))
     xc = emit(OpCode.SUB, (x, emit(OpCode.REDUCE_MEAN, (x,), keep)))

@@ -17,6 +17,11 @@ runs it (BNTrainingReduceGrad / BNTrainingUpdateGrad), each reading the activati
    (ChainKernel, with these vectors as per-channel operands) streams x and dy once and writes
    dx once.
 
+With ``relu_mask`` (a ReLU's backward folded in by the relu_grad_into_batch_norm_grad pass)
+both kernels also stream the ReLU's input y and use where(y > 0, dy, 0) for dy: the sums
+kernel masks each fp16 dy chunk before its sums, the dx chain adds the masked dy term
+(chain_select's "add_relu_masked").
+
 When nothing reads dx, a one-core coefficients kernel writes dscale and dbias instead of the
 update kernel; when the coefficients would take more than half of UB (thousands of channels)
 it also writes them to compiler scratch images, which the update chain then loads.
@@ -46,6 +51,7 @@ from compiler.davinci.kernels.vector_common import (
     vector_builder,
     vector_units,
 )
+from compiler.davinci.kernels.vector_math import indicator
 from compiler.davinci.kernels.vector_ops import Geometry, Opnd, vbin, vconv_flat, vsc, vun
 from compiler.davinci.lower import rule
 from compiler.errors import CompileError
@@ -66,17 +72,19 @@ def lower_batch_norm_grad(ctx: LoweringContext, node: Node) -> None:
     kernel instead when nothing reads dx or the coefficients do not fit UB beside the tiles
     (see the module docstring)."""
     x, dy = node.inputs[:2]
-    xp, dyp = place_input(ctx, x), place_input(ctx, dy)
-    for value, placed in ((x, xp), (dy, dyp)):
+    streamed = (x, dy, node.inputs[3]) if node.attrs.relu_mask else (x, dy)
+    placed_all = [place_input(ctx, v) for v in streamed]
+    xp = placed_all[0]
+    for value, placed in zip(streamed, placed_all, strict=True):
         if placed.layout != "nc1hwc0" or len(placed.shape) != 4:
             raise CompileError(f"{node.name}: batch_norm_grad is lowered for 4-D NC1HWC0 "
                                f"feature maps; {value} is {placed.layout} {placed.shape}")
     c = xp.shape[1]
     c1 = -(-c // 16)
-    parts = _shares(ctx, xp)
+    parts = _shares(ctx, xp, len(streamed))
     partials = place_image(ctx, f"{node.name}@partials",
                            np.zeros(c1 * parts * PARTIAL_BYTES // 4, np.float32), "nd", "float32")
-    _grad_sums(ctx, node, xp, dyp, partials, parts)
+    _grad_sums(ctx, node, placed_all, partials, parts)
     coef = _Coefficients(ctx, node, partials, parts)
     dx = node.outputs[0]
     used = dx in ctx.graph.outputs or bool(ctx.graph.consumers().get(dx))
@@ -93,49 +101,54 @@ def lower_batch_norm_grad(ctx: LoweringContext, node: Node) -> None:
     keys = [f"\0{what}" for what in COEFS]
     exts = {k: Ext(k, "chan", None if images is None else images[i], chan_batch=1)
             for i, k in enumerate(keys)}
-    exts[x] = classify(ctx, x, out, node.name)
-    exts[dy] = classify(ctx, dy, out, node.name)
+    for value in streamed:
+        exts[value] = classify(ctx, value, out, node.name)
     mean, p, a, q = keys
+    add_dy = (ChainOp("add_relu_masked", None, (dy, node.inputs[3])) if node.attrs.relu_mask
+              else ChainOp(OpCode.ADD, None, (ACC, dy)))
     chain = [ChainOp(OpCode.SUB, None, (x, mean)), ChainOp(OpCode.MUL, None, (ACC, p)),
-             ChainOp(OpCode.ADD, None, (ACC, dy)), ChainOp(OpCode.MUL, None, (ACC, a)),
-             ChainOp(OpCode.ADD, None, (ACC, q))]
+             add_dy, ChainOp(OpCode.MUL, None, (ACC, a)), ChainOp(OpCode.ADD, None, (ACC, q))]
 
     def prologue(sb: StreamBuilder, core: int) -> dict[str, Opnd]:
         bufs = coef.emit(sb, store_grads=core == 0)
         return {k: Opnd(buf, row_stride=1, blk_stride=0) for k, buf in zip(keys, bufs, strict=True)}
 
-    kernel = ChainKernel(chain, exts, out, "chan", c % 16 != 0, 0)
+    kernel = ChainKernel(chain, exts, out, "chan", c % 16 != 0, int(node.attrs.relu_mask))
     if images is None:
         kernel = replace(kernel, prologue=prologue, prologue_ub_bytes=coef.ub_bytes)
     emit_elementwise(ctx, node, kernel)
 
 
-def _chunk(ctx: LoweringContext, hw: int) -> int:
-    """Pixels per streamed chunk: x and dy in fp16, x, dy, x*x and dy*x in fp32, twice."""
-    return max(8, min(hw, (ctx.target.ub_bytes - 8192) // (2 * 10 * BLOCK_BYTES)))
+def _chunk(ctx: LoweringContext, hw: int, streamed: int) -> int:
+    """Pixels per streamed chunk: the ``streamed`` fp16 inputs (x, dy, a relu mask's y), then
+    x, dy, x*x and dy*x in fp32, twice."""
+    return max(8, min(hw, (ctx.target.ub_bytes - 8192) // (2 * (8 + streamed) * BLOCK_BYTES)))
 
 
-def _pieces(ctx: LoweringContext, xp: TensorPlacement) -> list[tuple[int, int, int]]:
+def _pieces(ctx: LoweringContext, xp: TensorPlacement, streamed: int
+            ) -> list[tuple[int, int, int]]:
     """(sample, first pixel, pixels) of every chunk of one channel block."""
     n, _, h, w = xp.shape
-    chunk = _chunk(ctx, h * w)
+    chunk = _chunk(ctx, h * w, streamed)
     return [(batch, p0, min(chunk, h * w - p0)) for batch in range(n)
             for p0 in range(0, h * w, chunk)]
 
 
-def _shares(ctx: LoweringContext, xp: TensorPlacement) -> int:
+def _shares(ctx: LoweringContext, xp: TensorPlacement, streamed: int) -> int:
     """Pixel shares per channel block: enough (block, share) units for every vector unit."""
     c1 = -(-xp.shape[1] // 16)
-    return max(1, min(vector_units(ctx) // c1, len(_pieces(ctx, xp))))
+    return max(1, min(vector_units(ctx) // c1, len(_pieces(ctx, xp, streamed))))
 
 
-def _grad_sums(ctx: LoweringContext, node: Node, xp: TensorPlacement, dyp: TensorPlacement,
+def _grad_sums(ctx: LoweringContext, node: Node, placed: list[TensorPlacement],
                partials: TensorPlacement, parts: int) -> None:
-    """Per (channel block, pixel share): the four fp32 sums of its pixels, to ``partials``."""
+    """Per (channel block, pixel share): the four fp32 sums of its pixels, to ``partials``;
+    ``placed`` holds x, dy and (relu_mask) y."""
+    xp = placed[0]
     n, c, h, w = xp.shape
     c1, hw = -(-c // 16), h * w
-    chunk = _chunk(ctx, hw)
-    pieces = _pieces(ctx, xp)
+    chunk = _chunk(ctx, hw, len(placed))
+    pieces = _pieces(ctx, xp, len(placed))
     shares = split(len(pieces), parts)
     tasks = [(blk, part) for blk in range(c1) for part in range(len(shares))]
     ranges = split(len(tasks), vector_units(ctx))
@@ -144,7 +157,8 @@ def _grad_sums(ctx: LoweringContext, node: Node, xp: TensorPlacement, dyp: Tenso
         sb = streams[core]
         sets = [tuple(sb.alloc(Space.UB, ub_bytes(size * chunk * BLOCK_BYTES), what)
                       for size, what in ((1, "x fp16"), (1, "dy fp16"), (2, "x fp32"),
-                                         (2, "dy fp32"), (2, "x*x"), (2, "dy*x")))
+                                         (2, "dy fp32"), (2, "x*x"), (2, "dy*x"),
+                                         (1, "y fp16"))[:4 + len(placed)])
                 for _ in range(2)]
         accs = [sb.alloc(Space.UB, 128, f"sum {i}") for i in range(4)]
         index = 0
@@ -152,23 +166,32 @@ def _grad_sums(ctx: LoweringContext, node: Node, xp: TensorPlacement, dyp: Tenso
             p0, p1 = shares[part]
             for k, (batch, first_px, size) in enumerate(pieces[p0:p1]):
                 offset = ((batch * c1 + blk) * hw + first_px) * BLOCK_BYTES
-                _accumulate(sb, sets[index % 2], (gm(xp, offset), gm(dyp, offset)), size,
+                _accumulate(sb, sets[index % 2], tuple(gm(p, offset) for p in placed), size,
                             accs, k == 0)
                 index += 1
             for kind, acc in enumerate(accs):
                 copy_out(sb, gm(partials, ((kind * parts + part) * c1 + blk) * 64), acc, 64)
-    ctx.launch(builder, node, op="batch_norm_grad_sums", flops=6 * numel(xp.shape),
-               min_bytes=2 * numel(xp.shape) * 2, inputs=tuple(node.inputs[:2]), outputs=(),
+    ctx.launch(builder, node, op="batch_norm_grad_sums",
+               flops=(4 + len(placed)) * numel(xp.shape),
+               min_bytes=len(placed) * numel(xp.shape) * 2,
+               inputs=(*node.inputs[:2], *node.inputs[3:]), outputs=(),
                tiling=f"{len(ranges)} cores over {c1} channel blocks x {len(shares)} pixel "
                       f"shares, {chunk} pixels per chunk (fp32)")
 
 
-def _accumulate(sb: StreamBuilder, bufs: tuple[Addr, ...], srcs: tuple[Addr, Addr], size: int,
+def _accumulate(sb: StreamBuilder, bufs: tuple[Addr, ...], srcs: tuple[Addr, ...], size: int,
                 accs: list[Addr], first: bool) -> None:
-    """accs += sums over ``size`` pixels (16 channels each) of x, x*x, dy and dy*x."""
-    x16, dy16, x32, dy32, xx, dyx = bufs
+    """accs += sums over ``size`` pixels (16 channels each) of x, x*x, dy and dy*x; with a
+    third source y, dy is first masked to where(y > 0, dy, 0) in fp16 (exact)."""
+    x16, dy16, x32, dy32, xx, dyx = bufs[:6]
     copy_in(sb, x16, srcs[0], size * BLOCK_BYTES)
     copy_in(sb, dy16, srcs[1], size * BLOCK_BYTES)
+    if len(srcs) == 3:
+        y16 = bufs[6]
+        copy_in(sb, y16, srcs[2], size * BLOCK_BYTES)
+        geo16 = Geometry.flat(size * 16, FP16)
+        indicator(sb, geo16, Opnd(y16), equal=False)
+        vbin(sb, geo16, VBinOp.MUL, dy16, dy16, y16)
     vconv_flat(sb, x32, x16, size * 16, FP32, FP16)
     vconv_flat(sb, dy32, dy16, size * 16, FP32, FP16)
     geo = Geometry.flat(size * 16, FP32)

@@ -9,6 +9,13 @@ where(c, a, b) = (a & M) | (b & ~M), exact for every fp16 value including infini
 - "where" (cond, a, b): cond holds fp16 0.0 / 1.0 lanes (how comparisons store booleans). As
   int16 bits 1.0 is 0x3C00 and 0.0 is 0, so min(bits, 1) * -1 is the mask. A float operand
   that is an immediate is written into a scratch tile first (0 needs no term at all).
+
+One arithmetic step lives here too, because it also needs a scratch tile beside the
+accumulator:
+
+- "add_relu_masked" (a, y): acc += where(y > 0, a, 0), the ReLU backward of y applied to a
+  as it is added (batch_norm_grad with relu_mask); the 0/1 indicator of y > 0 is exact
+  (vector_math.indicator) and so is a product by it.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from compiler.davinci.builder import StreamBuilder
+from compiler.davinci.kernels.vector_math import indicator
 from compiler.davinci.kernels.vector_ops import Geometry, Opnd, vbin, vcopy, vdup, vsc, vun
 from compiler.errors import CompileError
 from isa.davinci import DType, VBinOp, VScalarOp, VUnOp
@@ -70,5 +78,17 @@ def where(sb: StreamBuilder, geo: Geometry, acc: Opnd, args: Sequence[Operand],
     vbin(sb, g, VBinOp.OR, acc, acc, keep)
 
 
-SELECT_RULES: dict[str, SelectRule] = {"select": select, "where": where}
+def add_relu_masked(sb: StreamBuilder, geo: Geometry, acc: Opnd, args: Sequence[Operand],
+                    scratch: Sequence[Opnd]) -> None:
+    """acc += a where y > 0 (else += 0), with one scratch tile."""
+    a, y = (_tensor(v) for v in args)
+    mask = scratch[0]
+    vcopy(sb, geo, mask, y)
+    indicator(sb, geo, mask, equal=False)
+    vbin(sb, geo, VBinOp.MUL, mask, mask, a)
+    vbin(sb, geo, VBinOp.ADD, acc, acc, mask)
+
+
+SELECT_RULES: dict[str, SelectRule] = {"select": select, "where": where,
+                                       "add_relu_masked": add_relu_masked}
 """Chain step name -> emitter (acc, operands in ChainOp.args order, scratch tiles)."""
