@@ -178,8 +178,9 @@ def test_pipeline_result_on_the_resnet_block() -> None:
 def test_options_select_the_passes() -> None:
     names = [p.name for p in default_pipeline(CompileOptions())]
     assert names == ["shape_inference", "constant_folding", "simplify", "dead_code_elimination",
-                     "common_subexpression_elimination", "batch_norm_folding", "fusion",
-                     "layout_assignment", "shape_inference"]
+                     "common_subexpression_elimination", "batch_norm_folding",
+                     "relu_grad_into_batch_norm_grad", "fusion", "layout_assignment",
+                     "shape_inference"]
     plain = [p.name for p in default_pipeline(CompileOptions(fuse=False, fold_batch_norm=False))]
     assert "fusion" not in plain and "batch_norm_folding" not in plain
     compiled = run_pipeline(resnet_block(), CompileOptions(fuse=False, fold_batch_norm=False))
