@@ -8,7 +8,7 @@ the minimum bytes it must move), from which the roofline bound is computed on th
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,15 +55,17 @@ class KernelRecord:
         if isinstance(self.run, GpuKernelRun):
             return {unit: min(1.0, self.run.utilization(pipe)) for unit, pipe in GPU_UNITS.items()
                     if pipe in self.run.units_per_pipe}
-        return {unit: self.run.utilization(pipe) for unit, pipe in DAVINCI_UNITS.items()
-                if pipe in self.run.units_per_pipe or unit in ("cube", "vector", "scalar")}
+        return self._davinci_shares(self.run.utilization)
 
     def chip_utilization(self) -> dict[str, float]:
         """Like `utilization`, but over every unit of the chip (DaVinci: a kernel on fewer
         cores counts the idle ones); the kernel's own shares on a GPU."""
         if isinstance(self.run, GpuKernelRun):
             return self.utilization()
-        return {unit: self.run.chip_utilization(pipe) for unit, pipe in DAVINCI_UNITS.items()
+        return self._davinci_shares(self.run.chip_utilization)
+
+    def _davinci_shares(self, share: Callable[[str], float]) -> dict[str, float]:
+        return {unit: share(pipe) for unit, pipe in DAVINCI_UNITS.items()
                 if pipe in self.run.units_per_pipe or unit in ("cube", "vector", "scalar")}
 
 
