@@ -9,6 +9,7 @@ resume), 2 for bad input.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from collections.abc import Iterator
@@ -52,6 +53,9 @@ def _signals(controls: Controls) -> Iterator[None]:
 
     def handler(signum: int, frame: FrameType | None) -> None:
         controls.request()
+        # os.write: a handler may interrupt a buffered write to stderr (the progress bar)
+        os.write(2, b"abandoning the running points\n" if controls.abandon.is_set() else
+                 b"stopping once the running points finish (signal again to abandon them)\n")
 
     previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -99,17 +103,18 @@ def sweep(spec: Path, workers: int | None, scheduler: str | None, db: Path | Non
             progress.update(task_id, description=f"{parsed.name} ({state['failed']} failed)")
         progress.advance(task_id)
 
-    try:
-        with _signals(controls):
+    # the handlers stay until the summary is out: a late second signal must not kill it
+    with _signals(controls):
+        try:
             summary = run_sweep(parsed, db, workers=workers, scheduler=scheduler,
                                 retry_failed=retry_failed, controls=controls,
                                 on_start=on_start, on_point=on_point)
-    except SweepError as exc:
+        except SweepError as exc:
+            progress.stop()
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
         progress.stop()
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
-    progress.stop()
-    _print_summary(summary, db)
+        _print_summary(summary, db)
     if report_dir is not None:
         from archsim.sweep import write_report
 

@@ -251,7 +251,10 @@ def _executor(workers: int | None, scheduler: str | None, connect_timeout_s: flo
                                initializer=_ignore_sigint)
 
     def abandon() -> None:
-        pool.shutdown(wait=False, cancel_futures=True)
+        # Terminate the workers; the pool sees them die, fails what is pending and winds
+        # down, and the shutdown below joins it. (shutdown(wait=False) here would forget the
+        # pool's manager thread unjoined, racing the interpreter's exit hook for its wake-up
+        # pipe: "Bad file descriptor".)
         for child in multiprocessing.active_children():
             child.terminate()
 

@@ -4,10 +4,12 @@ bad specs, exports and the report."""
 from __future__ import annotations
 
 import os
+import queue
 import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -157,11 +159,19 @@ def test_second_signal_abandons_running_points_and_keeps_finished_ones(write_spe
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     _wait_for_rows(proc, db, 2)
+    lines: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in proc.stderr])
+    reader.start()
     os.kill(proc.pid, signal.SIGTERM)
-    time.sleep(0.05)
+    first = lines.get(timeout=30)  # the handler ran; the running points have just started
+    assert first.startswith("stopping once the running points finish"), first
     os.kill(proc.pid, signal.SIGTERM)  # impatient: do not wait for the running points
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 1 and "interrupted" in out and "Traceback" not in err
+    out = proc.stdout.read()
+    proc.wait(timeout=60)
+    reader.join(timeout=30)
+    err = first + "".join(lines.queue)
+    assert proc.returncode == 1 and "interrupted" in out, err
+    assert "abandoning the running points" in err and "Traceback" not in err
     keys = _keys(db)
     assert 2 <= len(keys) < TOTAL and len(set(keys)) == len(keys)
     with sqlite3.connect(db) as con:  # abandoned points left no partial rows
