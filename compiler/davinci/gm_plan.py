@@ -96,9 +96,14 @@ def _unique_streams(kernel: Kernel) -> Iterator[Stream]:
 
 
 def gm_accesses(kernel: Kernel) -> Iterator[tuple[bool, int, int]]:
-    """(is_write, start, stop) of every GM region the kernel's instructions touch."""
+    """(is_write, start, stop) of every GM region the kernel's instructions touch (an
+    instruction object shared by several streams is looked at once)."""
+    seen: set[int] = set()  # ids of instructions the kernel keeps alive
     for stream in _unique_streams(kernel):
         for ins in stream.instructions:
+            if id(ins) in seen:
+                continue
+            seen.add(id(ins))
             if not _touches_gm(ins):
                 continue
             for r in ins.reads():
@@ -242,11 +247,18 @@ def relocate_kernel(kernel: Kernel, translate: Callable[[int], int]) -> Kernel:
     Each buffer moves as a whole and the buffers one kernel touches are live together, so
     they do not overlap after planning either: streams keep their ``shape``."""
     done: dict[int, Stream] = {}
+    moved: dict[int, Instruction] = {}  # by id: an instruction shared by streams stays shared
+
+    def instruction(i: Instruction) -> Instruction:
+        out = moved.get(id(i))
+        if out is None:
+            out = moved[id(i)] = _relocate_instruction(i, translate)
+        return out
 
     def stream(s: Stream) -> Stream:
         if id(s) not in done:
             done[id(s)] = dataclasses.replace(s, instructions=tuple(
-                _relocate_instruction(i, translate) for i in s.instructions))
+                instruction(i) for i in s.instructions))
         return done[id(s)]
 
     cores = tuple({unit: stream(s) for unit, s in core.items()} for core in kernel.cores)

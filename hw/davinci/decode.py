@@ -271,14 +271,16 @@ DECODE_RULES: dict[type, Callable[..., Decoded]] = {
 """Cost rule per instruction class (vector classes share `_vector`)."""
 
 
-def decode_stream(instructions: Sequence[Instruction], cfg,
-                  seen: dict[tuple[Instruction, MaskState], Decoded] | None = None
+def decode_stream(instructions: Sequence[Instruction], cfg, seen: dict | None = None
                   ) -> tuple[Decoded, ...]:
     """Decode a stream in program order, tracking the vector mask the scalar unit holds.
 
     Identical instructions under the same mask share one record (loops repeat a few shapes,
     and the cores of a kernel mostly differ only in their GM addresses): ``seen`` holds the
-    records already made, and may be shared by streams decoded for the same ``cfg``.
+    records already made, and may be shared by streams decoded for the same ``cfg``. It is
+    keyed by ``(instruction, mask)`` and, first, by ``id(instruction)`` (builders share
+    instruction objects between cores, and an identity lookup is far cheaper than hashing an
+    instruction; the entry keeps the instruction alive, so its id is not reused).
     """
     mask = MaskState()
     out = []
@@ -289,6 +291,10 @@ def decode_stream(instructions: Sequence[Instruction], cfg,
             mask = MaskState(mask.counter, instr.hi, instr.lo)
         elif isinstance(instr, SetMaskMode):
             mask = MaskState(instr.counter, mask.hi, mask.lo)
+        same = seen.get(id(instr))
+        if same is not None and (same[1] is mask or same[1] == mask):
+            out.append(same[2])
+            continue
         key = (instr, mask)
         decoded = seen.get(key)
         if decoded is None:
@@ -298,5 +304,6 @@ def decode_stream(instructions: Sequence[Instruction], cfg,
             if rule is None:
                 raise TypeError(f"no decode rule for {cls.__name__}")
             decoded = seen[key] = rule(cfg, instr, mask)
+        seen[id(instr)] = (instr, mask, decoded)
         out.append(decoded)
     return tuple(out)
