@@ -20,6 +20,7 @@ import time
 
 from archsim.parallel import default_workers
 from archsim.simulate import compile_model, load_model, run_executable, training_graph
+from framework.flops import graph_flops
 from hw import load_hw
 
 
@@ -51,7 +52,8 @@ def measure(spec: str, hw: str = "ascend910", batch: int = 1, train: bool = Fals
         "sim ms": result.seconds * 1e3,
         "per s": result.throughput_per_s, "cube util": _cube(result),
         "cube util (no launch)": busy / cores_cycles if cores_cycles else 0.0,
-        "useful FLOP/peak": result.flops / (result.seconds * result.peak_flops),
+        # the model's FLOPs (framework.flops), not the padded work the Cube did
+        "model FLOP/peak": graph_flops(graph) / (result.seconds * result.peak_flops),
         "roofline ms": result.roofline_seconds * 1e3, "launch ms": launch_s * 1e3,
         "cube util at roofline+launch": busy / cores / result.freq_hz / floor_s,
         "compile s": compiled - start, "simulate s": done - compiled,

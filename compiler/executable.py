@@ -20,7 +20,7 @@ from compiler.memory_plan import MemoryPlan
 @dataclass(frozen=True, slots=True)
 class TensorPlacement:
     """A graph value in global memory: byte range, logical shape, device dtype and layout
-    (a name understood by isa.davinci.layouts: nd, nz, zz, zn, nc1hwc0, fractal_z)."""
+    (a name understood by isa.davinci.layouts: nd, nz, zz, zn, nc1hwc0, nc1hwc0_s2d, fractal_z)."""
 
     name: str
     offset: int

@@ -101,13 +101,22 @@ def layer_breakdowns(result: RunResult) -> list[LayerBreakdown]:
     return out
 
 
+def plotted_units(rows: Sequence[LayerBreakdown]) -> list[str]:
+    """The units `utilization_figure` draws: those busy more than ``_NEVER_BUSY`` of some
+    layer's cycles (scalar work the compiler folded away is left out), the threshold scaled
+    down for a run whose busiest unit stays under a tenth of it (a tiny model on a big chip,
+    where launches dominate), so that it still shows what its units did."""
+    peak = max((r.units[u]["busy"] for r in rows for u in r.units), default=0.0)
+    floor = min(_NEVER_BUSY, peak / 10)
+    return [u for u in (rows[0].units if rows else {})
+            if any(r.units[u]["busy"] > floor for r in rows)]
+
+
 def utilization_figure(rows: Sequence[LayerBreakdown], title: str) -> Figure:
     """Small multiples, one row per unit plus the issue row: for every layer a bar as wide as
     the layer's time, stacked busy, flag-wait and launch shares in % of the layer's cycles
     (issue: stall reasons). Units never busy in the run are left out."""
-    # units never busy in the whole run (e.g. scalar work the compiler folded away) are left out
-    units = [u for u in (rows[0].units if rows else {})
-             if any(r.units[u]["busy"] > _NEVER_BUSY for r in rows)]
+    units = plotted_units(rows)
     reasons = list(dict.fromkeys(r for row in rows for r in row.issue))
     reason_colours = {r: _STALL_PALETTE[i % len(_STALL_PALETTE)]
                       for i, r in enumerate(sorted(reasons))}

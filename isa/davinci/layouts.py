@@ -16,6 +16,12 @@ M0 = N0 = 16:
   n = n1*16 + r at row r with its K0 values.
 - ``nz_c``: an L0C result (M, N) as (N1, M1, 16, 16), whatever the element size.
 - ``nc1hwc0``: a feature map (N, C, H, W) as (N, C1, H, W, C0).
+- ``nc1hwc0_s2d``: a feature map with few channels, space-to-depth by 2 first, then
+  ``nc1hwc0``: (N, C, H, W) -> (N, 4C, ceil(H/2), ceil(W/2)), channel c*4 + dy*2 + dx holding
+  pixel (2i + dy, 2j + dx) (zero past the edge). A stride-2 convolution of the original is a
+  stride-1 convolution of this one with a quarter of the taps, four times the channels: the
+  Cube pads C = 3 to 16 once instead of once per tap (the input pipeline lays out the
+  network's input, like NCHW -> NC1HWC0 itself; real chips do it in AIPP [ASC-FMT] "C04").
 - ``fractal_z``: conv weights (Cout, Cin, Kh, Kw) as (C1*Kh*Kw, N1, 16, C0), fractal rows
   ordered c1-major, then kh, then kw: the ``zn`` form of ``conv_weight_matrix``, so that
   ``img2col(fmap) @ conv_weight_matrix(w)`` is the convolution (isa ``Img2Col`` K order).
@@ -32,7 +38,8 @@ from isa.errors import IsaError
 BLOCK_BYTES = 32  # C0 * itemsize: one fractal row [ASC-FMT]
 M0 = 16  # fractal rows (M0 = N0 = 16) [ASC-FMT]
 
-LAYOUTS: tuple[str, ...] = ("nd", "ndp", "nz", "zz", "zn", "nz_c", "nc1hwc0", "fractal_z")
+LAYOUTS: tuple[str, ...] = ("nd", "ndp", "nz", "zz", "zn", "nz_c", "nc1hwc0", "nc1hwc0_s2d",
+                             "fractal_z")
 """Every layout name accepted by ``to_layout`` and ``from_layout``."""
 
 
@@ -184,6 +191,31 @@ def from_nc1hwc0(stored: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return stored.transpose(0, 1, 4, 2, 3).reshape(n, c1 * c0, h, w)[:, :channels].copy()
 
 
+def space_to_depth(fmap: np.ndarray) -> np.ndarray:
+    """(N, C, H, W) -> (N, 4C, ceil(H/2), ceil(W/2)): channel c*4 + dy*2 + dx of pixel (i, j)
+    is pixel (2i + dy, 2j + dx) of channel c, zero past the edge."""
+    _check_ndim(fmap, 4, "nc1hwc0_s2d")
+    n, c, h, w = fmap.shape
+    ho, wo = _ceil(h, 2), _ceil(w, 2)
+    padded = _padded(fmap, (n, c, 2 * ho, 2 * wo))
+    blocks = padded.reshape(n, c, ho, 2, wo, 2).transpose(0, 1, 3, 5, 2, 4)
+    return np.ascontiguousarray(blocks.reshape(n, 4 * c, ho, wo))
+
+
+def to_nc1hwc0_s2d(fmap: np.ndarray, itemsize: int | None = None) -> np.ndarray:
+    """(N, C, H, W) -> ``to_nc1hwc0(space_to_depth(fmap))``."""
+    return to_nc1hwc0(space_to_depth(np.asarray(fmap)), _itemsize(fmap, itemsize))
+
+
+def from_nc1hwc0_s2d(stored: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Inverse of ``to_nc1hwc0_s2d``: the logical (N, C, H, W) feature map."""
+    n, c, h, w = shape
+    ho, wo = _ceil(h, 2), _ceil(w, 2)
+    deep = from_nc1hwc0(stored, (n, 4 * c, ho, wo))
+    blocks = deep.reshape(n, c, 2, 2, ho, wo).transpose(0, 1, 4, 2, 5, 3)
+    return blocks.reshape(n, c, 2 * ho, 2 * wo)[:, :, :h, :w].copy()
+
+
 def conv_weight_matrix(weight: np.ndarray, itemsize: int | None = None) -> np.ndarray:
     """(Cout, Cin, Kh, Kw) -> the (C1*Kh*Kw*C0, Cout) B matrix of a convolution, row
     k = ((c1*Kh + i)*Kw + j)*C0 + c0 (Cin zero-padded to C1*C0), the K order of isa Img2Col."""
@@ -224,6 +256,7 @@ TO_LAYOUT_RULES: dict[str, Callable[[np.ndarray, int | None], np.ndarray]] = {
     "zn": to_zn,
     "nz_c": to_nz_c,
     "nc1hwc0": to_nc1hwc0,
+    "nc1hwc0_s2d": to_nc1hwc0_s2d,
     "fractal_z": to_fractal_z,
 }
 
@@ -235,6 +268,7 @@ FROM_LAYOUT_RULES: dict[str, Callable[[np.ndarray, tuple[int, ...]], np.ndarray]
     "zn": from_zn,
     "nz_c": from_nz_c,
     "nc1hwc0": from_nc1hwc0,
+    "nc1hwc0_s2d": from_nc1hwc0_s2d,
     "fractal_z": from_fractal_z,
 }
 

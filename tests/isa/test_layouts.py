@@ -110,9 +110,20 @@ _SHAPES = {
     "nz_c": st.tuples(st.integers(1, 40), st.integers(1, 40)),
     "nc1hwc0": st.tuples(st.integers(1, 2), st.integers(1, 40), st.integers(1, 4),
                          st.integers(1, 4)),
+    "nc1hwc0_s2d": st.tuples(st.integers(1, 2), st.integers(1, 10), st.integers(1, 7),
+                             st.integers(1, 7)),
     "fractal_z": st.tuples(st.integers(1, 20), st.integers(1, 40), st.integers(1, 3),
                            st.integers(1, 3)),
 }
+
+
+def test_space_to_depth_places_each_pixel_of_a_2x2_block_in_its_own_channel() -> None:
+    x = np.arange(2 * 3 * 5 * 6, dtype=np.float32).reshape(2, 3, 5, 6) + 1
+    deep = L.space_to_depth(x)
+    assert deep.shape == (2, 12, 3, 3)
+    for c, dy, dx, i, j in [(0, 0, 0, 0, 0), (2, 1, 0, 1, 2), (1, 1, 1, 1, 2), (2, 0, 1, 2, 1)]:
+        assert deep[1, c * 4 + dy * 2 + dx, i, j] == x[1, c, 2 * i + dy, 2 * j + dx]
+    assert (deep[:, [1 * 4 + 2, 1 * 4 + 3], 2, :] == 0).all()  # row 5 is past the edge
 
 
 @pytest.mark.parametrize("layout", L.LAYOUTS)

@@ -86,9 +86,16 @@ def lower_conv(ctx: LoweringContext, node: Node) -> None:
                       at.stride[0], at.stride[1], at.dilation[0], at.dilation[1], pt, pl, pb, pr,
                       ho, wo, depthwise)
     x_place = ctx.place(x_name)
-    if x_place.layout != "nc1hwc0":
+    s2d = x_place.layout == "nc1hwc0_s2d"
+    if x_place.layout != "nc1hwc0" and not (s2d and shape.sh == shape.sw == 2):
         raise CompileError(f"{node.name}: input {x_name} is {x_place.layout}, expected nc1hwc0")
-    if not ctx.is_constant(w_name):
+    if s2d:
+        if depthwise or not ctx.is_constant(w_name):
+            raise CompileError(f"{node.name}: a space-to-depth input needs a dense convolution "
+                               "with constant weights")
+        shape, weight = space_to_depth_conv(shape, c, ctx.constant(w_name))
+        w_place = ctx.place_constant(w_name, weight, "fractal_z", key=f"{w_name}:s2d")
+    elif not ctx.is_constant(w_name):
         # run-time weights (training) live in GM as FRACTAL_Z already (assign_layouts)
         if depthwise:
             raise CompileError(f"{node.name}: depthwise convolution with run-time weights "
@@ -159,6 +166,35 @@ def launch_conv(ctx: LoweringContext, node: Node, problem: ConvProblem,
     min_bytes = (shape.n * c * shape.h * shape.w + pixels * shape.cout + weights) * 2 \
         + extra_bytes
     ctx.launch(builder, node, op, flops, min_bytes, inputs, outputs, tiling.explain())
+
+
+def space_to_depth_conv(s: ConvShape, channels: int, weight: np.ndarray
+                        ) -> tuple[ConvShape, np.ndarray]:
+    """The stride-1 convolution of an ``nc1hwc0_s2d`` input equal to the stride-2 ``s``.
+
+    Input pixel 2i + u - p (tap u, padding p before) is channel dy of space-to-depth pixel
+    i + a - q with u = 2a + dy - 2q + p, q = ceil(p / 2): taps a in [0, ceil((k + 2q - p) / 2))
+    with padding q before, and weight W'[o, c*4 + dy*2 + dx, a, b] = W[o, c, u, v] (zero where
+    u or v falls outside the kernel)."""
+    cout, cin, kh, kw = weight.shape
+    h2, w2 = -(-s.h // 2), -(-s.w // 2)
+    qt, ql = -(-s.pt // 2), -(-s.pl // 2)
+    kh2, kw2 = -(-(kh + 2 * qt - s.pt) // 2), -(-(kw + 2 * ql - s.pl) // 2)
+    deep = np.zeros((cout, 4 * cin, kh2, kw2), dtype=np.float32)
+    for dy in range(2):
+        for a in range(kh2):
+            u = 2 * a + dy - 2 * qt + s.pt
+            if not 0 <= u < kh:
+                continue
+            for dx in range(2):
+                for b in range(kw2):
+                    v = 2 * b + dx - 2 * ql + s.pl
+                    if 0 <= v < kw:
+                        deep[:, dy * 2 + dx::4, a, b] = weight[:, :, u, v]
+    shape = ConvShape(s.n, -(-4 * channels // 16), h2, w2, s.cout, kh2, kw2, 1, 1, 1, 1,
+                      qt, ql, max(0, s.ho + kh2 - qt - 1 - h2), max(0, s.wo + kw2 - ql - 1 - w2),
+                      s.ho, s.wo, False)
+    return shape, deep
 
 
 def _depthwise_matrix(weight: np.ndarray) -> np.ndarray:
