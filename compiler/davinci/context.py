@@ -123,18 +123,16 @@ def assign_layouts(graph: Graph) -> dict[str, str]:
     return layouts
 
 
-def s2d_conv(node: Node) -> Node | None:
-    """The convolution (``node`` or its fused anchor) if it could read its input in
-    ``nc1hwc0_s2d``: stride 2 both ways, no dilation or groups, constant weights decided by
-    the caller. A stride-2 convolution of a space-to-depth input is a stride-1 one with a
-    quarter of the taps (`compiler.davinci.kernels.conv`)."""
+def _stride2_conv(node: Node) -> bool:
+    """Whether ``node`` is a (fused) convolution with stride 2 both ways, no dilation and no
+    groups: given a space-to-depth input it becomes a stride-1 convolution with a quarter of
+    the taps (`compiler.davinci.kernels.conv.space_to_depth_conv`)."""
     anchor = node.attrs.body.nodes[0] if node.op is OpCode.FUSED and \
         node.attrs.kind == "conv" else node
     if anchor.op is not OpCode.CONV2D:
-        return None
+        return False
     at = anchor.attrs
-    ok = tuple(at.stride) == (2, 2) and tuple(at.dilation) == (1, 1) and at.groups == 1
-    return anchor if ok else None
+    return tuple(at.stride) == (2, 2) and tuple(at.dilation) == (1, 1) and at.groups == 1
 
 
 def _conv_operands(node: Node) -> list[str]:
@@ -163,7 +161,7 @@ def _space_to_depth_inputs(graph: Graph) -> set[str]:
         if t.rank != 4 or not t.is_float or t.shape[1] > 4 or v in graph.outputs:
             continue
         nodes = readers.get(v, [])
-        if nodes and all(s2d_conv(n) is not None and _conv_operands(n)[0] == v
+        if nodes and all(_stride2_conv(n) and _conv_operands(n)[0] == v
                          and v not in _conv_operands(n)[1:]
                          and conv_weight_input(n) in graph.constants for n in nodes):
             chosen.add(v)
