@@ -34,6 +34,9 @@ def test_resnet_stem_does_a_third_of_the_cube_work() -> None:
     # NC1HWC0 would pad 3 channels to 16 for each of the 49 taps
     assert result.kernels[0].flops == 2 * pixels * 64 * 16 * 4 * 4
     assert result.kernels[0].flops * 3 < 2 * pixels * 64 * 16 * 7 * 7
+    # `archsim compile` says why the stem's img2col is 4x4 at stride 1
+    assert exe.kernels[0].tiling.startswith(
+        "input read space-to-depth (x in nc1hwc0_s2d: 12 channels, 4x4 taps at stride 1); ")
 
 
 @pytest.mark.parametrize("spec", [

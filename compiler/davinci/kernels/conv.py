@@ -136,15 +136,18 @@ def lower_conv(ctx: LoweringContext, node: Node) -> None:
     problem = ConvProblem(shape, x_place.offset, w_place.offset, y_place.offset, tuple(steps),
                           bias, residual, relu_first, separated, ones, bias_zn)
     extra = sum(ctx.type_of(step.value).numel * 2 for step in steps if step.value is not None)
-    launch_conv(ctx, node, problem, tuple(inputs), (out,), extra)
+    note = (f"input read space-to-depth ({x_name} in nc1hwc0_s2d: {4 * c} channels, "
+            f"{shape.kh}x{shape.kw} taps at stride 1); ") if s2d else ""
+    launch_conv(ctx, node, problem, tuple(inputs), (out,), extra, note=note)
 
 
 def launch_conv(ctx: LoweringContext, node: Node, problem: ConvProblem,
                 inputs: tuple[str, ...], outputs: tuple[str, ...], extra_bytes: int = 0,
-                op: str = "conv2d", flops: int | None = None) -> None:
+                op: str = "conv2d", flops: int | None = None, note: str = "") -> None:
     """Tile ``problem`` over the cores, emit every core's stream and record the launch (also
     used by the transposed convolution, on GM placements it prepared; ``flops`` overrides
-    the count of the convolution as run, e.g. to leave out products with inserted zeros)."""
+    the count of the convolution as run, e.g. to leave out products with inserted zeros;
+    ``note`` starts the tiling record)."""
     shape = problem.shape
     tiling = choose_conv_tiling(ctx.target, shape, 2 if problem.residual is not None else 0,
                                 bias_in_cube=problem.ones is not None)
@@ -165,7 +168,7 @@ def launch_conv(ctx: LoweringContext, node: Node, problem: ConvProblem,
     weights = shape.cout * (1 if shape.depthwise else c) * shape.kh * shape.kw
     min_bytes = (shape.n * c * shape.h * shape.w + pixels * shape.cout + weights) * 2 \
         + extra_bytes
-    ctx.launch(builder, node, op, flops, min_bytes, inputs, outputs, tiling.explain())
+    ctx.launch(builder, node, op, flops, min_bytes, inputs, outputs, note + tiling.explain())
 
 
 def space_to_depth_conv(s: ConvShape, channels: int, weight: np.ndarray
