@@ -20,7 +20,7 @@ from matplotlib.patches import Patch
 from hw.results import DAVINCI_UNITS, KernelRecord, RunResult
 from reports.plots import new_figure, style
 
-_NEVER_BUSY = 0.01  # a unit busy at most this share of every layer's cycles is left out of the plot
+_NEVER_BUSY = 0.01  # share of a layer's cycles a plotted unit exceeds somewhere (`plotted_units`)
 
 ISSUE = "issue"
 """The row of issue stalls (not a unit of its own)."""
