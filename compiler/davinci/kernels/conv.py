@@ -43,6 +43,7 @@ from compiler.davinci.lower import rule
 from compiler.errors import CompileError
 from framework import Node, OpCode
 from isa.davinci import Addr, CopyL0cToUb, DType, Fixpipe, Img2Col, Mmad, Space
+from isa.davinci.layouts import space_to_depth
 
 
 @dataclass(frozen=True)
@@ -176,24 +177,14 @@ def space_to_depth_conv(s: ConvShape, channels: int, weight: np.ndarray
     """The stride-1 convolution of an ``nc1hwc0_s2d`` input equal to the stride-2 ``s``.
 
     Input pixel 2i + u - p (tap u, padding p before) is channel dy of space-to-depth pixel
-    i + a - q with u = 2a + dy - 2q + p, q = ceil(p / 2): taps a in [0, ceil((k + 2q - p) / 2))
-    with padding q before, and weight W'[o, c*4 + dy*2 + dx, a, b] = W[o, c, u, v] (zero where
-    u or v falls outside the kernel)."""
-    cout, cin, kh, kw = weight.shape
-    h2, w2 = -(-s.h // 2), -(-s.w // 2)
+    i + a - q with u + 2q - p = 2a + dy, q = ceil(p / 2): the weights shifted down by
+    2q - p (0 or 1) zero taps and taken space-to-depth the same way as the input, padding q
+    before."""
     qt, ql = -(-s.pt // 2), -(-s.pl // 2)
-    kh2, kw2 = -(-(kh + 2 * qt - s.pt) // 2), -(-(kw + 2 * ql - s.pl) // 2)
-    deep = np.zeros((cout, 4 * cin, kh2, kw2), dtype=np.float32)
-    for dy in range(2):
-        for a in range(kh2):
-            u = 2 * a + dy - 2 * qt + s.pt
-            if not 0 <= u < kh:
-                continue
-            for dx in range(2):
-                for b in range(kw2):
-                    v = 2 * b + dx - 2 * ql + s.pl
-                    if 0 <= v < kw:
-                        deep[:, dy * 2 + dx::4, a, b] = weight[:, :, u, v]
+    shifted = np.pad(weight, ((0, 0), (0, 0), (2 * qt - s.pt, 0), (2 * ql - s.pl, 0)))
+    deep = space_to_depth(shifted)
+    kh2, kw2 = deep.shape[2:]
+    h2, w2 = -(-s.h // 2), -(-s.w // 2)
     shape = ConvShape(s.n, -(-4 * channels // 16), h2, w2, s.cout, kh2, kw2, 1, 1, 1, 1,
                       qt, ql, max(0, s.ho + kh2 - qt - 1 - h2), max(0, s.wo + kw2 - ql - 1 - w2),
                       s.ho, s.wo, False)
