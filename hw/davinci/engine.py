@@ -321,10 +321,7 @@ class UnitEngine:
 
     def _set_flag(self, index: int, d: Decoded, snapshot: tuple[int, ...]) -> None:
         if d.flag in self.flags:
-            raise SimulationError(
-                f"core {self.core} {self.name}: {self.describe(index)} sets a flag that is "
-                f"already set (each set_flag needs a wait_flag before the next set)"
-            )
+            raise flag_set_twice(self.core, self.name, self.describe(index))
         self.flags[d.flag] = snapshot
         waiter = self.flag_waiters.pop(d.flag, None)
         if waiter is not None:
@@ -333,17 +330,11 @@ class UnitEngine:
     def _cross_set(self, index: int, d: Decoded) -> None:
         target = self.chip.units.get((self.core, d.instr.target.value))
         if target is None:
-            raise SimulationError(
-                f"core {self.core} {self.name}: {self.describe(index)} targets unit "
-                f"{d.instr.target.value}, which has no stream on this core"
-            )
+            raise no_target_unit(self.core, self.name, self.describe(index), d)
         flag = d.flag[0]
         target.cross_counts[flag] += 1
-        if target.cross_counts[flag] > 15:  # at most 15 pending sets [ASC-2201] facts §4
-            raise SimulationError(
-                f"core {self.core} {self.name}: {self.describe(index)} leaves more than 15 "
-                f"pending sets on cross-core flag {flag}"
-            )
+        if target.cross_counts[flag] > CROSS_PENDING_LIMIT:
+            raise cross_flag_overflow(self.core, self.name, self.describe(index), flag)
         waiter = target.cross_waiters.pop(flag, None)
         if waiter is not None:
             waiter.succeed()
@@ -374,30 +365,8 @@ class UnitEngine:
 
     def deadlock_report(self) -> str | None:
         """Why this unit cannot finish, or None if it finished."""
-        problems = []
-        for pipe, (index, d) in sorted(self.blocked.items()):
-            if d.kind is Kind.WAIT_FLAG:
-                src, dst, event = d.flag
-                problems.append(
-                    f"{pipe.name} is blocked at {self.describe(index)}: flag "
-                    f"({Pipe(src).name} -> {Pipe(dst).name}, event {event}) is never set"
-                )
-            else:
-                problems.append(
-                    f"{pipe.name} is blocked at {self.describe(index)}: cross-core flag "
-                    f"{d.flag[0]} is never set"
-                )
-        if self.stall_at is not None:
-            pipe, index = self.stall_at
-            problems.append(
-                f"issue is stalled at {self.describe(index)} because the {pipe.name} queue "
-                f"is full"
-            )
-        if not problems and not self.issue_done:
-            problems.append("issue never finished")
-        if not problems:
-            return None
-        return f"core {self.core} {self.name}: " + "; ".join(problems)
+        return deadlock_report(self.core, self.name, self.blocked, self.stall_at,
+                               self.issue_done, self.describe)
 
     def pipe_stats(self) -> dict[str, PipeStats]:
         stats = {}
@@ -414,3 +383,54 @@ class UnitEngine:
                 present.add(d.pipe.name)
         return present
 
+
+
+# ---------------------------------------------------------------------- errors (shared with
+# the fast engine, `fast.py`, which must say the same)
+
+CROSS_PENDING_LIMIT = 15  # pending sets per cross-core flag [ASC-2201] facts §4
+
+
+def flag_set_twice(core: int, name: str, where: str) -> SimulationError:
+    return SimulationError(f"core {core} {name}: {where} sets a flag that is already set "
+                           f"(each set_flag needs a wait_flag before the next set)")
+
+
+def no_target_unit(core: int, name: str, where: str, d: Decoded) -> SimulationError:
+    return SimulationError(f"core {core} {name}: {where} targets unit "
+                           f"{d.instr.target.value}, which has no stream on this core")
+
+
+def cross_flag_overflow(core: int, name: str, where: str, flag: int) -> SimulationError:
+    return SimulationError(f"core {core} {name}: {where} leaves more than "
+                           f"{CROSS_PENDING_LIMIT} pending sets on cross-core flag {flag}")
+
+
+def deadlock_report(core: int, name: str, blocked: dict[Pipe, tuple[int, Decoded]],
+                    stall_at: tuple[Pipe, int] | None, issue_done: bool,
+                    describe: Callable[[int], str]) -> str | None:
+    """Why a unit cannot finish (pipes blocked on flags, issue stalled on a full queue), or
+    None if it finished."""
+    problems = []
+    for pipe, (index, d) in sorted(blocked.items()):
+        if d.kind is Kind.WAIT_FLAG:
+            src, dst, event = d.flag
+            problems.append(
+                f"{pipe.name} is blocked at {describe(index)}: flag "
+                f"({Pipe(src).name} -> {Pipe(dst).name}, event {event}) is never set"
+            )
+        else:
+            problems.append(
+                f"{pipe.name} is blocked at {describe(index)}: cross-core flag "
+                f"{d.flag[0]} is never set"
+            )
+    if stall_at is not None:
+        pipe, index = stall_at
+        problems.append(
+            f"issue is stalled at {describe(index)} because the {pipe.name} queue is full"
+        )
+    if not problems and not issue_done:
+        problems.append("issue never finished")
+    if not problems:
+        return None
+    return f"core {core} {name}: " + "; ".join(problems)

@@ -13,7 +13,9 @@ GM accesses are checked within a unit only; cross-core GM ordering is not modell
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from hw.errors import RaceError
 from isa.davinci import Pipe, Region
@@ -112,3 +114,49 @@ class RaceDetector:
         """``barrier ALL``: every pipe now knows everything every pipe did."""
         merged = [max(column) for column in zip(*self._clock, strict=True)]
         self._clock = [list(merged) for _ in range(_PIPES)]
+
+
+def check_stream(decoded: Sequence[Any], describe: Callable[[int], str]) -> None:
+    """Check one unit's stream for races without timing it (the fast engine's check).
+
+    Each pipe runs its instructions in program order; a ``wait_flag`` waits for its flag's
+    ``set_flag`` and ``barrier ALL`` for every pipe to drain, exactly the orderings the timed
+    engine respects, so the verdict is the timed engine's (`RaceDetector` is order-blind: a
+    conflicting pair is found by whichever access comes second). A stream that deadlocks is
+    checked up to the deadlock; the timing engine reports the deadlock itself.
+    """
+    from hw.davinci.decode import Kind
+
+    detector = RaceDetector(describe)
+    queues: dict[Pipe, deque] = {}
+    flags: dict[tuple[int, ...], tuple[int, ...]] = {}
+
+    def drain() -> bool:
+        progress = True
+        while progress:
+            progress = False
+            for pipe, queue in queues.items():
+                while queue:
+                    index, d = queue[0]
+                    if d.kind is Kind.WAIT_FLAG:
+                        if d.flag not in flags:
+                            break
+                        detector.join(pipe, flags.pop(d.flag))
+                    elif d.kind is Kind.SET_FLAG:
+                        if d.flag in flags:
+                            break  # the timed engine reports a flag set twice
+                        flags[d.flag] = detector.snapshot(pipe)
+                    elif d.kind is Kind.WORK:
+                        detector.access(pipe, index, d.reads, d.writes)
+                    queue.popleft()
+                    progress = True
+        return not any(queues.values())
+
+    for index, d in enumerate(decoded):
+        if d.kind is Kind.BARRIER_ALL:
+            if not drain():
+                return
+            detector.join_all()
+        elif d.kind is not Kind.SCALAR and not (d.kind is Kind.CROSS_WAIT and d.pipe is Pipe.S):
+            queues.setdefault(d.pipe, deque()).append((index, d))
+    drain()

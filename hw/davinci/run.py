@@ -19,23 +19,39 @@ from isa.davinci import Kernel, Pipe, Space, Stream
 from isa.davinci.asm_print import format_instruction
 
 Mode = Literal["timing", "functional"]
+Engine = Literal["auto", "simpy", "fast"]
 
 
 @dataclass(frozen=True, slots=True)
 class SimOptions:
     """How to run: ``mode`` functional moves real bytes, timing skips data with the same
     cycles; ``check_races`` enables the cross-pipe race detector; ``trace`` records timeline
-    events (at most ``max_events``); ``seed`` seeds random example inputs."""
+    events (at most ``max_events``); ``seed`` seeds random example inputs. ``engine``: "simpy"
+    (the reference), "fast" (numba, `fast.py`: the same numbers, timing without a trace
+    only) or "auto", the fast one whenever it can serve."""
 
     mode: Mode = "timing"
     check_races: bool = True
     trace: bool = False
     max_events: int = 200_000
     seed: int = 0
+    engine: Engine = "auto"
 
     def __post_init__(self) -> None:
         if self.mode not in ("timing", "functional"):
             raise SimulationError(f"mode: unknown mode {self.mode!r} (timing or functional)")
+        if self.engine not in ("auto", "simpy", "fast"):
+            raise SimulationError(f"engine: unknown engine {self.engine!r} (auto, simpy or "
+                                  f"fast)")
+        if self.engine == "fast" and (self.mode != "timing" or self.trace):
+            raise SimulationError("engine: the fast engine only times (mode timing, no "
+                                  "trace); use simpy or auto")
+
+    @property
+    def fast(self) -> bool:
+        """Whether the fast engine runs."""
+        return self.engine == "fast" or (self.engine == "auto" and self.mode == "timing"
+                                         and not self.trace)
 
 
 def _describer(stream: Stream) -> Any:
@@ -103,18 +119,11 @@ class Simulation:
                     self.memories[core_index, unit] = CoreMemory(cfg, self.gm)
             self._logical = _place_inputs(kernel, self.memories, self.gm, inputs or {},
                                           options.seed)
-        decoded_cache: dict[int, tuple[Decoded, ...]] = {}
-        records: dict = {}  # decoded instructions, shared by the streams (`decode_stream`)
-        for core_index, core in enumerate(kernel.cores):
-            for unit, stream in core.items():
-                decoded = decoded_cache.get(id(stream))
-                if decoded is None:
-                    decoded = decoded_cache[id(stream)] = decode_stream(stream.instructions, cfg,
-                                                                      records)
-                self.chip.units[core_index, unit] = UnitEngine(
-                    self.chip, core_index, unit, decoded, stream.lines, _describer(stream),
-                    execute, self.memories.get((core_index, unit)), stream.shape,
-                )
+        for core_index, unit, stream, decoded in _decode(kernel, cfg):
+            self.chip.units[core_index, unit] = UnitEngine(
+                self.chip, core_index, unit, decoded, stream.lines, _describer(stream),
+                execute, self.memories.get((core_index, unit)), stream.shape,
+            )
 
     @property
     def now(self) -> int:
@@ -150,7 +159,24 @@ class Simulation:
         if self.functional:
             outputs.update(self._logical)
             outputs.update(_read_outputs(self.kernel, self.memories, self.gm))
-        return _collect(self.kernel, self.cfg, self.chip, outputs)
+        return _collect(self.kernel, self.cfg, list(self.chip.units.values()), outputs,
+                        self.chip.events, self.chip.events_dropped)
+
+
+def _decode(kernel: Kernel, cfg: Any) -> list[tuple[int, str, Stream, tuple[Decoded, ...]]]:
+    """Every unit's stream with its decoded records, in core order (streams and instructions
+    shared between units are decoded once: `decode_stream`)."""
+    decoded_cache: dict[int, tuple[Decoded, ...]] = {}
+    records: dict = {}  # decoded instructions, shared by the streams (`decode_stream`)
+    out = []
+    for core_index, core in enumerate(kernel.cores):
+        for unit, stream in core.items():
+            decoded = decoded_cache.get(id(stream))
+            if decoded is None:
+                decoded = decoded_cache[id(stream)] = decode_stream(stream.instructions, cfg,
+                                                                  records)
+            out.append((core_index, unit, stream, decoded))
+    return out
 
 
 def run_kernel(
@@ -161,8 +187,18 @@ def run_kernel(
     gm: np.ndarray | None = None,
     inputs: Mapping[str, np.ndarray] | None = None,
 ) -> KernelRun:
-    """Simulate ``kernel`` on the chip ``cfg`` and return its `KernelRun` (see `Simulation`)."""
-    return Simulation(kernel, cfg, options, gm=gm, inputs=inputs).finish()
+    """Simulate ``kernel`` on the chip ``cfg`` and return its `KernelRun` (see `Simulation`;
+    timing runs without a trace take the fast engine unless ``options.engine`` says simpy)."""
+    if not options.fast:
+        return Simulation(kernel, cfg, options, gm=gm, inputs=inputs).finish()
+    from hw.davinci.fast import run_fast
+
+    if kernel.block_dim > cfg.cores:
+        raise SimulationError(f"{kernel.name}: block_dim {kernel.block_dim} exceeds the "
+                              f"{cfg.cores} cores of {cfg.name}")
+    units = [(c, unit, decoded, _describer(stream), stream.shape)
+             for c, unit, stream, decoded in _decode(kernel, cfg)]
+    return _collect(kernel, cfg, run_fast(kernel, units, cfg, options.check_races), {})
 
 
 def _memory_for(decl: Any, memories: Mapping[tuple[int, str], Any], kernel: Kernel) -> Any:
@@ -240,13 +276,16 @@ def _read_outputs(kernel: Kernel, memories: Any, gm: np.ndarray) -> dict[str, np
     return outputs
 
 
-def _collect(kernel: Kernel, cfg: Any, chip: ChipState, outputs: dict) -> KernelRun:
+def _collect(kernel: Kernel, cfg: Any, units: list, outputs: dict, events: list = (),
+             events_dropped: int = 0) -> KernelRun:
+    """Sum the units' statistics into a KernelRun (byte and instruction tallies by name, so
+    both engines give the same records)."""
     pipes: dict[str, PipeStats] = {}
     units_per_pipe: Counter = Counter()
     totals: dict[str, Counter] = {k: Counter() for k in ("path", "read", "written", "mnem")}
     flops = 0
     cycles = 0
-    for unit in chip.units.values():
+    for unit in units:
         for name, stats in unit.pipe_stats().items():
             pipes[name] = pipes.get(name, PipeStats()) + stats
         units_per_pipe.update(unit.pipes_present())
@@ -265,13 +304,13 @@ def _collect(kernel: Kernel, cfg: Any, chip: ChipState, outputs: dict) -> Kernel
         cores=kernel.block_dim,
         pipes=pipes,
         units_per_pipe=dict(units_per_pipe),
-        bytes_by_path=dict(totals["path"]),
-        bytes_read=dict(totals["read"]),
-        bytes_written=dict(totals["written"]),
-        instruction_counts=dict(totals["mnem"]),
+        bytes_by_path=dict(sorted(totals["path"].items())),
+        bytes_read=dict(sorted(totals["read"].items())),
+        bytes_written=dict(sorted(totals["written"].items())),
+        instruction_counts=dict(sorted(totals["mnem"].items())),
         flops=flops,
-        events=tuple(sorted(chip.events, key=lambda e: (e.start, e.core, e.pipe))),
-        events_dropped=chip.events_dropped,
+        events=tuple(sorted(events, key=lambda e: (e.start, e.core, e.pipe))),
+        events_dropped=events_dropped,
         outputs=outputs,
         chip_units_per_pipe=chip_units(cfg),
     )
