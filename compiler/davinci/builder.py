@@ -82,8 +82,12 @@ class KernelBuilder:
         the core's AIC and any other stream on its first AIV.
         """
         cores = []
-        cache: dict[tuple[Instruction, ...], Stream] = {}
+        # Equal instructions become one object (streams of several cores repeat them), so
+        # the stream cache, flag shapes, GM relocation and decode look at each one once.
+        interned: dict[Instruction, Instruction] = {}
+        cache: dict[tuple[int, ...], Stream] = {}  # by the ids of interned instructions
         plans: dict[tuple, tuple[FlagPlan, int]] = {}
+        shape_memo: dict[int, tuple] = {}  # `flag_shape`'s per-instruction parts
         pairs = barriers = 0
         separated = self.target.organisation == "separated"
         for units in self.streams:
@@ -92,11 +96,12 @@ class KernelBuilder:
                 if separated and unit == "core":
                     unit = "aic" if any(i.pipe in _CUBE_PIPES for i in builder.instructions) \
                         else "aiv0"
-                key = tuple(builder.instructions)
-                stream = cache.get(key)
+                key = tuple([interned.setdefault(i, i) for i in builder.instructions])
+                ids = tuple(map(id, key))
+                stream = cache.get(ids)
                 if stream is None:
-                    plan, shape = self._plan(key, plans)
-                    stream = cache[key] = Stream(tuple(plan.apply(key)), shape=shape)
+                    plan, shape = self._plan(key, plans, shape_memo)
+                    stream = cache[ids] = Stream(tuple(plan.apply(key)), shape=shape)
                     pairs += plan.stats.pairs
                     barriers += plan.stats.barriers
                 built[unit] = stream
@@ -105,10 +110,12 @@ class KernelBuilder:
         return Kernel(self.name, tuple(cores))
 
     def _plan(self, instructions: tuple[Instruction, ...],
-              plans: dict[tuple, tuple[FlagPlan, int]]) -> tuple[FlagPlan, int | None]:
+              plans: dict[tuple, tuple[FlagPlan, int]], shape_memo: dict[int, tuple]
+              ) -> tuple[FlagPlan, int | None]:
         """The flag plan of a stream, shared with the streams of the same shape, and the
         shape's number in this kernel (None: a shape of its own)."""
-        shape = flag_shape(instructions, self.gm_territory) if self.gm_territory else None
+        shape = flag_shape(instructions, self.gm_territory, shape_memo) \
+            if self.gm_territory else None
         if shape is None:
             return plan_flags(instructions, self.target.event_ids), None
         known = plans.get(shape)

@@ -100,8 +100,8 @@ def insert_flags(instructions: Sequence[Instruction], event_ids: int,
     return plan.apply(instructions), plan.stats
 
 
-def flag_shape(instructions: Sequence[Instruction], territory: Callable[[int], int]
-               ) -> tuple | None:
+def flag_shape(instructions: Sequence[Instruction], territory: Callable[[int], int],
+               memo: dict[int, tuple] | None = None) -> tuple | None:
     """A key that two streams share only if `plan_flags` places the same flags in both.
 
     The plan depends on each instruction's pipe, whether it keeps transfers in flight, the
@@ -109,28 +109,49 @@ def flag_shape(instructions: Sequence[Instruction], territory: Callable[[int], i
     with each GM region taken relative to the stream's first access of the same
     ``territory`` (the virtual GM is laid out as separate buffers, one territory each), so
     cores doing the same work on different parts of their tensors share one plan. Returns
-    None (share nothing) if some GM region spans two territories.
+    None (share nothing) if some GM region spans two territories. ``memo`` keeps each
+    instruction object's own part of the key (by id, so the caller keeps the instructions
+    alive) for the next stream that holds it.
     """
+    if memo is None:
+        memo = {}
     firsts: dict[int, tuple[int, int]] = {}  # territory -> (ordinal, first start)
     key: list = []
     for instr in instructions:
-        pipe = instr.pipe
-        if pipe is Pipe.S:
-            key.append(instr.target if isinstance(instr, Barrier) else None)
+        own = memo.get(id(instr))
+        if own is None:
+            own = memo[id(instr)] = _own_key(instr)
+        element, gm = own
+        if gm is None:
+            key.append(element)
             continue
         regions = []
-        for write, group in ((False, instr.reads()), (True, instr.writes())):
-            for r in group:
-                if r.space is Space.GM:
-                    t = territory(r.start)
-                    if territory(r.stop - 1) != t:
-                        return None
-                    ordinal, first = firsts.setdefault(t, (len(firsts), r.start))
-                    regions.append((write, ordinal, r.start - first, r.stop - first))
-                else:
-                    regions.append((write, r.space, r.start, r.stop))
-        key.append((pipe, isinstance(instr, _PIPELINED), tuple(regions)))
+        for write, space, start, stop in gm:
+            if space is Space.GM:
+                t = territory(start)
+                if territory(stop - 1) != t:
+                    return None
+                ordinal, first = firsts.setdefault(t, (len(firsts), start))
+                regions.append((write, ordinal, start - first, stop - first))
+            else:
+                regions.append((write, space, start, stop))
+        key.append((*element, tuple(regions)))
     return tuple(key)
+
+
+def _own_key(instr: Instruction) -> tuple:
+    """(key element, None) for an instruction whose part of the `flag_shape` key is fixed;
+    ((pipe, pipelined), its regions) for one that touches GM, placed per stream."""
+    pipe = instr.pipe
+    if pipe is Pipe.S:
+        return (instr.target if isinstance(instr, Barrier) else None), None
+    regions = tuple((write, r.space, r.start, r.stop)
+                    for write, group in ((False, instr.reads()), (True, instr.writes()))
+                    for r in group)
+    pipelined = isinstance(instr, _PIPELINED)
+    if all(space is not Space.GM for _, space, _, _ in regions):
+        return (pipe, pipelined, regions), None
+    return (pipe, pipelined), regions
 
 
 def plan_flags(instructions: Sequence[Instruction], event_ids: int,

@@ -287,9 +287,10 @@ def decode_stream(instructions: Sequence[Instruction], cfg, seen: dict | None = 
     if seen is None:
         seen = {}
     for instr in instructions:
-        if isinstance(instr, SetMask):
+        cls = type(instr)  # exact types: isinstance on the ABC-based classes is slow here
+        if cls is SetMask:
             mask = MaskState(mask.counter, instr.hi, instr.lo)
-        elif isinstance(instr, SetMaskMode):
+        elif cls is SetMaskMode:
             mask = MaskState(instr.counter, mask.hi, mask.lo)
         same = seen.get(id(instr))
         if same is not None and (same[1] is mask or same[1] == mask):
@@ -298,7 +299,6 @@ def decode_stream(instructions: Sequence[Instruction], cfg, seen: dict | None = 
         key = (instr, mask)
         decoded = seen.get(key)
         if decoded is None:
-            cls = type(instr)
             rule = DECODE_RULES.get(cls) or (_vector if issubclass(cls, VectorInstruction)
                                              else None)
             if rule is None:

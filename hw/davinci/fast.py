@@ -26,21 +26,14 @@ from isa.davinci import EXEC_PIPES, Pipe
 
 
 class _Unit:
-    """What `run._collect` reads from a unit, filled from the fast engine's arrays."""
+    """What `run._collect` reads from a unit: its pipes' statistics and end."""
 
-    def __init__(self, stats: np.ndarray, end: int, static: _Static, hbm: np.ndarray) -> None:
+    def __init__(self, stats: np.ndarray, end: int, present: set[str]) -> None:
         self.end = int(end)
         self._stats = stats
-        self._present = static.present
-        self.bytes_by_path = static.path
-        self.bytes_read = Counter(static.read)
-        self.bytes_written = Counter(static.written)
-        if hbm[core.H_ANY_READ]:
-            self.bytes_read["hbm"] += int(hbm[core.H_READ])
-        if hbm[core.H_ANY_WRITE]:
-            self.bytes_written["hbm"] += int(hbm[core.H_WRITTEN])
-        self.mnemonics = static.mnemonics
-        self.flops = static.flops
+        self._present = present
+        self.bytes_by_path = self.bytes_read = self.bytes_written = self.mnemonics = {}
+        self.flops = 0
 
     def pipe_stats(self) -> dict[str, PipeStats]:
         return {pipe.name: PipeStats(*(int(v) for v in self._stats[pipe]))
@@ -50,38 +43,50 @@ class _Unit:
         return self._present
 
 
-class _Static:
-    """A stream's timing-independent totals (bytes per path and level, instruction counts,
-    FLOPs), as the simpy engine accumulates them instruction by instruction."""
+class _Totals:
+    """The kernel's timing-independent tallies (bytes per path and level, instruction counts,
+    FLOPs) as the simpy engine accumulates them instruction by instruction, plus the HBM
+    bytes the run moved; `run._collect` reads it as one more unit without pipes."""
 
-    def __init__(self, decoded: Sequence[Decoded]) -> None:
-        self.path: Counter = Counter()
-        self.read: Counter = Counter()
-        self.written: Counter = Counter()
+    end = 0
+
+    def __init__(self, records: Sequence[Decoded], counts: np.ndarray, hbm: np.ndarray) -> None:
+        self.bytes_by_path: Counter = Counter()
+        self.bytes_read: Counter = Counter()
+        self.bytes_written: Counter = Counter()
         self.mnemonics: Counter = Counter()
         self.flops = 0
-        self.present = {"S"}
-        records = {id(d): d for d in decoded}
-        for key, n in Counter(map(id, decoded)).items():
-            d = records[key]
-            if d.kind is Kind.SCALAR or d.kind is Kind.BARRIER_ALL or (
-                    d.kind is Kind.CROSS_WAIT and d.pipe is Pipe.S):
-                continue  # executed at issue, not by a pipe
-            self.mnemonics[d.instr.mnemonic] += n
-            if d.kind is not Kind.WORK:
-                continue
-            self.present.add(d.pipe.name)
-            if d.path:
-                src, dst = d.path.split("->")
-                self.path[d.path] += n * d.path_bytes
-                self.read[src] += n * d.path_bytes
-                self.written[dst] += n * d.path_bytes
-            else:
-                for region in d.reads:
-                    self.read[region.space.name.lower()] += n * region.nbytes
-                for region in d.writes:
-                    self.written[region.space.name.lower()] += n * region.nbytes
-            self.flops += n * d.flops
+        for row in np.flatnonzero(counts):
+            self._add(records[row], int(counts[row]))
+        if hbm[:, core.H_ANY_READ].any():
+            self.bytes_read["hbm"] += int(hbm[:, core.H_READ].sum())
+        if hbm[:, core.H_ANY_WRITE].any():
+            self.bytes_written["hbm"] += int(hbm[:, core.H_WRITTEN].sum())
+
+    def _add(self, d: Decoded, n: int) -> None:
+        if d.kind is Kind.SCALAR or d.kind is Kind.BARRIER_ALL or (
+                d.kind is Kind.CROSS_WAIT and d.pipe is Pipe.S):
+            return  # executed at issue, not by a pipe
+        self.mnemonics[d.instr.mnemonic] += n
+        if d.kind is not Kind.WORK:
+            return
+        if d.path:
+            src, dst = d.path.split("->")
+            self.bytes_by_path[d.path] += n * d.path_bytes
+            self.bytes_read[src] += n * d.path_bytes
+            self.bytes_written[dst] += n * d.path_bytes
+        else:
+            for region in d.reads:
+                self.bytes_read[region.space.name.lower()] += n * region.nbytes
+            for region in d.writes:
+                self.bytes_written[region.space.name.lower()] += n * region.nbytes
+        self.flops += n * d.flops
+
+    def pipe_stats(self) -> dict[str, PipeStats]:
+        return {}
+
+    def pipes_present(self) -> set[str]:
+        return set()
 
 
 class _Packer:
@@ -89,6 +94,7 @@ class _Packer:
 
     def __init__(self) -> None:
         self.rows: list[tuple[int, ...]] = []
+        self.records: list[Decoded] = []
         self.index: dict[int, int] = {}  # id(record) -> row
         self.targets: list[str | None] = []  # per row: the unit a cross-core set targets
         self.flags: dict[tuple[int, ...], int] = {}
@@ -120,13 +126,15 @@ class _Packer:
         self.rows.append((int(d.kind), int(d.pipe), d.cycles, d.head_cycles, d.latency_cycles,
                           d.gm_bytes, int(d.gm_write), flag, start, stop, -1))
         self.targets.append(target)
+        self.records.append(d)
         return len(self.rows) - 1
 
 
 def run_fast(kernel: Any, units: Sequence[tuple[int, str, Sequence[Decoded], Any, Any]],
-             cfg: Any, check_races: bool) -> list[_Unit]:
+             cfg: Any, check_races: bool) -> list[_Unit | _Totals]:
     """Time ``units`` (core, unit name, decoded stream, describe, stream shape), in the order
-    the simpy engine creates them; returns the per-unit results for `run._collect`.
+    the simpy engine creates them; returns the per-unit results and the kernel's totals, for
+    `run._collect`.
 
     Raises the simpy engine's errors: RaceError, SimulationError (a flag set twice, a
     cross-core flag without its unit or with too many pending sets) and DeadlockError.
@@ -161,13 +169,18 @@ def run_fast(kernel: Any, units: Sequence[tuple[int, str, Sequence[Decoded], Any
     if err[0] != core.E_NONE:
         raise _error(err, units, unit_start)
     _check_deadlock(kernel, units, us, blocked, unit_start)
-    statics: dict[int, _Static] = {}
-    results = []
-    for u, (_core, _name, decoded, _describe, _shape) in enumerate(units):
-        static = statics.get(id(decoded))
-        if static is None:
-            static = statics[id(decoded)] = _Static(decoded)
-        results.append(_Unit(stats[u], us[u, core.U_END], static, hbm[u]))
+    all_rows = np.concatenate(per_unit) if per_unit else np.zeros(0, dtype=np.int64)
+    results: list[_Unit | _Totals] = []
+    present_of: dict[int, set[str]] = {}
+    for u, rows in enumerate(per_unit):
+        present = present_of.get(id(rows))
+        if present is None:
+            work = table[rows]
+            pipes = np.unique(work[work[:, core.KIND] == core.WORK, core.PIPE])
+            present = present_of[id(rows)] = {"S", *(Pipe(int(p)).name for p in pipes)}
+        results.append(_Unit(stats[u], us[u, core.U_END], present))
+    counts = np.bincount(all_rows, minlength=len(packer.records))
+    results.append(_Totals(packer.records, counts, hbm))
     return results
 
 
