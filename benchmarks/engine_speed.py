@@ -1,10 +1,10 @@
-"""Simulated instructions per host second of the DaVinci simpy engine on a mixed stream.
+"""Simulated instructions per host second of the DaVinci engines (simpy, fast) on a mixed stream.
 
 The stream is a software-pipelined matmul + vector epilogue loop on one core: MTE2 loads,
 MTE1 fractal loads, Cube mmads, vector ops and MTE3 stores, with the flags that order them,
 repeated until it holds the requested number of instructions. Prints a table.
 
-    python benchmarks/engine_speed.py [--instructions 100000] [--races/--no-races]
+    python benchmarks/engine_speed.py [--instructions 100000] [--preset ascend910]
 """
 
 from __future__ import annotations
@@ -77,14 +77,17 @@ def main() -> None:
     cfg = get_preset(args.preset)
     kernel = Kernel("mixed", ({"core": mixed_stream(args.instructions)},))
     n = kernel.instruction_count()
-    run_kernel(Kernel("warm-up", ({"core": mixed_stream(200)},)), cfg)  # numba compiles once
-    print(f"{'races':>6} {'instructions':>12} {'sim cycles':>12} {'wall s':>8} {'instr/s':>10}")
-    for races in (False, True):
-        start = time.perf_counter()
-        run = run_kernel(kernel, cfg, SimOptions(check_races=races))
-        wall = time.perf_counter() - start
-        print(f"{str(races):>6} {n:>12} {run.cycles:>12} {wall:>8.2f} {n / wall:>10.0f}")
-
+    run_kernel(Kernel("warm-up", ({"core": mixed_stream(200)},)), cfg)  # numba loads once
+    print(f"{'engine':>6} {'races':>6} {'instructions':>12} {'sim cycles':>12} {'wall s':>8} "
+          f"{'instr/s':>10}")
+    for engine in ("simpy", "fast"):
+        for races in (False, True):
+            options = SimOptions(check_races=races, engine=engine)
+            start = time.perf_counter()
+            run = run_kernel(kernel, cfg, options)
+            wall = time.perf_counter() - start
+            print(f"{engine:>6} {str(races):>6} {n:>12} {run.cycles:>12} {wall:>8.2f} "
+                  f"{n / wall:>10.0f}")
 
 if __name__ == "__main__":
     main()
