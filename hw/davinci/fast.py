@@ -158,7 +158,7 @@ def run_fast(kernel: Any, units: Sequence[tuple[int, str, Sequence[Decoded], Any
     unit_stop = np.cumsum(sizes)
     unit_start = unit_stop - sizes
     ins = table[np.concatenate(per_unit)] if per_unit else table[:0]
-    _resolve_targets(ins, unit_start, unit_stop, per_unit, packer, units)
+    _resolve_targets(ins, unit_start, per_unit, packer, units)
     lines = np.concatenate(packer.lines) if packer.lines else np.zeros(0, dtype=np.int64)
     l2 = LineCache(int(cfg.l2_bytes), int(cfg.l2_line_bytes), int(cfg.l2_ways))
     us, _ps, stats, hbm, blocked, err = core.simulate(
@@ -184,16 +184,22 @@ def run_fast(kernel: Any, units: Sequence[tuple[int, str, Sequence[Decoded], Any
     return results
 
 
-def _resolve_targets(ins: np.ndarray, unit_start: np.ndarray, unit_stop: np.ndarray,
-                     per_unit: list[np.ndarray], packer: _Packer, units: Sequence) -> None:
-    if not any(packer.targets):
+def _resolve_targets(ins: np.ndarray, unit_start: np.ndarray, per_unit: list[np.ndarray],
+                     packer: _Packer, units: Sequence) -> None:
+    """Fill TARGET: the index of the unit of the same core a cross-core set targets (-1 when
+    that core has no such unit)."""
+    names = sorted({t for t in packer.targets if t is not None})
+    if not names:
         return
+    codes = np.array([-1 if t is None else names.index(t) for t in packer.targets],
+                     dtype=np.int64)
     where = {(c, name): u for u, (c, name, *_rest) in enumerate(units)}
     for u, (c, _name, *_rest) in enumerate(units):
-        for offset, row in enumerate(per_unit[u]):
-            target = packer.targets[row]
-            if target is not None:
-                ins[unit_start[u] + offset, core.TARGET] = where.get((c, target), -1)
+        code = codes[per_unit[u]]
+        sets = np.flatnonzero(code >= 0)
+        if sets.size:
+            lookup = np.array([where.get((c, name), -1) for name in names], dtype=np.int64)
+            ins[unit_start[u] + sets, core.TARGET] = lookup[code[sets]]
 
 
 def _error(err: np.ndarray, units: Sequence, unit_start: np.ndarray) -> Exception:
