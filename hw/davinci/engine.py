@@ -16,6 +16,10 @@ Each core unit (a coupled AI Core, or the AIC / AIV units of a separated core) i
 
 At the end, a pipe still blocked on a flag or an instruction never issued is a deadlock,
 reported with the waiting instruction.
+
+This engine is the reference. `fast_core.py` replays these processes, rules and event order in
+numba for timing runs and must give the same records (tests/hw/test_fast_engine.py): a change
+here is made there too.
 """
 
 from __future__ import annotations

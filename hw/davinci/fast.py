@@ -157,7 +157,8 @@ def run_fast(kernel: Any, units: Sequence[tuple[int, str, Sequence[Decoded], Any
     sizes = np.array([rows.size for rows in per_unit], dtype=np.int64)
     unit_stop = np.cumsum(sizes)
     unit_start = unit_stop - sizes
-    ins = table[np.concatenate(per_unit)] if per_unit else table[:0]
+    all_rows = np.concatenate(per_unit) if per_unit else np.zeros(0, dtype=np.int64)
+    ins = table[all_rows]
     _resolve_targets(ins, unit_start, per_unit, packer, units)
     lines = np.concatenate(packer.lines) if packer.lines else np.zeros(0, dtype=np.int64)
     l2 = LineCache(int(cfg.l2_bytes), int(cfg.l2_line_bytes), int(cfg.l2_ways))
@@ -169,7 +170,6 @@ def run_fast(kernel: Any, units: Sequence[tuple[int, str, Sequence[Decoded], Any
     if err[0] != core.E_NONE:
         raise _error(err, units, unit_start)
     _check_deadlock(kernel, units, us, blocked, unit_start)
-    all_rows = np.concatenate(per_unit) if per_unit else np.zeros(0, dtype=np.int64)
     results: list[_Unit | _Totals] = []
     present_of: dict[int, set[str]] = {}
     for u, rows in enumerate(per_unit):

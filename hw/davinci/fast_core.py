@@ -68,8 +68,7 @@ def _push(heap, size, seq, time, priority, kind, a, b):
     while i > 0:
         parent = (i - 1) >> 1
         if _before(heap, i, parent):
-            for c in range(6):
-                heap[i, c], heap[parent, c] = heap[parent, c], heap[i, c]
+            _swap(heap, i, parent)
             i = parent
         else:
             break
@@ -83,6 +82,12 @@ def _before(heap, i, j):
     if heap[i, 1] != heap[j, 1]:
         return heap[i, 1] < heap[j, 1]
     return heap[i, 2] < heap[j, 2]
+
+
+@numba.njit(cache=True, inline="always")
+def _swap(heap, i, j):
+    for c in range(6):
+        heap[i, c], heap[j, c] = heap[j, c], heap[i, c]
 
 
 @numba.njit(cache=True)
@@ -103,8 +108,7 @@ def _pop(heap, size, out):
             if left + 1 < size and _before(heap, left + 1, left):
                 child = left + 1
             if _before(heap, child, i):
-                for c in range(6):
-                    heap[i, c], heap[child, c] = heap[child, c], heap[i, c]
+                _swap(heap, i, child)
                 i = child
             else:
                 break
