@@ -162,7 +162,7 @@ def run_fast(kernel: Any, units: Sequence[tuple[int, str, Sequence[Decoded], Any
     _resolve_targets(ins, unit_start, per_unit, packer, units)
     lines = np.concatenate(packer.lines) if packer.lines else np.zeros(0, dtype=np.int64)
     l2 = LineCache(int(cfg.l2_bytes), int(cfg.l2_line_bytes), int(cfg.l2_ways))
-    us, _ps, stats, hbm, blocked, err = core.simulate(
+    us, stats, hbm, blocked, err = core.simulate(
         ins, unit_start, unit_stop, lines, int(cfg.queue_depth), int(cfg.scalar_issue_cycles),
         float(cfg.l2_bytes_per_cycle), float(cfg.hbm_bytes_per_cycle),
         int(cfg.l2_line_bytes), l2.tags, l2.stamps, l2.clock, max(len(packer.flags), 1),

@@ -43,8 +43,8 @@ U_STATE, U_INDEX, U_T, U_ISSUE_AT, U_DONE, U_END, U_STALL_PIPE, U_STALL_INDEX, \
 UFIELDS = 10
 # pipe fields (last axis of ``ps``)
 P_STATE, P_RUNNING, P_INFLIGHT, P_LAST_WORK_END, P_PIPE_WAITING, P_SPACE_WAITING, P_QHEAD, \
-    P_QLEN, P_START, P_BEGIN_AT, P_COST, P_LATENCY, P_INDEX, P_BLOCKED = range(14)
-PFIELDS = 14
+    P_QLEN, P_START, P_BEGIN_AT, P_COST, P_LATENCY, P_INDEX = range(13)
+PFIELDS = 13
 # statistics (last axis of ``stats``), per unit and pipe (S = 0)
 S_BUSY, S_FLAG_WAIT, S_QUEUE_FULL, S_COUNT = range(4)
 # hbm bytes per unit: read, written, and whether any GM read / write happened (the key exists)
@@ -118,7 +118,7 @@ def _pop(heap, size, out):
 @numba.njit(cache=True)
 def simulate(ins, unit_start, unit_stop, lines, depth, issue_cycles, l2_bpc, hbm_bpc,
              line_bytes, tags, stamps, clock, n_flags, n_cross):
-    """Run every unit to the end. Returns (us, ps, stats, hbm, blocked, err).
+    """Run every unit to the end. Returns (us, stats, hbm, blocked, err).
 
     ``ins``: int64 [instructions, FIELDS] of all units, unit u at rows
     unit_start[u]:unit_stop[u]; FLAG is a dense flag id (cross-core flags: the flag number),
@@ -143,7 +143,6 @@ def simulate(ins, unit_start, unit_stop, lines, depth, issue_cycles, l2_bpc, hbm
         us[u, U_STALL_PIPE] = -1
         for k in range(NPROC):
             ps[u, k, P_LAST_WORK_END] = -1
-            ps[u, k, P_INDEX] = -1
     set_flags = 0
     for i in range(ins.shape[0]):
         if ins[i, KIND] == SET_FLAG:
@@ -172,7 +171,7 @@ def simulate(ins, unit_start, unit_stop, lines, depth, issue_cycles, l2_bpc, hbm
                          err)
         if err[0] != E_NONE:
             break
-    return us, ps, stats, hbm, blocked, err
+    return us, stats, hbm, blocked, err
 
 
 @numba.njit(cache=True)
@@ -435,7 +434,6 @@ def _pipe(u, pipe, now, ins, lines, us, ps, queue, flags, flag_waiter, cross, cr
                     us[u, U_END] = max(us[u, U_END], done)
             stats[u, pipe, S_BUSY] += end - ps[u, pipe, P_BEGIN_AT]
             stats[u, pipe, S_COUNT] += 1
-            ps[u, pipe, P_INDEX] = -1
             us[u, U_END] = max(us[u, U_END], end)
             ps[u, pipe, P_RUNNING] = 0
             if us[u, U_DRAIN_WAITING] == 1 and _drained(u, ps):

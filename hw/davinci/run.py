@@ -97,9 +97,7 @@ class Simulation:
     def __init__(self, kernel: Kernel, cfg: Any, options: SimOptions = SimOptions(), *,
                  gm: np.ndarray | None = None,
                  inputs: Mapping[str, np.ndarray] | None = None) -> None:
-        if kernel.block_dim > cfg.cores:
-            raise SimulationError(f"{kernel.name}: block_dim {kernel.block_dim} exceeds the "
-                                  f"{cfg.cores} cores of {cfg.name}")
+        _check_cores(kernel, cfg)
         self.kernel, self.cfg, self.options = kernel, cfg, options
         self.functional = options.mode == "functional"
         engine_options = EngineOptions(options.check_races, options.trace, options.max_events)
@@ -163,6 +161,12 @@ class Simulation:
                         self.chip.events, self.chip.events_dropped)
 
 
+def _check_cores(kernel: Kernel, cfg: Any) -> None:
+    if kernel.block_dim > cfg.cores:
+        raise SimulationError(f"{kernel.name}: block_dim {kernel.block_dim} exceeds the "
+                              f"{cfg.cores} cores of {cfg.name}")
+
+
 def _decode(kernel: Kernel, cfg: Any) -> list[tuple[int, str, Stream, tuple[Decoded, ...]]]:
     """Every unit's stream with its decoded records, in core order (streams and instructions
     shared between units are decoded once: `decode_stream`)."""
@@ -193,9 +197,7 @@ def run_kernel(
         return Simulation(kernel, cfg, options, gm=gm, inputs=inputs).finish()
     from hw.davinci.fast import run_fast
 
-    if kernel.block_dim > cfg.cores:
-        raise SimulationError(f"{kernel.name}: block_dim {kernel.block_dim} exceeds the "
-                              f"{cfg.cores} cores of {cfg.name}")
+    _check_cores(kernel, cfg)
     units = [(c, unit, decoded, _describer(stream), stream.shape)
              for c, unit, stream, decoded in _decode(kernel, cfg)]
     return _collect(kernel, cfg, run_fast(kernel, units, cfg, options.check_races), {})
