@@ -102,6 +102,28 @@ class Decoded:
     gm_write: bool = False
 
 
+def executes_at_issue(d: Decoded) -> bool:
+    """Whether the scalar unit executes ``d`` as it issues (mask set-up, ``barrier ALL``, a
+    cross-core wait on S) instead of queueing it for a pipe."""
+    return d.kind is Kind.SCALAR or d.kind is Kind.BARRIER_ALL or (
+        d.kind is Kind.CROSS_WAIT and d.pipe is Pipe.S)
+
+
+def tally_bytes(d: Decoded, n: int, by_path: Any, read: Any, written: Any) -> None:
+    """Add ``n`` executions of the work instruction ``d`` to the byte counters (Counters keyed
+    by path "src->dst" and by level): its path when it is a transfer, else its regions."""
+    if d.path:
+        src, dst = d.path.split("->")
+        by_path[d.path] += n * d.path_bytes
+        read[src] += n * d.path_bytes
+        written[dst] += n * d.path_bytes
+    else:
+        for region in d.reads:
+            read[region.space.name.lower()] += n * region.nbytes
+        for region in d.writes:
+            written[region.space.name.lower()] += n * region.nbytes
+
+
 def vector_repeats(instr: VectorInstruction, mask: MaskState) -> int:
     """Repeats a vector instruction really runs: ``repeat`` in normal mode, or enough repeats
     for ``mask.lo`` elements in counter mode."""

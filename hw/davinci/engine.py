@@ -33,7 +33,7 @@ from typing import Any
 import simpy
 
 from hw.cache import LineCache
-from hw.davinci.decode import Decoded, Kind
+from hw.davinci.decode import Decoded, Kind, tally_bytes
 from hw.davinci.races import RaceDetector
 from hw.davinci.stats import PipeStats, TimelineEvent
 from hw.errors import SimulationError
@@ -311,16 +311,7 @@ class UnitEngine:
                 self._trace(pipe, index, d, begin, end, waited_from)
 
     def _account(self, d: Decoded) -> None:
-        if d.path:
-            self.bytes_by_path[d.path] += d.path_bytes
-            src, dst = d.path.split("->")
-            self.bytes_read[src] += d.path_bytes
-            self.bytes_written[dst] += d.path_bytes
-        else:
-            for region in d.reads:
-                self.bytes_read[region.space.name.lower()] += region.nbytes
-            for region in d.writes:
-                self.bytes_written[region.space.name.lower()] += region.nbytes
+        tally_bytes(d, 1, self.bytes_by_path, self.bytes_read, self.bytes_written)
         self.flops += d.flops
 
     def _set_flag(self, index: int, d: Decoded, snapshot: tuple[int, ...]) -> None:
@@ -386,7 +377,6 @@ class UnitEngine:
             if d.kind is Kind.WORK:
                 present.add(d.pipe.name)
         return present
-
 
 
 # ---------------------------------------------------------------------- errors (shared with

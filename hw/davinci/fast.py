@@ -17,7 +17,7 @@ import numpy as np
 
 from hw.cache import LineCache
 from hw.davinci import fast_core as core
-from hw.davinci.decode import Decoded, Kind
+from hw.davinci.decode import Decoded, Kind, executes_at_issue, tally_bytes
 from hw.davinci.engine import cross_flag_overflow, deadlock_report, flag_set_twice, no_target_unit
 from hw.davinci.races import check_stream
 from hw.davinci.stats import PipeStats
@@ -64,23 +64,12 @@ class _Totals:
             self.bytes_written["hbm"] += int(hbm[:, core.H_WRITTEN].sum())
 
     def _add(self, d: Decoded, n: int) -> None:
-        if d.kind is Kind.SCALAR or d.kind is Kind.BARRIER_ALL or (
-                d.kind is Kind.CROSS_WAIT and d.pipe is Pipe.S):
-            return  # executed at issue, not by a pipe
+        if executes_at_issue(d):
+            return  # not counted among the instructions the pipes completed
         self.mnemonics[d.instr.mnemonic] += n
-        if d.kind is not Kind.WORK:
-            return
-        if d.path:
-            src, dst = d.path.split("->")
-            self.bytes_by_path[d.path] += n * d.path_bytes
-            self.bytes_read[src] += n * d.path_bytes
-            self.bytes_written[dst] += n * d.path_bytes
-        else:
-            for region in d.reads:
-                self.bytes_read[region.space.name.lower()] += n * region.nbytes
-            for region in d.writes:
-                self.bytes_written[region.space.name.lower()] += n * region.nbytes
-        self.flops += n * d.flops
+        if d.kind is Kind.WORK:
+            tally_bytes(d, n, self.bytes_by_path, self.bytes_read, self.bytes_written)
+            self.flops += n * d.flops
 
     def pipe_stats(self) -> dict[str, PipeStats]:
         return {}

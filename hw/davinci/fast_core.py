@@ -19,14 +19,18 @@ import numba
 import numpy as np
 
 from hw.cache import _access
+from hw.davinci.decode import Kind
+from hw.davinci.engine import CROSS_PENDING_LIMIT
 
 # instruction fields (columns of ``ins``)
 KIND, PIPE, CYCLES, HEAD, LATENCY, GM_BYTES, GM_WRITE, FLAG, LINE_START, LINE_STOP, TARGET = \
     range(11)
 FIELDS = 11
 
-# decode.Kind
-WORK, SET_FLAG, WAIT_FLAG, BARRIER, BARRIER_ALL, SCALAR, CROSS_SET, CROSS_WAIT = range(8)
+# decode.Kind, as plain ints for numba
+WORK, SET_FLAG, WAIT_FLAG, BARRIER, BARRIER_ALL, SCALAR, CROSS_SET, CROSS_WAIT = (
+    int(Kind.WORK), int(Kind.SET_FLAG), int(Kind.WAIT_FLAG), int(Kind.BARRIER),
+    int(Kind.BARRIER_ALL), int(Kind.SCALAR), int(Kind.CROSS_SET), int(Kind.CROSS_WAIT))
 
 NPROC = 7  # per unit: issue + 6 pipes (Pipe.V .. Pipe.FIX)
 URGENT, NORMAL = 0, 1
@@ -51,7 +55,6 @@ S_BUSY, S_FLAG_WAIT, S_QUEUE_FULL, S_COUNT = range(4)
 H_READ, H_WRITTEN, H_ANY_READ, H_ANY_WRITE = range(4)
 # errors
 E_NONE, E_FLAG_TWICE, E_NO_TARGET, E_CROSS_OVERFLOW = range(4)
-CROSS_LIMIT = 15  # pending sets per cross-core flag [ASC-2201] facts §4
 
 
 @numba.njit(cache=True)
@@ -418,7 +421,7 @@ def _pipe(u, pipe, now, ins, lines, us, ps, queue, flags, flag_waiter, cross, cr
                     return size
                 flag = ins[i, FLAG]
                 cross[target, flag] += 1
-                if cross[target, flag] > CROSS_LIMIT:
+                if cross[target, flag] > CROSS_PENDING_LIMIT:
                     err[0], err[1], err[2] = E_CROSS_OVERFLOW, u, i
                     return size
                 if cross_waiter[target, flag] >= 0:

@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from hw.davinci.decode import Kind, executes_at_issue
 from hw.errors import RaceError
 from isa.davinci import Pipe, Region
 
@@ -125,8 +126,6 @@ def check_stream(decoded: Sequence[Any], describe: Callable[[int], str]) -> None
     conflicting pair is found by whichever access comes second). A stream that deadlocks is
     checked up to the deadlock; the timing engine reports the deadlock itself.
     """
-    from hw.davinci.decode import Kind
-
     detector = RaceDetector(describe)
     queues: dict[Pipe, deque] = {}
     flags: dict[tuple[int, ...], tuple[int, ...]] = {}
@@ -157,6 +156,6 @@ def check_stream(decoded: Sequence[Any], describe: Callable[[int], str]) -> None
             if not drain():
                 return
             detector.join_all()
-        elif d.kind is not Kind.SCALAR and not (d.kind is Kind.CROSS_WAIT and d.pipe is Pipe.S):
+        elif not executes_at_issue(d):
             queues.setdefault(d.pipe, deque()).append((index, d))
     drain()
