@@ -35,6 +35,10 @@ class CompileOptions:
     (coupled chips: any element-wise epilogue), or "fixpipe" on separated chips, where the
     Cube kernel can only add a per-channel bias and apply ReLU on the way out (FixPipe,
     facts/davinci.md §1.4); the rest of a chain becomes its own vector kernel.
+    ``merge_launches`` (DaVinci) runs consecutive kernels whose cores exchange no data as one
+    launch (compiler/davinci/core_local.py), paying the fixed launch cost once per run; with
+    a batch that is a multiple of the core count, convolutions then prefer tilings that give
+    each core its own images, so a network runs batch-parallel in few launches.
     """
 
     target: str = "davinci"
@@ -46,6 +50,7 @@ class CompileOptions:
     epilogue_operands: str = "tile"
     epilogue: str = "vector"  # "fixpipe": separated cores keep only bias + ReLU in the kernel
     gm_alignment_bytes: int = 512  # GM cache-line alignment, facts/davinci.md (MTE2: 512 B)
+    merge_launches: bool = True
 
     def __post_init__(self) -> None:
         if self.target not in TARGETS:

@@ -35,7 +35,8 @@ def render(exe, kernel: str | None, lines: int | None) -> str:
              f"{exe.instruction_count} instructions, {exe.flops / 1e9:.3f} GFLOP",
              f"# GM: {gm_line(exe)}"]
     for launch in exe.kernels:
-        if kernel is not None and kernel not in (launch.name, launch.layer):
+        if kernel is not None and kernel not in (launch.name, launch.layer) \
+                and kernel not in launch.origin:
             continue
         parts += [
             "",
@@ -44,7 +45,7 @@ def render(exe, kernel: str | None, lines: int | None) -> str:
             f"# cost: {launch.flops} FLOP, at least {launch.min_bytes} B of global memory",
         ]
         if launch.tiling:
-            parts.append(f"# tiling: {launch.tiling}")
+            parts += [f"# {line}" for line in f"tiling: {launch.tiling}".splitlines()]
         text = _assembly(launch.program).splitlines()
         if lines is not None and len(text) > lines:
             text = text[:lines] + [f"# ... {len(text) - lines} more lines (--lines 0: all)"]
@@ -59,7 +60,9 @@ def render(exe, kernel: str | None, lines: int | None) -> str:
 @click.option("--batch", default=1, show_default=True, type=click.IntRange(min=1))
 @click.option("--out", "out_file", default=None, metavar="FILE",
               help="Write the full listing to FILE instead of printing it.")
-@click.option("--kernel", default=None, help="Only the kernel (or layer) of this name.")
+@click.option("--kernel", default=None,
+              help="Only the kernel (or layer) of this name, or the kernel that runs that "
+                   "graph node.")
 @click.option("--lines", default=40, show_default=True, type=click.IntRange(min=0),
               help="Assembly lines printed per kernel (0: all).")
 def compile_command(model: str, hw: str, batch: int, out_file: str | None, kernel: str | None,

@@ -188,6 +188,11 @@ class LoweringContext:
         if not self.layouts:
             self.layouts = assign_layouts(self.graph)
 
+    @property
+    def merge_launches(self) -> bool:
+        """Whether kernels whose cores exchange no data share launches (core_local.py)."""
+        return getattr(self.options, "merge_launches", True)
+
     def layout_of(self, value: str) -> str:
         return self.layouts.get(value, "ndp")
 

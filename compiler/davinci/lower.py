@@ -14,6 +14,7 @@ from typing import Any
 
 from compiler.davinci.batching import batch_launches
 from compiler.davinci.context import GM_ALIGN, LoweringContext
+from compiler.davinci.core_local import merge_core_local
 from compiler.davinci.gm_plan import plan_gm, relocate_kernel
 from compiler.davinci.target import DaVinciTarget
 from compiler.davinci.views import find_views
@@ -63,6 +64,8 @@ def lower_graph(graph: Graph, target: DaVinciTarget, options: Any = None,
         if value not in ctx.placements:
             raise CompileError(f"{name}: output {value} was never produced")
     ctx.kernels = batch_launches(ctx.kernels, ctx.target)
+    if ctx.merge_launches:
+        ctx.kernels = merge_core_local(ctx.kernels, ctx.target.event_ids, ctx.gm_territory)
     return _planned_executable(ctx, name)
 
 

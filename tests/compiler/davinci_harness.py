@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from archsim.simulate import run_executable
+from compiler import CompileOptions
 from compiler.davinci import context
 from compiler.davinci.lower import lower_graph
 from compiler.executable import Executable
@@ -76,17 +77,24 @@ def _forced_layouts(fmap: Iterable[str]) -> Iterator[None]:
         context.assign_layouts = original  # type: ignore[assignment]
 
 
-def lower(graph: Graph, preset: str = PRESET, fmap: Iterable[str] = ()) -> Executable:
+UNMERGED = CompileOptions(merge_launches=False)
+"""Options that keep one launch per kernel (no core-local runs), for tests of kernel
+boundaries."""
+
+
+def lower(graph: Graph, preset: str = PRESET, fmap: Iterable[str] = (),
+          options: CompileOptions | None = None) -> Executable:
     """The executable of ``graph`` (``fmap`` values forced to NC1HWC0)."""
     with _forced_layouts(fmap):
-        return lower_graph(graph, get_preset(preset))
+        return lower_graph(graph, get_preset(preset), options)
 
 
 def run(graph: Graph, feeds: Mapping[str, np.ndarray] | None = None, preset: str = PRESET,
-        seed: int = 0, fmap: Iterable[str] = ()) -> Outcome:
+        seed: int = 0, fmap: Iterable[str] = (),
+        options: CompileOptions | None = None) -> Outcome:
     """Lower ``graph``, run it functionally, return outputs next to the reference."""
     config = get_preset(preset)
-    exe = lower(graph, preset, fmap)
+    exe = lower(graph, preset, fmap, options)
     feeds = dict(feeds) if feeds is not None else feeds_for(graph, seed)
     gm = np.zeros(max(exe.gm_bytes, 1), dtype=np.uint8)
     for name, image in exe.constants.items():
@@ -120,11 +128,11 @@ def _write(gm: np.ndarray, offset: int, array: np.ndarray) -> None:
 
 def check(graph: Graph, feeds: Mapping[str, np.ndarray] | None = None, rtol: float = 1e-2,
           atol_frac: float = 1e-2, atol: float = 0.0, preset: str = PRESET,
-          fmap: Iterable[str] = ()) -> Outcome:
+          fmap: Iterable[str] = (), options: CompileOptions | None = None) -> Outcome:
     """Run and assert every output matches the reference within fp16 tolerance:
     |got - ref| <= atol + atol_frac * max|ref| + rtol * |ref|; then run the same executable in
     timing mode and check every kernel against its roofline (`check_timing`)."""
-    outcome = run(graph, feeds, preset, fmap=fmap)
+    outcome = run(graph, feeds, preset, fmap=fmap, options=options)
     check_timing(outcome.exe, preset)
     for name in graph.outputs:
         got, ref = outcome.outputs[name], outcome.reference[name]
@@ -141,10 +149,10 @@ def check(graph: Graph, feeds: Mapping[str, np.ndarray] | None = None, rtol: flo
     return outcome
 
 
-def check_roofline(graph: Graph, preset: str = PRESET, fmap: Iterable[str] = ()
-                   ) -> list[tuple[int, float]]:
+def check_roofline(graph: Graph, preset: str = PRESET, fmap: Iterable[str] = (),
+                   options: CompileOptions | None = None) -> list[tuple[int, float]]:
     """Timing-mode run of a freshly lowered graph (see `check_timing`)."""
-    return check_timing(lower(graph, preset, fmap), preset)
+    return check_timing(lower(graph, preset, fmap, options), preset)
 
 
 def check_timing(exe: Executable, preset: str = PRESET) -> list[tuple[int, float]]:

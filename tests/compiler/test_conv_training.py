@@ -12,7 +12,7 @@ import dataclasses
 
 import numpy as np
 import pytest
-from davinci_harness import build, check, check_roofline, feeds_for, lower
+from davinci_harness import UNMERGED, build, check, check_roofline, feeds_for, lower
 
 from archsim.simulate import load_model, training_graph
 from compiler.davinci.context import assign_layouts
@@ -98,8 +98,8 @@ def test_gradient_kernels_respect_their_roofline_in_timing_mode() -> None:
                                         gb.conv_transpose2d(dy, w, None, (s, s), (p,) * 4,
                                                             (0, 0), (1, 1), 1)),
                   x=(2, cin, hw, hw), dy=(2, cout, ho, ho), w=(cout, cin, k, k))
-    pairs = check_roofline(graph)
-    assert len(pairs) == 3  # weight gradient, dilation, transposed convolution
+    pairs = check_roofline(graph, options=UNMERGED)
+    assert len(pairs) == 3  # weight gradient, dilation, transposed convolution, each checked
 
 
 def test_img2col_into_l0b_writes_transposed_fractals() -> None:

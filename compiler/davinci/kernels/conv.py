@@ -151,7 +151,8 @@ def launch_conv(ctx: LoweringContext, node: Node, problem: ConvProblem,
     ``note`` starts the tiling record)."""
     shape = problem.shape
     tiling = choose_conv_tiling(ctx.target, shape, 2 if problem.residual is not None else 0,
-                                bias_in_cube=problem.ones is not None)
+                                bias_in_cube=problem.ones is not None,
+                                image_parallel=ctx.merge_launches)
     tiles = _tiles(shape, tiling)
     per_core = -(-len(tiles) // tiling.cores)
     cores = -(-len(tiles) // per_core)

@@ -92,16 +92,33 @@ _NEAR_BEST = 0.03
 
 
 def choose_conv_tiling(target, s: ConvShape, ub_extra_per_element: int = 0,
-                       bias_in_cube: bool = False) -> ConvTiling:
+                       bias_in_cube: bool = False, image_parallel: bool = False) -> ConvTiling:
     """The tiling with the lowest estimated time; among those within ``_NEAR_BEST`` of it,
-    the one with the fewest (then largest) tiles per core."""
+    the one with the fewest (then largest) tiles per core.
+
+    ``image_parallel``: when the batch is a multiple of the core count, a tiling that gives
+    each core its own images is taken if it comes within one launch of the best, since it
+    lets the kernel share a launch with its neighbours (core_local.py)."""
     candidates = list(_candidates(target, s, ub_extra_per_element, bias_in_cube))
     if not candidates:
         raise CompileError(f"conv {s}: no tiling fits the buffers of {target.name}")
     best = min(t.estimate_cycles for t in candidates)
+    if image_parallel and s.n % target.cores == 0:
+        aligned = [t for t in candidates if image_aligned(s, t)]
+        if aligned and min(t.estimate_cycles for t in aligned) \
+                <= best + target.kernel_launch_cycles:
+            candidates = aligned
+            best = min(t.estimate_cycles for t in candidates)
     near = [t for t in candidates if t.estimate_cycles <= best * (1 + _NEAR_BEST)]
     return min(near, key=lambda t: (-(-t.tiles // t.cores), -t.rows * t.bn, -t.bk,
                                     t.estimate_cycles))
+
+
+def image_aligned(s: ConvShape, t: ConvTiling) -> bool:
+    """Whether every core of ``t`` computes whole images (and so reads only those): channel
+    blocks innermost, or one channel block, over a batch that is a multiple of the cores."""
+    return t.cores > 0 and s.n % t.cores == 0 and t.tiles % s.n == 0 \
+        and (t.order == "channels" or t.tiles == s.n * math.ceil(s.ho / t.rows))
 
 
 def _candidates(target, s: ConvShape, ub_extra_per_element: int, bias_in_cube: bool):

@@ -1,0 +1,185 @@
+"""One launch for consecutive kernels whose cores never exchange data.
+
+A kernel launch costs a fixed ~10 us (facts §10) and ends with every core waiting for the
+slowest. When, over a run of consecutive kernels, each unit reads only GM bytes that no other
+unit of the run writes, and writes bytes no other unit touches, nothing has to travel between
+cores: every unit can run its parts back to back in one launch. Each unit's parts are joined without
+their flags and the flags are planned again over the whole (flags.py): a part's loads then
+start as soon as the bytes they overwrite are free, while the previous part's Cube work and
+stores finish, and a later part reads what the unit wrote only once it has landed. The
+batch-parallel schedule gives such runs: with the batch a multiple of the core count and every
+kernel splitting its work by image (conv_tiling's ``image_parallel``), core c computes its own
+images through the whole network, and the network is one launch.
+
+A "unit" is a core of a coupled chip, or one of the cube/vector units of a separated core: a
+vector unit may not read what the cube unit of its core wrote in an earlier part, since nothing
+orders the two across parts.
+
+Runs on the virtual GM layout, before the liveness plan: merged kernels then share a lifetime,
+so no buffer of a run reuses another's bytes (a core running ahead would overwrite what a
+slower core still reads).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Sequence
+
+from compiler.davinci.flags import FlagPlan, flag_shape, plan_flags
+from compiler.davinci.gm_plan import _touches_gm
+from compiler.executable import KernelLaunch
+from isa.davinci import Barrier, Instruction, Kernel, SetFlag, Space, Stream, WaitFlag
+
+Owner = tuple[int, str]  # (core index, unit name)
+Spans = list[tuple[int, int]]  # sorted, merged [start, stop)
+
+
+def merge_core_local(launches: Sequence[KernelLaunch], event_ids: int,
+                     territory: Callable[[int], int]) -> list[KernelLaunch]:
+    """``launches`` with every maximal run of core-local kernels merged into one (order
+    kept). A kernel joins the run before it when none of its units reads bytes another unit
+    of the run wrote, or writes bytes another unit of the run read or wrote. ``event_ids``
+    and ``territory`` are what flag planning needs (`flags.flag_shape`)."""
+    out: list[KernelLaunch] = []
+    group: list[KernelLaunch] = []
+    state = _RunAccesses()
+    memo: dict[int, tuple] = {}  # the launches keep the instructions (and their ids) alive
+    for launch in launches:
+        reads, writes = _unit_accesses(launch.program, memo)
+        if group and not state.admits(reads, writes):
+            out.append(_merged(group, event_ids, territory))
+            group, state = [], _RunAccesses()
+        group.append(launch)
+        state.add(reads, writes)
+    if group:
+        out.append(_merged(group, event_ids, territory))
+    return out
+
+
+class _RunAccesses:
+    """The GM bytes each unit of a run has read and written (merged spans per unit)."""
+
+    def __init__(self) -> None:
+        self.reads: dict[Owner, Spans] = {}
+        self.writes: dict[Owner, Spans] = {}
+
+    def admits(self, reads: dict[Owner, Spans], writes: dict[Owner, Spans]) -> bool:
+        for owner, spans in writes.items():
+            if _meets_others(spans, owner, self.writes) or _meets_others(spans, owner,
+                                                                         self.reads):
+                return False
+        return not any(_meets_others(spans, owner, self.writes)
+                       for owner, spans in reads.items())
+
+    def add(self, reads: dict[Owner, Spans], writes: dict[Owner, Spans]) -> None:
+        for mine, theirs in ((self.reads, reads), (self.writes, writes)):
+            for owner, spans in theirs.items():
+                mine[owner] = _merge(mine.get(owner, []) + spans)
+
+
+def _meets_others(spans: Spans, owner: Owner, table: dict[Owner, Spans]) -> bool:
+    return any(other != owner and _overlaps(spans, theirs) for other, theirs in table.items())
+
+
+def _overlaps(these: Spans, those: Spans) -> bool:
+    """Whether any span of ``these`` meets one of ``those`` (both sorted and merged)."""
+    if not these or not those or these[-1][1] <= those[0][0] or those[-1][1] <= these[0][0]:
+        return False
+    starts = [span[0] for span in those]
+    for start, stop in these:
+        i = bisect.bisect_left(starts, stop) - 1  # the last span starting before ``stop``
+        if i >= 0 and those[i][1] > start:
+            return True
+    return False
+
+
+def _merge(spans: Spans) -> Spans:
+    merged: Spans = []
+    for start, stop in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], stop))
+        else:
+            merged.append((start, stop))
+    return merged
+
+
+def _unit_accesses(kernel: Kernel, memo: dict[int, tuple]
+                   ) -> tuple[dict[Owner, Spans], dict[Owner, Spans]]:
+    """Per unit, the GM spans its stream reads and writes (``memo``: each instruction
+    object's GM regions by id, for instructions several streams share)."""
+    reads: dict[Owner, Spans] = {}
+    writes: dict[Owner, Spans] = {}
+    known: dict[int, tuple[Spans, Spans]] = {}  # by stream id: streams shared by cores
+    for index, core in enumerate(kernel.cores):
+        for unit, stream in core.items():
+            spans = known.get(id(stream))
+            if spans is None:
+                spans = known[id(stream)] = _stream_accesses(stream, memo)
+            reads[(index, unit)], writes[(index, unit)] = spans
+    return reads, writes
+
+
+def _stream_accesses(stream: Stream, memo: dict[int, tuple]) -> tuple[Spans, Spans]:
+    reads: Spans = []
+    writes: Spans = []
+    for ins in stream.instructions:
+        regions = memo.get(id(ins))
+        if regions is None:
+            regions = memo[id(ins)] = _gm_regions(ins)
+        for is_write, start, stop in regions:
+            (writes if is_write else reads).append((start, stop))
+    return _merge(reads), _merge(writes)
+
+
+def _gm_regions(ins: Instruction) -> tuple[tuple[bool, int, int], ...]:
+    if not _touches_gm(ins):
+        return ()
+    return tuple((write, r.start, r.stop)
+                 for write, group in ((False, ins.reads()), (True, ins.writes()))
+                 for r in group if r.space is Space.GM)
+
+
+def _merged(group: list[KernelLaunch], event_ids: int,
+            territory: Callable[[int], int]) -> KernelLaunch:
+    if len(group) == 1:
+        return group[0]
+    width = max(len(k.program.cores) for k in group)
+    plans: dict[tuple, tuple[FlagPlan, int]] = {}
+    memo: dict[int, tuple] = {}
+    cores = []
+    for index in range(width):
+        parts: dict[str, list[Instruction]] = {}
+        for launch in group:
+            if index < len(launch.program.cores):
+                for unit, stream in launch.program.cores[index].items():
+                    parts.setdefault(unit, []).extend(
+                        i for i in stream.instructions if type(i) not in _SYNC)
+        cores.append({unit: _flagged(instructions, event_ids, territory, plans, memo)
+                      for unit, instructions in parts.items()})
+    first = group[0]
+    name = f"{first.name}+{len(group) - 1}"
+    return KernelLaunch(
+        name=name, target=first.target, program=Kernel(name, tuple(cores)), layer=first.layer,
+        op="merged", origin=tuple(n for k in group for n in k.origin),
+        flops=sum(k.flops for k in group), min_bytes=sum(k.min_bytes for k in group),
+        inputs=tuple(dict.fromkeys(v for k in group for v in k.inputs)),
+        outputs=tuple(dict.fromkeys(v for k in group for v in k.outputs)),
+        tiling=f"{len(group)} kernels whose cores exchange no data, in one launch:"
+               + "".join(f"\n  {k.name}: {k.tiling}" for k in group))
+
+
+# what flag planning inserts (kernels are generated without synchronisation, flags.py)
+_SYNC = (SetFlag, WaitFlag, Barrier)
+
+
+def _flagged(instructions: list[Instruction], event_ids: int, territory: Callable[[int], int],
+             plans: dict[tuple, tuple[FlagPlan, int]], memo: dict[int, tuple]) -> Stream:
+    """The stream with its flags, planned once per shape (as `KernelBuilder.build` does)."""
+    shape = flag_shape(instructions, territory, memo)
+    if shape is None:
+        return Stream(tuple(plan_flags(instructions, event_ids).apply(instructions)))
+    known = plans.get(shape)
+    if known is None:
+        known = plans[shape] = (plan_flags(instructions, event_ids), len(plans))
+    plan, number = known
+    return Stream(tuple(plan.apply(instructions)), shape=number)
