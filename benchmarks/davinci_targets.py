@@ -4,6 +4,8 @@
     python benchmarks/davinci_targets.py --all      # also resnet50 batch 32 (a few minutes)
     python benchmarks/davinci_targets.py --train    # also a resnet50 batch-32 training step
                                                     # (about 5 minutes, 5 GB)
+    python benchmarks/davinci_targets.py --all --unmerged  # one launch per kernel, for
+                                                    # comparison (CompileOptions.merge_launches)
 
 Wall time and peak memory of `archsim run resnet50 --hw ascend910` are measured on the real
 command in a subprocess (`/usr/bin/time -v` where available).
@@ -20,6 +22,7 @@ import time
 
 from archsim.parallel import default_workers
 from archsim.simulate import compile_model, load_model, run_executable, training_graph
+from compiler import CompileOptions
 from framework.flops import graph_flops
 from hw import load_hw
 
@@ -28,13 +31,15 @@ def _cube(result) -> float:
     return result.utilization().get("cube", 0.0)
 
 
-def measure(spec: str, hw: str = "ascend910", batch: int = 1, train: bool = False) -> dict:
+def measure(spec: str, hw: str = "ascend910", batch: int = 1, train: bool = False,
+            merge: bool = True) -> dict:
     config = load_hw(hw)
     start = time.perf_counter()
     name, graph = load_model(spec, batch)
     if train:
         graph = training_graph(graph)
-    exe = compile_model(graph, config)
+    epilogue = "fixpipe" if config.organisation == "separated" else "vector"
+    exe = compile_model(graph, config, CompileOptions(epilogue=epilogue, merge_launches=merge))
     compiled = time.perf_counter()
     result = run_executable(exe, config, "timing", graph=graph, model=name, batch=batch,
                             workers=default_workers())
@@ -49,6 +54,7 @@ def measure(spec: str, hw: str = "ascend910", batch: int = 1, train: bool = Fals
     floor_s = result.roofline_seconds + launch_s
     return {
         "workload": f"{spec}{' train' if train else ''} b{batch}", "hw": hw,
+        "launches": len(exe.kernels),
         "sim ms": result.seconds * 1e3,
         "per s": result.throughput_per_s, "cube util": _cube(result),
         "cube util (no launch)": busy / cores_cycles if cores_cycles else 0.0,
@@ -81,12 +87,15 @@ def main() -> None:
     parser.add_argument("--all", action="store_true", help="also resnet50 at batch 32")
     parser.add_argument("--train", action="store_true",
                         help="also one resnet50 training step at batch 32")
+    parser.add_argument("--unmerged", action="store_true",
+                        help="one launch per kernel (no core-local runs, core_local.py)")
     args = parser.parse_args()
-    rows = [measure("gemm:m=4096,n=4096,k=4096"), measure("resnet50")]
+    merge = not args.unmerged
+    rows = [measure("gemm:m=4096,n=4096,k=4096", merge=merge), measure("resnet50", merge=merge)]
     if args.all:
-        rows.append(measure("resnet50", batch=32))
+        rows.append(measure("resnet50", batch=32, merge=merge))
     if args.train:
-        rows.append(measure("resnet50", batch=32, train=True))
+        rows.append(measure("resnet50", batch=32, train=True, merge=merge))
     keys = list(rows[0])
     print(" | ".join(keys))
     for row in rows:

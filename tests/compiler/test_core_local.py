@@ -75,11 +75,14 @@ def test_units_of_one_separated_core_are_not_ordered_across_kernels() -> None:
     assert len(merge_core_local([writer, same_unit])) == 1
 
 
+RESNET18 = "resnet18:image=32,width=4,classes=10"
+
+
 @pytest.mark.parametrize("hw", ["ascend910", "ascend910b"])
 def test_a_batch_parallel_network_runs_in_few_launches_and_matches_the_reference(
         hw: str) -> None:
     config = load_hw(hw).replace(cores=4)
-    _, graph = load_model("resnet18:image=32,width=4,classes=10", batch=4)
+    _, graph = load_model(RESNET18, batch=4)
     exe = compile_model(graph, config)
     epilogue = "fixpipe" if config.organisation == "separated" else "vector"
     unmerged = compile_model(graph, config,
@@ -98,3 +101,21 @@ def test_a_batch_parallel_network_runs_in_few_launches_and_matches_the_reference
         assert all(0.0 <= u <= 1.0 for u in kernel.utilization().values()), kernel.name
     timed = run_executable(unmerged, config, "timing", graph=graph)
     assert result.seconds < timed.seconds  # fewer launches, and parts overlap across cores
+
+
+@pytest.mark.parametrize("spec", [
+    "mobilenet_v2:image=32,width_mult=0.25,classes=10",  # depthwise convolutions
+    "bert_base:seq=8,layers=2,hidden=32,heads=2,intermediate=64,vocab=100,max_positions=16",
+])
+def test_other_networks_with_merged_launches_match_the_reference(spec: str) -> None:
+    config = load_hw("ascend910").replace(cores=4)
+    _, graph = load_model(spec, batch=4)
+    exe = compile_model(graph, config)
+    assert "merged" in [k.op for k in exe.kernels]
+    inputs = inputs_for(graph)
+    result = run_executable(exe, config, "functional", inputs, graph=graph)
+    for name, want in interpret(graph, inputs).items():
+        if name in graph.outputs:
+            want = want.astype(np.float32)
+            scale = max(1.0, float(np.abs(want).max()))
+            assert np.abs(result.outputs[name] - want).max() <= TOLERANCE * scale, name
