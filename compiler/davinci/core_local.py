@@ -57,40 +57,73 @@ def merge_core_local(launches: Sequence[KernelLaunch], event_ids: int,
 
 
 class _RunAccesses:
-    """The GM bytes each unit of a run has read and written (merged spans per unit)."""
+    """Which unit read and which wrote each GM byte of a run."""
 
     def __init__(self) -> None:
-        self.reads: dict[Owner, Spans] = {}
-        self.writes: dict[Owner, Spans] = {}
+        self.reads = _Owners()
+        self.writes = _Owners()
 
     def admits(self, reads: dict[Owner, Spans], writes: dict[Owner, Spans]) -> bool:
         for owner, spans in writes.items():
-            if _meets_others(spans, owner, self.writes) or _meets_others(spans, owner,
-                                                                         self.reads):
-                return False
-        return not any(_meets_others(spans, owner, self.writes)
-                       for owner, spans in reads.items())
+            for start, stop in spans:
+                if self.writes.others(start, stop, owner) or \
+                        self.reads.others(start, stop, owner):
+                    return False
+        return not any(self.writes.others(start, stop, owner)
+                       for owner, spans in reads.items() for start, stop in spans)
 
     def add(self, reads: dict[Owner, Spans], writes: dict[Owner, Spans]) -> None:
-        for mine, theirs in ((self.reads, reads), (self.writes, writes)):
-            for owner, spans in theirs.items():
-                mine[owner] = _merge(mine.get(owner, []) + spans)
+        for table, accesses in ((self.reads, reads), (self.writes, writes)):
+            for owner, spans in accesses.items():
+                for start, stop in spans:
+                    table.add(start, stop, owner)
 
 
-def _meets_others(spans: Spans, owner: Owner, table: dict[Owner, Spans]) -> bool:
-    return any(other != owner and _overlaps(spans, theirs) for other, theirs in table.items())
+_MANY = ("many", "")  # a segment touched by several units (differs from every Owner)
 
 
-def _overlaps(these: Spans, those: Spans) -> bool:
-    """Whether any span of ``these`` meets one of ``those`` (both sorted and merged)."""
-    if not these or not those or these[-1][1] <= those[0][0] or those[-1][1] <= these[0][0]:
+class _Owners:
+    """Disjoint sorted segments of GM, each with the one unit that touched it or `_MANY`."""
+
+    def __init__(self) -> None:
+        self.starts: list[int] = []
+        self.stops: list[int] = []
+        self.owners: list[Owner] = []
+
+    def others(self, start: int, stop: int, owner: Owner) -> bool:
+        """Whether a unit other than ``owner`` touched a byte of [start, stop)."""
+        i = max(bisect.bisect_right(self.starts, start) - 1, 0)
+        while i < len(self.starts) and self.starts[i] < stop:
+            if self.stops[i] > start and self.owners[i] != owner:
+                return True
+            i += 1
         return False
-    starts = [span[0] for span in those]
-    for start, stop in these:
-        i = bisect.bisect_left(starts, stop) - 1  # the last span starting before ``stop``
-        if i >= 0 and those[i][1] > start:
-            return True
-    return False
+
+    def add(self, start: int, stop: int, owner: Owner) -> None:
+        self._split(start)
+        self._split(stop)
+        i = j = bisect.bisect_left(self.starts, start)
+        starts, stops, owners = [], [], []
+        at = start
+        while j < len(self.starts) and self.starts[j] < stop:
+            if self.starts[j] > at:  # a gap nobody touched yet
+                starts.append(at), stops.append(self.starts[j]), owners.append(owner)
+            starts.append(self.starts[j]), stops.append(self.stops[j])
+            owners.append(owner if self.owners[j] == owner else _MANY)
+            at = self.stops[j]
+            j += 1
+        if at < stop:
+            starts.append(at), stops.append(stop), owners.append(owner)
+        self.starts[i:j], self.stops[i:j], self.owners[i:j] = starts, stops, owners
+
+    def _split(self, at: int) -> None:
+        """Cut the segment that holds ``at`` inside it in two."""
+        i = bisect.bisect_right(self.starts, at) - 1
+        if i >= 0 and self.starts[i] < at < self.stops[i]:
+            self.starts.insert(i + 1, at)
+            self.stops.insert(i + 1, self.stops[i])
+            self.owners.insert(i + 1, self.owners[i])
+            self.stops[i] = at
 
 
 def _merge(spans: Spans) -> Spans:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from archsim.simulate import compile_model, load_model, run_executable
 from compiler import CompileOptions
+from compiler.davinci.core_local import _Owners
 from compiler.davinci.core_local import merge_core_local as merge
 from compiler.executable import KernelLaunch
 from framework import interpret
@@ -119,3 +122,19 @@ def test_other_networks_with_merged_launches_match_the_reference(spec: str) -> N
             want = want.astype(np.float32)
             scale = max(1.0, float(np.abs(want).max()))
             assert np.abs(result.outputs[name] - want).max() <= TOLERANCE * scale, name
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 60), st.integers(1, 12), st.integers(0, 3)),
+                max_size=25),
+       st.lists(st.tuples(st.integers(0, 60), st.integers(1, 12), st.integers(0, 3)),
+                min_size=1, max_size=10))
+def test_the_owner_map_answers_as_a_map_of_every_byte(added, queries) -> None:
+    table, touched = _Owners(), {}
+    for start, length, core in added:
+        table.add(start, start + length, (core, "core"))
+        for byte in range(start, start + length):
+            touched.setdefault(byte, set()).add(core)
+    for start, length, core in queries:
+        want = any(touched.get(byte, set()) - {core} for byte in range(start, start + length))
+        assert table.others(start, start + length, (core, "core")) == want
