@@ -55,10 +55,21 @@ def fewer_collections() -> Iterator[None]:
         gc.set_threshold(*before)
 
 
-def compile_model(graph: Graph, config: Any, options: Any = None) -> Executable:
-    """Compile ``graph`` for ``config`` (a DaVinci chip or a GPU)."""
-    from compiler.compile import compile_graph
+def compile_model(graph: Graph, config: Any, options: Any = None,
+                  merge_launches: bool = True) -> Executable:
+    """Compile ``graph`` for ``config`` (a DaVinci chip or a GPU). ``merge_launches=False``
+    keeps one launch per kernel on a DaVinci chip (the layer-at-a-time schedule, one report
+    row per layer) instead of running kernels whose cores exchange no data as one launch."""
+    import dataclasses
 
+    from compiler.compile import compile_graph, default_options
+
+    if not merge_launches:
+        if _is_gpu(config):
+            raise InputError(f"{config.name} is a GPU: merging launches applies to DaVinci "
+                             "chips only")
+        options = dataclasses.replace(options or default_options(config),
+                                      merge_launches=False)
     with fewer_collections():
         return compile_graph(graph, config, options)
 
@@ -198,24 +209,28 @@ def training_graph(graph: Graph, loss: str = "cross_entropy") -> Graph:
 
 def simulate(model: str | Graph, hw: str = "ascend910", batch: int = 1, mode: str = "timing",
              inputs: Mapping[str, np.ndarray] | None = None, seed: int = 0,
-             trace: bool = False, train: bool = False, workers: int = 1) -> RunResult:
+             trace: bool = False, train: bool = False, workers: int = 1,
+             merge_launches: bool = True) -> RunResult:
     """Compile ``model`` for ``hw`` and run it; see the module docstring. ``trace`` records
     every kernel's timeline events (for ``reports.write_trace``); ``train`` runs one training
     step instead of inference (throughput is then training samples per second); ``workers``
-    processes share a DaVinci timing run's kernels (same numbers, less wall time)."""
-    return compile_and_run(model, hw, batch, mode, inputs, seed, trace, train, workers)[1]
+    processes share a DaVinci timing run's kernels (same numbers, less wall time);
+    ``merge_launches=False``: one launch per kernel (see `compile_model`)."""
+    return compile_and_run(model, hw, batch, mode, inputs, seed, trace, train, workers,
+                           merge_launches)[1]
 
 
 def compile_and_run(model: str | Graph, hw: str = "ascend910", batch: int = 1,
                     mode: str = "timing", inputs: Mapping[str, np.ndarray] | None = None,
                     seed: int = 0, trace: bool = False, train: bool = False,
-                    workers: int = 1) -> tuple[Executable, RunResult]:
+                    workers: int = 1, merge_launches: bool = True
+                    ) -> tuple[Executable, RunResult]:
     """`simulate`, returning the compiled executable (its GM plan, kernels) with the result."""
     name, graph = load_model(model, batch)
     if train:
         graph = training_graph(graph)
         name = f"{name} (train)"
     config = load_hw(hw)
-    exe = compile_model(graph, config)
+    exe = compile_model(graph, config, merge_launches=merge_launches)
     return exe, run_executable(exe, config, mode, inputs, seed, model=name, batch=batch,
                                graph=graph, trace=trace, workers=workers)

@@ -22,7 +22,6 @@ import time
 
 from archsim.parallel import default_workers
 from archsim.simulate import compile_model, load_model, run_executable, training_graph
-from compiler import CompileOptions
 from framework.flops import graph_flops
 from hw import load_hw
 
@@ -38,8 +37,7 @@ def measure(spec: str, hw: str = "ascend910", batch: int = 1, train: bool = Fals
     name, graph = load_model(spec, batch)
     if train:
         graph = training_graph(graph)
-    epilogue = "fixpipe" if config.organisation == "separated" else "vector"
-    exe = compile_model(graph, config, CompileOptions(epilogue=epilogue, merge_launches=merge))
+    exe = compile_model(graph, config, merge_launches=merge)
     compiled = time.perf_counter()
     result = run_executable(exe, config, "timing", graph=graph, model=name, batch=batch,
                             workers=default_workers())

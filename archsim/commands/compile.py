@@ -65,14 +65,17 @@ def render(exe, kernel: str | None, lines: int | None) -> str:
                    "graph node.")
 @click.option("--lines", default=40, show_default=True, type=click.IntRange(min=0),
               help="Assembly lines printed per kernel (0: all).")
+@click.option("--launch-per-kernel", is_flag=True,
+              help="DaVinci: one launch per kernel instead of merging kernels whose cores "
+                   "exchange no data.")
 def compile_command(model: str, hw: str, batch: int, out_file: str | None, kernel: str | None,
-                    lines: int) -> None:
+                    lines: int, launch_per_kernel: bool) -> None:
     """Compile MODEL for HW and print each kernel's assembly with its origin and tiling."""
     from archsim.simulate import compile_model, load_model
     from hw import load_hw
 
     _, graph = load_model(model, batch)
-    exe = compile_model(graph, load_hw(hw))
+    exe = compile_model(graph, load_hw(hw), merge_launches=not launch_per_kernel)
     if out_file is not None:
         Path(out_file).write_text(render(exe, kernel, None))
         click.echo(f"wrote {out_file} ({len(exe.kernels)} kernels, {exe.instruction_count} "

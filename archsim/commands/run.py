@@ -45,8 +45,12 @@ def _is_program(model: str) -> bool:
 @click.option("--jobs", default=None, type=click.IntRange(min=1),
               help="Processes that share a timing run's kernels (default: the CPUs available, "
                    "at most 8); the numbers do not depend on it.")
+@click.option("--launch-per-kernel", is_flag=True,
+              help="DaVinci: one launch per kernel (the layer-at-a-time schedule, a report "
+                   "row per layer) instead of merging kernels whose cores exchange no data.")
 def run(model: str, hw: str | None, batch: int, mode: str, report_dir: str | None,
-        trace_file: str | None, train: bool, as_json: bool, jobs: int | None) -> None:
+        trace_file: str | None, train: bool, as_json: bool, jobs: int | None,
+        launch_per_kernel: bool) -> None:
     """Compile MODEL for the hardware HW, run it and report time and utilisation."""
     if _is_program(model):
         if report_dir is not None or trace_file is not None:
@@ -60,7 +64,8 @@ def run(model: str, hw: str | None, batch: int, mode: str, report_dir: str | Non
     hw = hw or "ascend910"
     exe, result = compile_and_run(model, hw=hw, batch=batch, mode=mode,
                                   trace=trace_file is not None, train=train,
-                                  workers=jobs or default_workers())
+                                  workers=jobs or default_workers(),
+                                  merge_launches=not launch_per_kernel)
     written = _write_outputs(result, hw, report_dir, trace_file)
     if as_json:
         # DESIGN.md's keys, plus "gm": the GM plan's peak against the naive layout

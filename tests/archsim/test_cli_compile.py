@@ -43,3 +43,29 @@ def test_compile_header_states_planned_and_naive_global_memory() -> None:
     peak = float(match[1]) * scale[match[2]]
     naive = float(match[3]) * scale[match[4]]
     assert 0 < peak < naive  # activations of a ResNet share bytes
+
+
+def test_a_batch_parallel_network_is_one_launch_unless_asked_for_one_per_kernel() -> None:
+    spec = "resnet18:image=32,width=4,classes=10"
+    merged = CliRunner().invoke(main, ["compile", spec, "--batch", "32", "--lines", "0"])
+    single = CliRunner().invoke(main, ["compile", spec, "--batch", "32", "--lines", "1",
+                                       "--launch-per-kernel"])
+    assert merged.exit_code == 0 and single.exit_code == 0, merged.output + single.output
+    kernels = [int(re.search(r"(\d+) kernels", o.output)[1]) for o in (merged, single)]
+    assert kernels[0] <= 3 < kernels[1]
+    assert "(merged)" in merged.output
+    # the merged launch's tiling record lists every part, one per line
+    record = merged.output.split("# tiling: ", 1)[1].split("\n")
+    assert "in one launch:" in record[0] and record[1].startswith("#   relu.relu: input read space-to-depth")
+    # a node of the merged launch finds it
+    node = CliRunner().invoke(main, ["compile", spec, "--batch", "32", "--lines", "1",
+                                     "--kernel", "layer2.0.relu.relu_2"])
+    assert node.exit_code == 0 and node.output.count("# kernel ") == 1, node.output
+    assert "layer2.0.relu.relu_2: tiles of" in node.output
+
+
+def test_one_launch_per_kernel_is_refused_for_a_gpu() -> None:
+    outcome = CliRunner().invoke(main, ["run", "gemm:m=64,n=64,k=64", "--hw", "a100",
+                                        "--launch-per-kernel"])
+    assert outcome.exit_code == 2
+    assert "GPU" in outcome.output and "Traceback" not in outcome.output

@@ -8,7 +8,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from archsim.simulate import compile_model, load_model, run_executable
-from compiler import CompileOptions
 from compiler.davinci.core_local import _Owners
 from compiler.davinci.core_local import merge_core_local as merge
 from compiler.executable import KernelLaunch
@@ -87,9 +86,7 @@ def test_a_batch_parallel_network_runs_in_few_launches_and_matches_the_reference
     config = load_hw(hw).replace(cores=4)
     _, graph = load_model(RESNET18, batch=4)
     exe = compile_model(graph, config)
-    epilogue = "fixpipe" if config.organisation == "separated" else "vector"
-    unmerged = compile_model(graph, config,
-                             CompileOptions(epilogue=epilogue, merge_launches=False))
+    unmerged = compile_model(graph, config, merge_launches=False)
     # coupled: all but the last kernels in one launch; separated: a vector kernel reads what
     # the cube units wrote, so launches break there (nothing orders two units across parts)
     assert len(exe.kernels) <= (3 if hw == "ascend910" else len(unmerged.kernels) * 2 / 3)
