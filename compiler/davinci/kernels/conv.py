@@ -139,21 +139,33 @@ def lower_conv(ctx: LoweringContext, node: Node) -> None:
     extra = sum(ctx.type_of(step.value).numel * 2 for step in steps if step.value is not None)
     note = (f"input read space-to-depth ({x_name} in nc1hwc0_s2d: {4 * c} channels, "
             f"{shape.kh}x{shape.kw} taps at stride 1); ") if s2d else ""
-    launch_conv(ctx, node, problem, tuple(inputs), (out,), extra, note=note)
+    residuals = tuple(step.value for step in steps if step.kind == "binary")
+    launch_conv(ctx, node, problem, tuple(inputs), (out,), extra, note=note,
+                feature_maps=(x_name, *residuals))
 
 
 def launch_conv(ctx: LoweringContext, node: Node, problem: ConvProblem,
                 inputs: tuple[str, ...], outputs: tuple[str, ...], extra_bytes: int = 0,
-                op: str = "conv2d", flops: int | None = None, note: str = "") -> None:
+                op: str = "conv2d", flops: int | None = None, note: str = "",
+                feature_maps: tuple[str, ...] = ()) -> None:
     """Tile ``problem`` over the cores, emit every core's stream and record the launch (also
     used by the transposed convolution, on GM placements it prepared; ``flops`` overrides
     the count of the convolution as run, e.g. to leave out products with inserted zeros;
-    ``note`` starts the tiling record)."""
+    ``note`` starts the tiling record; ``feature_maps``: the values read row by row, the
+    input first, if not just ``inputs[0]``)."""
+    feature_maps = feature_maps or inputs[:1]
     shape = problem.shape
     tiling = choose_conv_tiling(ctx.target, shape, 2 if problem.residual is not None else 0,
                                 bias_in_cube=problem.ones is not None,
                                 image_parallel=ctx.merge_launches)
-    tiles = _tiles(shape, tiling)
+    # Serpentine order: the rows are swept against the order in which the largest feature map
+    # read was written, so the kernel starts with the rows written last, which the L2 (LRU)
+    # still holds
+    largest = max(feature_maps, key=lambda v: ctx.type_of(v).numel)
+    upward = largest not in ctx.written_upward
+    if upward:
+        ctx.written_upward.update(outputs)
+    tiles = _tiles(shape, tiling, upward)
     per_core = -(-len(tiles) // tiling.cores)
     cores = -(-len(tiles) // per_core)
     builder = ctx.builder(node.name, cores)
@@ -203,13 +215,17 @@ def _depthwise_matrix(weight: np.ndarray) -> np.ndarray:
     return out.transpose(0, 2, 3, 1, 4).reshape(c1 * kh * kw * 16, 16)
 
 
-def _tiles(s: ConvShape, t: ConvTiling) -> list[tuple[int, int, int]]:
-    """(image, first output row, first output channel) in the tiling's loop order."""
+def _tiles(s: ConvShape, t: ConvTiling, upward: bool = False) -> list[tuple[int, int, int]]:
+    """(image, first output row, first output channel) in the tiling's loop order; rows from
+    the bottom of each image up when ``upward``."""
     step = 16 if s.depthwise else t.bn
+    rows = list(range(0, s.ho, t.rows))
+    if upward:
+        rows.reverse()
     if t.order == "pixels":
         return [(img, oh0, c0) for c0 in range(0, s.cout, step) for img in range(s.n)
-                for oh0 in range(0, s.ho, t.rows)]
-    return [(img, oh0, c0) for img in range(s.n) for oh0 in range(0, s.ho, t.rows)
+                for oh0 in rows]
+    return [(img, oh0, c0) for img in range(s.n) for oh0 in rows
             for c0 in range(0, s.cout, step)]
 
 
