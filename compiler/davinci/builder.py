@@ -10,7 +10,7 @@ other parts of the same tensors, `flags.flag_shape`) share one flag plan.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from compiler.davinci.flags import FlagPlan, FlagStats, flag_shape, plan_flags
@@ -100,7 +100,8 @@ class KernelBuilder:
                 ids = tuple(map(id, key))
                 stream = cache.get(ids)
                 if stream is None:
-                    plan, shape = self._plan(key, plans, shape_memo)
+                    plan, shape = shared_plan(key, self.target.event_ids, self.gm_territory,
+                                              plans, shape_memo)
                     stream = cache[ids] = Stream(tuple(plan.apply(key)), shape=shape)
                     pairs += plan.stats.pairs
                     barriers += plan.stats.barriers
@@ -109,16 +110,18 @@ class KernelBuilder:
         self.flag_stats = FlagStats(pairs, barriers)
         return Kernel(self.name, tuple(cores))
 
-    def _plan(self, instructions: tuple[Instruction, ...],
-              plans: dict[tuple, tuple[FlagPlan, int]], shape_memo: dict[int, tuple]
-              ) -> tuple[FlagPlan, int | None]:
-        """The flag plan of a stream, shared with the streams of the same shape, and the
-        shape's number in this kernel (None: a shape of its own)."""
-        shape = flag_shape(instructions, self.gm_territory, shape_memo) \
-            if self.gm_territory else None
-        if shape is None:
-            return plan_flags(instructions, self.target.event_ids), None
-        known = plans.get(shape)
-        if known is None:
-            known = plans[shape] = (plan_flags(instructions, self.target.event_ids), len(plans))
-        return known
+
+def shared_plan(instructions: Sequence[Instruction], event_ids: int,
+                territory: Callable[[int], int] | None,
+                plans: dict[tuple, tuple[FlagPlan, int]], shape_memo: dict[int, tuple]
+                ) -> tuple[FlagPlan, int | None]:
+    """The flag plan of a stream, shared through ``plans`` with the streams of the same shape
+    (`flags.flag_shape`; ``territory`` None: none), and the shape's number among ``plans``
+    (None: a shape of its own)."""
+    shape = flag_shape(instructions, territory, shape_memo) if territory else None
+    if shape is None:
+        return plan_flags(instructions, event_ids), None
+    known = plans.get(shape)
+    if known is None:
+        known = plans[shape] = (plan_flags(instructions, event_ids), len(plans))
+    return known

@@ -3,10 +3,10 @@
 A kernel launch costs a fixed ~10 us (facts §10) and ends with every core waiting for the
 slowest. When, over a run of consecutive kernels, each unit reads only GM bytes that no other
 unit of the run writes, and writes bytes no other unit touches, nothing has to travel between
-cores: every unit can run its parts back to back in one launch. Each unit's parts are joined without
-their flags and the flags are planned again over the whole (flags.py): a part's loads then
-start as soon as the bytes they overwrite are free, while the previous part's Cube work and
-stores finish, and a later part reads what the unit wrote only once it has landed. The
+cores: every unit can run its parts back to back in one launch. Each unit's parts are joined
+without their flags and the flags are planned again over the whole (flags.py): a part's loads
+then start as soon as the bytes they overwrite are free, while the previous part's Cube work
+and stores finish, and a later part reads what the unit wrote only once it has landed. The
 batch-parallel schedule gives such runs: with the batch a multiple of the core count and every
 kernel splitting its work by image (conv_tiling's ``image_parallel``), core c computes its own
 images through the whole network, and the network is one launch.
@@ -25,10 +25,11 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Sequence
 
-from compiler.davinci.flags import FlagPlan, flag_shape, plan_flags
-from compiler.davinci.gm_plan import _touches_gm
+from compiler.davinci.builder import shared_plan
+from compiler.davinci.flags import FlagPlan
+from compiler.davinci.gm_plan import gm_regions, merge_intervals
 from compiler.executable import KernelLaunch
-from isa.davinci import Barrier, Instruction, Kernel, SetFlag, Space, Stream, WaitFlag
+from isa.davinci import Barrier, Instruction, Kernel, SetFlag, Stream, WaitFlag
 
 Owner = tuple[int, str]  # (core index, unit name)
 Spans = list[tuple[int, int]]  # sorted, merged [start, stop)
@@ -126,16 +127,6 @@ class _Owners:
             self.stops[i] = at
 
 
-def _merge(spans: Spans) -> Spans:
-    merged: Spans = []
-    for start, stop in sorted(spans):
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], stop))
-        else:
-            merged.append((start, stop))
-    return merged
-
-
 def _unit_accesses(kernel: Kernel, memo: dict[int, tuple]
                    ) -> tuple[dict[Owner, Spans], dict[Owner, Spans]]:
     """Per unit, the GM spans its stream reads and writes (``memo``: each instruction
@@ -158,18 +149,10 @@ def _stream_accesses(stream: Stream, memo: dict[int, tuple]) -> tuple[Spans, Spa
     for ins in stream.instructions:
         regions = memo.get(id(ins))
         if regions is None:
-            regions = memo[id(ins)] = _gm_regions(ins)
+            regions = memo[id(ins)] = gm_regions(ins)
         for is_write, start, stop in regions:
             (writes if is_write else reads).append((start, stop))
-    return _merge(reads), _merge(writes)
-
-
-def _gm_regions(ins: Instruction) -> tuple[tuple[bool, int, int], ...]:
-    if not _touches_gm(ins):
-        return ()
-    return tuple((write, r.start, r.stop)
-                 for write, group in ((False, ins.reads()), (True, ins.writes()))
-                 for r in group if r.space is Space.GM)
+    return merge_intervals(reads), merge_intervals(writes)
 
 
 def _merged(group: list[KernelLaunch], event_ids: int,
@@ -208,11 +191,5 @@ _SYNC = (SetFlag, WaitFlag, Barrier)
 def _flagged(instructions: list[Instruction], event_ids: int, territory: Callable[[int], int],
              plans: dict[tuple, tuple[FlagPlan, int]], memo: dict[int, tuple]) -> Stream:
     """The stream with its flags, planned once per shape (as `KernelBuilder.build` does)."""
-    shape = flag_shape(instructions, territory, memo)
-    if shape is None:
-        return Stream(tuple(plan_flags(instructions, event_ids).apply(instructions)))
-    known = plans.get(shape)
-    if known is None:
-        known = plans[shape] = (plan_flags(instructions, event_ids), len(plans))
-    plan, number = known
-    return Stream(tuple(plan.apply(instructions)), shape=number)
+    plan, shape = shared_plan(instructions, event_ids, territory, plans, memo)
+    return Stream(tuple(plan.apply(instructions)), shape=shape)

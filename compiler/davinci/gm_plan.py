@@ -104,17 +104,20 @@ def gm_accesses(kernel: Kernel) -> Iterator[tuple[bool, int, int]]:
             if id(ins) in seen:
                 continue
             seen.add(id(ins))
-            if not _touches_gm(ins):
-                continue
-            for r in ins.reads():
-                if r.space is Space.GM:
-                    yield False, r.start, r.stop
-            for r in ins.writes():
-                if r.space is Space.GM:
-                    yield True, r.start, r.stop
+            yield from gm_regions(ins)
 
 
-def _merge(intervals: list[tuple[int, int]]) -> list[tuple[int, int]]:
+def gm_regions(ins: Instruction) -> tuple[tuple[bool, int, int], ...]:
+    """(is_write, start, stop) of every GM region one instruction touches."""
+    if not _touches_gm(ins):
+        return ()
+    return tuple((write, r.start, r.stop)
+                 for write, group in ((False, ins.reads()), (True, ins.writes()))
+                 for r in group if r.space is Space.GM)
+
+
+def merge_intervals(intervals: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted, with overlapping or touching [start, stop) intervals joined."""
     merged: list[tuple[int, int]] = []
     for start, stop in sorted(intervals):
         if merged and start <= merged[-1][1]:
@@ -173,7 +176,7 @@ class _Tracker:
         # (partial sums), and none reads GM it overwrites later in the same launch
         for b, intervals in writes.items():
             use = self.usage[b]
-            use.written = _merge(use.written + intervals)
+            use.written = merge_intervals(use.written + intervals)
             use.complete = _covered(use.written, 0, self.buffers[b].nbytes)
         for b, intervals in reads.items():
             use, nbytes = self.usage[b], self.buffers[b].nbytes
