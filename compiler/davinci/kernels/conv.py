@@ -27,7 +27,12 @@ import numpy as np
 from compiler.davinci.builder import StreamBuilder
 from compiler.davinci.context import LoweringContext
 from compiler.davinci.kernels.conv_tiling import ConvShape, ConvTiling, choose_conv_tiling
-from compiler.davinci.kernels.epilogue import Step, steps_from_fused, ub_scratch_bytes
+from compiler.davinci.kernels.epilogue import (
+    Step,
+    steps_from_fused,
+    ub_bytes_per_element,
+    ub_scratch_bytes,
+)
 from compiler.davinci.kernels.gemm import (
     BLOCK,
     FRACTAL,
@@ -155,7 +160,7 @@ def launch_conv(ctx: LoweringContext, node: Node, problem: ConvProblem,
     input first, if not just ``inputs[0]``)."""
     feature_maps = feature_maps or inputs[:1]
     shape = problem.shape
-    tiling = choose_conv_tiling(ctx.target, shape, 2 if problem.residual is not None else 0,
+    tiling = choose_conv_tiling(ctx.target, shape, ub_bytes_per_element(list(problem.steps)),
                                 bias_in_cube=problem.ones is not None,
                                 image_parallel=ctx.merge_launches)
     # Serpentine order: the rows are swept against the order in which the largest feature map

@@ -81,13 +81,20 @@ def _is_channel_vector(ext: tuple[int, ...], out: tuple[int, ...]) -> bool:
 
 
 def ub_scratch_bytes(steps: list[Step], count: int) -> int:
-    """UB bytes the epilogue needs besides the tile itself."""
+    """UB scratch bytes the epilogue's unary steps need besides the tile (binary steps read
+    their operand from a tile of its own and need none)."""
     need = 0
     for step in steps:
         if step.kind == "unary":
             from compiler.davinci.kernels.vector_ops import scratch_bytes
 
             need = max(need, scratch_bytes(step.op, step.attrs, count))
-        elif step.kind == "binary":
-            need = max(need, count * 2)
     return need
+
+
+def ub_bytes_per_element(steps: list[Step]) -> int:
+    """UB bytes per output element the epilogue needs besides the tile itself, for the
+    tilings' fit checks: the residual tile and the unary scratch (`ub_scratch_bytes`, here
+    for whole 32 B blocks)."""
+    residual = 2 if any(step.kind == "binary" for step in steps) else 0
+    return residual + -(-ub_scratch_bytes(steps, 16) // 16)

@@ -8,7 +8,12 @@ import math
 import numpy as np
 
 from compiler.davinci.context import LoweringContext
-from compiler.davinci.kernels.epilogue import Step, steps_from_fused, ub_scratch_bytes
+from compiler.davinci.kernels.epilogue import (
+    Step,
+    steps_from_fused,
+    ub_bytes_per_element,
+    ub_scratch_bytes,
+)
 from compiler.davinci.kernels.gemm import GemmProblem, Operand, emit_gemm
 from compiler.davinci.kernels.tiling import ceil_to, choose_tiling
 from compiler.davinci.lower import rule
@@ -184,7 +189,7 @@ def _bias(ctx: LoweringContext, step: Step, n: int):
 def _emit(ctx: LoweringContext, node: Node, problem: GemmProblem, op: str, inputs, out,
           steps) -> None:
     target = ctx.target
-    extra_ub = 2 if problem.residual is not None else 0
+    extra_ub = ub_bytes_per_element(list(steps))
     tiling = choose_tiling(target, problem.m, problem.n, problem.k, problem.batch,
                            epilogue_bytes_per_element=extra_ub,
                            bias_in_cube=target.organisation == "separated"
