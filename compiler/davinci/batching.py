@@ -108,13 +108,20 @@ def _merged(group: list[KernelLaunch]) -> KernelLaunch:
                     part.append(Barrier(Pipe.ALL))
                 part.extend(stream.instructions)
         cores.append({unit: Stream(tuple(instructions)) for unit, instructions in units.items()})
+    return joined_launch(group, cores, "batched",
+                         f"{len(group)} small independent vector kernels in one launch ("
+                         + ", ".join(k.name for k in group) + ")")
+
+
+def joined_launch(group: list[KernelLaunch], cores: list[dict[str, Stream]], op: str,
+                  tiling: str) -> KernelLaunch:
+    """The launch that runs ``group``'s kernels as ``cores`` (named after the first kernel,
+    its origin, cost and values those of the whole group)."""
     first = group[0]
     name = f"{first.name}+{len(group) - 1}"
     return KernelLaunch(
         name=name, target=first.target, program=Kernel(name, tuple(cores)), layer=first.layer,
-        op="batched", origin=tuple(n for k in group for n in k.origin),
+        op=op, origin=tuple(n for k in group for n in k.origin),
         flops=sum(k.flops for k in group), min_bytes=sum(k.min_bytes for k in group),
         inputs=tuple(dict.fromkeys(v for k in group for v in k.inputs)),
-        outputs=tuple(dict.fromkeys(v for k in group for v in k.outputs)),
-        tiling=f"{len(group)} small independent vector kernels in one launch ("
-               + ", ".join(k.name for k in group) + ")")
+        outputs=tuple(dict.fromkeys(v for k in group for v in k.outputs)), tiling=tiling)

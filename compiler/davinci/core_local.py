@@ -25,6 +25,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Sequence
 
+from compiler.davinci.batching import joined_launch
 from compiler.davinci.builder import shared_plan
 from compiler.davinci.flags import FlagPlan
 from compiler.davinci.gm_plan import gm_regions, merge_intervals
@@ -172,16 +173,9 @@ def _merged(group: list[KernelLaunch], event_ids: int,
                         i for i in stream.instructions if type(i) not in _SYNC)
         cores.append({unit: _flagged(instructions, event_ids, territory, plans, memo)
                       for unit, instructions in parts.items()})
-    first = group[0]
-    name = f"{first.name}+{len(group) - 1}"
-    return KernelLaunch(
-        name=name, target=first.target, program=Kernel(name, tuple(cores)), layer=first.layer,
-        op="merged", origin=tuple(n for k in group for n in k.origin),
-        flops=sum(k.flops for k in group), min_bytes=sum(k.min_bytes for k in group),
-        inputs=tuple(dict.fromkeys(v for k in group for v in k.inputs)),
-        outputs=tuple(dict.fromkeys(v for k in group for v in k.outputs)),
-        tiling=f"{len(group)} kernels whose cores exchange no data, in one launch:"
-               + "".join(f"\n  {k.name}: {k.tiling}" for k in group))
+    return joined_launch(group, cores, "merged",
+                         f"{len(group)} kernels whose cores exchange no data, in one launch:"
+                         + "".join(f"\n  {k.name}: {k.tiling}" for k in group))
 
 
 # what flag planning inserts (kernels are generated without synchronisation, flags.py)

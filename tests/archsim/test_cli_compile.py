@@ -56,7 +56,8 @@ def test_a_batch_parallel_network_is_one_launch_unless_asked_for_one_per_kernel(
     assert "(merged)" in merged.output
     # the merged launch's tiling record lists every part, one per line
     record = merged.output.split("# tiling: ", 1)[1].split("\n")
-    assert "in one launch:" in record[0] and record[1].startswith("#   relu.relu: input read space-to-depth")
+    assert "in one launch:" in record[0]
+    assert record[1].startswith("#   relu.relu: input read space-to-depth")
     # a node of the merged launch finds it
     node = CliRunner().invoke(main, ["compile", spec, "--batch", "32", "--lines", "1",
                                      "--kernel", "layer2.0.relu.relu_2"])
