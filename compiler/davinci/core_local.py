@@ -105,18 +105,20 @@ class _Owners:
         self._split(start)
         self._split(stop)
         i = j = bisect.bisect_left(self.starts, start)
-        starts, stops, owners = [], [], []
+        segments: list[tuple[int, int, Owner]] = []  # what replaces segments i..j-1
         at = start
         while j < len(self.starts) and self.starts[j] < stop:
             if self.starts[j] > at:  # a gap nobody touched yet
-                starts.append(at), stops.append(self.starts[j]), owners.append(owner)
-            starts.append(self.starts[j]), stops.append(self.stops[j])
-            owners.append(owner if self.owners[j] == owner else _MANY)
+                segments.append((at, self.starts[j], owner))
+            shared = owner if self.owners[j] == owner else _MANY
+            segments.append((self.starts[j], self.stops[j], shared))
             at = self.stops[j]
             j += 1
         if at < stop:
-            starts.append(at), stops.append(stop), owners.append(owner)
-        self.starts[i:j], self.stops[i:j], self.owners[i:j] = starts, stops, owners
+            segments.append((at, stop, owner))
+        self.starts[i:j] = [segment[0] for segment in segments]
+        self.stops[i:j] = [segment[1] for segment in segments]
+        self.owners[i:j] = [segment[2] for segment in segments]
 
     def _split(self, at: int) -> None:
         """Cut the segment that holds ``at`` inside it in two."""
