@@ -12,7 +12,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-from scipy import special
 
 from . import attrs as A
 from .errors import FrameworkError
@@ -50,12 +49,20 @@ def softplus(x: np.ndarray) -> np.ndarray:
     return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
 
 
+def erf(x: np.ndarray) -> np.ndarray:
+    """The error function, element-wise. scipy is imported on first use: it costs half a second
+    at start-up, and most runs never evaluate erf."""
+    from scipy import special
+
+    return special.erf(x)
+
+
 def gelu(x: np.ndarray, at: A.GeluAttrs) -> np.ndarray:
     """GELU; tanh form is 0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3))) (Hendrycks & Gimpel)."""
     if at.approximate == "tanh":
         inner = math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)
         return 0.5 * x * (1.0 + np.tanh(inner))
-    return 0.5 * x * (1.0 + special.erf(x / math.sqrt(2.0)))
+    return 0.5 * x * (1.0 + erf(x / math.sqrt(2.0)))
 
 
 def _elu(x: np.ndarray, alpha: float) -> np.ndarray:
@@ -157,7 +164,7 @@ EVAL_RULES: dict[OpCode, EvalRule] = {
     OpCode.SQRT: _unary(np.sqrt),
     OpCode.NEG: _unary(np.negative),
     OpCode.ABS: _unary(np.abs),
-    OpCode.ERF: _unary(special.erf),
+    OpCode.ERF: _unary(erf),
     OpCode.RECIPROCAL: _unary(np.reciprocal),
     OpCode.CAST: _unary(lambda x, at: x.astype(at.dtype)),
     OpCode.IDENTITY: _unary(np.copy),
