@@ -9,6 +9,7 @@ from davinci_harness import PRESET, build, check_roofline
 
 from compiler.davinci.builder import KernelBuilder
 from compiler.davinci.kernels import vector_ops
+from compiler.errors import CompileError
 from framework import GraphBuilder, OpCode, interpret
 from framework.attrs import ClipAttrs, EluAttrs, GeluAttrs, LeakyReluAttrs
 from hw.davinci import get_preset
@@ -140,3 +141,26 @@ def test_reduction_destinations_need_element_alignment_only() -> None:
     assert not kernel_problems(Kernel("ok", ({"core": Stream((ok,))},)), CONFIG)
     assert any("aligned" in p for p in kernel_problems(Kernel("bad", ({"core": Stream((bad,))},)),
                                                        CONFIG))
+
+
+def test_recorded_entry_points_replay_what_a_fresh_emission_gives() -> None:
+    """The epilogue entry points replay a record per distinct argument list: the replay equals
+    emitting afresh, unhashable arguments still emit, and errors are not recorded away."""
+    from compiler.davinci.builder import StreamBuilder
+    from compiler.davinci.kernels import vector_math
+
+    dst, src = Addr(Space.UB, 0), Addr(Space.UB, 4096)
+    fresh = StreamBuilder({})
+    vector_math.unary(fresh, vector_ops.Geometry.flat(1000), OpCode.GELU, GeluAttrs(),
+                      vector_ops.Opnd(dst), vector_ops.Opnd(src), vector_ops.Opnd(dst + 8192))
+    replays = [StreamBuilder({}) for _ in range(2)]
+    for sb in replays:
+        vector_ops.emit_unary(sb, OpCode.GELU, GeluAttrs(), dst, src, 1000, dst + 8192)
+    assert replays[0].instructions == replays[1].instructions == fresh.instructions
+
+    unhashable = StreamBuilder({})
+    vector_ops.emit_unary(unhashable, OpCode.RELU, [], dst, src, 300, None)  # a list as attrs
+    assert len(unhashable.instructions) > 0
+    for _ in range(2):
+        with pytest.raises(CompileError, match="no per-channel lowering"):
+            vector_ops.emit_channel_op(StreamBuilder({}), OpCode.POW, dst, src, src, 16, 1)

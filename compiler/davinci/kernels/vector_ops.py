@@ -20,7 +20,8 @@ data already in UB, ``count`` contiguous elements, 32 B aligned).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -332,6 +333,31 @@ def block_reduce_rows(sb: StreamBuilder, op: VBinOp, buf: Addr, rows: int, row_s
 
 # --- the epilogue interface -------------------------------------------------------------------
 
+def _recorded(emitter: Callable[..., None]) -> Callable[..., None]:
+    """``emitter`` replayed from a record of its instructions per distinct argument list.
+
+    The entry points below only emit (they never allocate), so equal arguments give equal
+    instructions, and a network's tiles ask for the same few epilogues thousands of times.
+    Unhashable arguments (attrs holding a list, say) are emitted afresh."""
+    @functools.lru_cache(maxsize=4096)
+    def record(args: tuple, kwargs: tuple) -> tuple:
+        scratch = StreamBuilder({})
+        emitter(scratch, *args, **dict(kwargs))
+        return tuple(scratch.instructions)
+
+    @functools.wraps(emitter)
+    def emit(sb: StreamBuilder, *args: Any, **kwargs: Any) -> None:
+        key = (args, tuple(sorted(kwargs.items())))
+        try:
+            hash(key)
+        except TypeError:
+            emitter(sb, *args, **kwargs)
+            return
+        sb.emit(*record(*key))
+
+    return emit
+
+
 def scratch_bytes(op: OpCode, attrs: Any, count: int) -> int:
     """UB scratch bytes `emit_unary` / `emit_binary` need for ``count`` fp16 elements."""
     from compiler.davinci.kernels.vector_math import SCRATCH_TILES
@@ -340,6 +366,7 @@ def scratch_bytes(op: OpCode, attrs: Any, count: int) -> int:
     return tiles * -(-count * 2 // BLOCK_BYTES) * BLOCK_BYTES
 
 
+@_recorded
 def emit_unary(sb: StreamBuilder, op: OpCode, attrs: Any, dst: Addr, src: Addr, count: int,
                scratch: Addr | None) -> None:
     """dst = op(src) on ``count`` contiguous fp16 elements (dst may equal src)."""
@@ -349,6 +376,7 @@ def emit_unary(sb: StreamBuilder, op: OpCode, attrs: Any, dst: Addr, src: Addr, 
           Opnd(scratch) if scratch is not None else None)
 
 
+@_recorded
 def emit_binary(sb: StreamBuilder, op: OpCode, dst: Addr, a: Addr, b: Addr, count: int,
                 scratch: Addr | None = None) -> None:
     """dst = a op b on ``count`` contiguous fp16 elements (dst may equal a or b)."""
@@ -358,6 +386,7 @@ def emit_binary(sb: StreamBuilder, op: OpCode, dst: Addr, a: Addr, b: Addr, coun
            Opnd(scratch) if scratch is not None else None)
 
 
+@_recorded
 def emit_scalar(sb: StreamBuilder, op: OpCode, dst: Addr, src: Addr, scalar: float, count: int,
                 swap: bool = False) -> None:
     """dst = src op scalar (``swap``: scalar op src) on ``count`` contiguous fp16 elements."""
@@ -378,6 +407,7 @@ _CHANNEL_OPS = {OpCode.ADD: VBinOp.ADD, OpCode.SUB: VBinOp.SUB, OpCode.MUL: VBin
                 OpCode.DIV: VBinOp.DIV, OpCode.MAXIMUM: VBinOp.MAX, OpCode.MINIMUM: VBinOp.MIN}
 
 
+@_recorded
 def emit_channel_op(sb: StreamBuilder, op: OpCode, dst: Addr, src: Addr, vec: Addr, rows: int,
                     blocks: int, swap: bool = False) -> None:
     """Like `emit_channel_add` for any of add, sub, mul, div, maximum, minimum with a
