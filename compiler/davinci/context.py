@@ -182,7 +182,8 @@ class LoweringContext:
     buffers: list[GmBuffer] = field(default_factory=list)  # every allocation, in GM order
     layouts: dict[str, str] = field(default_factory=dict)
     views: dict[str, Any] = field(default_factory=dict)  # transposes read in place (views.py)
-    written_upward: set[str] = field(default_factory=set)  # feature maps written bottom row first
+    # feature maps last read or written bottom row first (conv.py's serpentine order)
+    swept_upward: set[str] = field(default_factory=set)
     _territory_bounds: list[int] = field(default_factory=list, repr=False)  # `gm_territory`
 
     def __post_init__(self) -> None:

@@ -1,5 +1,5 @@
-"""A convolution sweeps its rows against the order its input was written in (serpentine), so
-it starts with the rows written last, which the L2 still holds."""
+"""A convolution sweeps its rows against the order its input was last read or written in
+(serpentine), so it starts with the rows touched last, which the L2 (LRU) still holds."""
 
 from __future__ import annotations
 
@@ -34,3 +34,21 @@ def test_chained_convolutions_sweep_rows_in_opposite_directions() -> None:
     assert len(convs) == 2 and exe.kernels.index(convs[1]) == exe.kernels.index(convs[0]) + 1
     rows = [_first_store_row(k, exe.placements[k.outputs[0]].offset, 32) for k in convs]
     assert rows[0] > 16 and rows[1] == 0, rows  # the first from the bottom, the next down
+
+
+def _two_readers(gb, x):
+    rng = np.random.default_rng(1)
+    w1, w2 = (gb.constant((rng.standard_normal((16, 16, 1, 1)) * 0.3).astype(np.float32))
+              for _ in range(2))
+    return gb.add(gb.conv2d(x, w1, None), gb.conv2d(x, w2, None))
+
+
+def test_a_second_reader_sweeps_against_the_first_reader() -> None:
+    """Both convolutions read x; the first sweeps it bottom up, so the second, whose largest
+    feature map is x, starts at the top rows the first read last."""
+    graph = build(_two_readers, x=(1, 16, 32, 32))
+    exe = compile_model(graph, load_hw("ascend910"), merge_launches=False)
+    convs = [k for k in exe.kernels if k.op == "conv2d"]
+    assert len(convs) == 2
+    rows = [_first_store_row(k, exe.placements[k.outputs[0]].offset, 32) for k in convs]
+    assert rows[0] > 16 and rows[1] == 0, rows

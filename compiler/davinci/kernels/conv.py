@@ -164,12 +164,15 @@ def launch_conv(ctx: LoweringContext, node: Node, problem: ConvProblem,
                                 bias_in_cube=problem.ones is not None,
                                 image_parallel=ctx.merge_launches)
     # Serpentine order: the rows are swept against the order in which the largest feature map
-    # read was written, so the kernel starts with the rows written last, which the L2 (LRU)
-    # still holds
+    # read was last swept (read or written: both refresh the LRU L2), so the kernel starts with
+    # the rows touched last, which the L2 still holds
     largest = max(feature_maps, key=lambda v: ctx.type_of(v).numel)
-    upward = largest not in ctx.written_upward
-    if upward:
-        ctx.written_upward.update(outputs)
+    upward = largest not in ctx.swept_upward
+    for value in (*feature_maps, *outputs):
+        if upward:
+            ctx.swept_upward.add(value)
+        else:
+            ctx.swept_upward.discard(value)
     tiles = _tiles(shape, tiling, upward)
     per_core = -(-len(tiles) // tiling.cores)
     cores = -(-len(tiles) // per_core)
