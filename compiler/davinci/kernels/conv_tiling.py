@@ -9,6 +9,7 @@ model's reasoning).
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -91,6 +92,7 @@ class ConvTiling:
 _NEAR_BEST = 0.03
 
 
+@functools.lru_cache(maxsize=1024)  # a network repeats its convolution shapes (ResNet-50: 53 -> 24)
 def choose_conv_tiling(target, s: ConvShape, ub_extra_per_element: int = 0,
                        bias_in_cube: bool = False, image_parallel: bool = False) -> ConvTiling:
     """The tiling with the lowest estimated time; among those within ``_NEAR_BEST`` of it,
