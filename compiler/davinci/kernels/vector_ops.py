@@ -338,7 +338,8 @@ def _recorded(emitter: Callable[..., None]) -> Callable[..., None]:
 
     The entry points below only emit (they never allocate), so equal arguments give equal
     instructions, and a network's tiles ask for the same few epilogues thousands of times.
-    Unhashable arguments (attrs holding a list, say) are emitted afresh."""
+    Unhashable arguments (attrs holding a list, say) are emitted afresh. Equal arguments share
+    a record, so a scalar -0.0 replays what 0.0 gave (or the reverse)."""
     @functools.lru_cache(maxsize=4096)
     def record(args: tuple, kwargs: tuple) -> tuple:
         scratch = StreamBuilder({})
