@@ -168,11 +168,11 @@ def launch_conv(ctx: LoweringContext, node: Node, problem: ConvProblem,
     # the rows touched last, which the L2 still holds
     largest = max(feature_maps, key=lambda v: ctx.type_of(v).numel)
     upward = largest not in ctx.swept_upward
-    for value in (*feature_maps, *outputs):
-        if upward:
-            ctx.swept_upward.add(value)
-        else:
-            ctx.swept_upward.discard(value)
+    swept = {*feature_maps, *outputs}
+    if upward:
+        ctx.swept_upward |= swept
+    else:
+        ctx.swept_upward -= swept
     tiles = _tiles(shape, tiling, upward)
     per_core = -(-len(tiles) // tiling.cores)
     cores = -(-len(tiles) // per_core)
