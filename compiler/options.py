@@ -39,6 +39,9 @@ class CompileOptions:
     launch (compiler/davinci/core_local.py), paying the fixed launch cost once per run; with
     a batch that is a multiple of the core count, convolutions then prefer tilings that give
     each core its own images, so a network runs batch-parallel in few launches.
+    ``keep_on_chip`` (DaVinci, coupled chips, with ``merge_launches``) keeps a feature map
+    that one batch-parallel convolution writes and only the next convolution reads in each
+    core's L1 instead of GM (compiler/davinci/kernels/conv.py, "resident feature maps").
     """
 
     target: str = "davinci"
@@ -51,6 +54,7 @@ class CompileOptions:
     epilogue: str = "vector"  # "fixpipe": separated cores keep only bias + ReLU in the kernel
     gm_alignment_bytes: int = 512  # GM cache-line alignment, facts/davinci.md (MTE2: 512 B)
     merge_launches: bool = True
+    keep_on_chip: bool = True
 
     def __post_init__(self) -> None:
         if self.target not in TARGETS:

@@ -57,14 +57,18 @@ class KernelBuilder:
     """Streams for every core of one kernel launch."""
 
     def __init__(self, name: str, target, cores: int, units: tuple[str, ...] = ("core",),
-                 gm_territory: Callable[[int], int] | None = None) -> None:
+                 gm_territory: Callable[[int], int] | None = None,
+                 l1_bytes: int | None = None) -> None:
         """``gm_territory`` maps a virtual GM address to the buffer it belongs to (see
-        `flags.flag_shape`); without it only identical streams share their flags."""
+        `flags.flag_shape`); without it only identical streams share their flags.
+        ``l1_bytes``: the L1 the kernel may use (less than the chip's while feature maps of
+        other kernels stay resident above it)."""
         if cores < 1 or cores > target.cores:
             raise CompileError(f"{name}: {cores} cores requested, {target.cores} available")
         self.name, self.target = name, target
         capacity = {
-            Space.L1: target.l1_bytes, Space.L0A: target.l0a_bytes, Space.L0B: target.l0b_bytes,
+            Space.L1: target.l1_bytes if l1_bytes is None else l1_bytes,
+            Space.L0A: target.l0a_bytes, Space.L0B: target.l0b_bytes,
             Space.L0C: target.l0c_bytes, Space.UB: target.ub_bytes,
         }
         self.streams = [{unit: StreamBuilder(dict(capacity)) for unit in units}

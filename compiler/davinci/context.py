@@ -168,6 +168,20 @@ def _space_to_depth_inputs(graph: Graph) -> set[str]:
     return chosen
 
 
+@dataclass(frozen=True)
+class ResidentFmap:
+    """A feature map that never goes to GM: each core keeps its own images of it (NC1HWC0,
+    ``images`` whole images) at ``offset`` in its L1, from the convolution that writes it
+    (node ``producer``) to the one that reads it (``consumer``), which must share a launch."""
+
+    value: str
+    offset: int
+    nbytes: int
+    images: int
+    producer: str
+    consumer: str
+
+
 @dataclass
 class LoweringContext:
     """Everything a kernel generator needs, and what it produces."""
@@ -184,6 +198,13 @@ class LoweringContext:
     views: dict[str, Any] = field(default_factory=dict)  # transposes read in place (views.py)
     # feature maps last read or written bottom row first (conv.py's serpentine order)
     swept_upward: set[str] = field(default_factory=set)
+    # feature maps kept in L1 between the convolutions that write and read them (conv.py):
+    # every one made, and the ones whose L1 is still reserved
+    resident: dict[str, ResidentFmap] = field(default_factory=dict)
+    live_l1: dict[str, ResidentFmap] = field(default_factory=dict)
+    order: list[Node] = field(default_factory=list)  # the nodes in lowering order
+    position: dict[str, int] = field(default_factory=dict)  # node name -> index in ``order``
+    _readers: dict[str, list[Node]] | None = field(default=None, repr=False)
     _territory_bounds: list[int] = field(default_factory=list, repr=False)  # `gm_territory`
 
     def __post_init__(self) -> None:
@@ -194,6 +215,33 @@ class LoweringContext:
     def merge_launches(self) -> bool:
         """Whether kernels whose cores exchange no data share launches (core_local.py)."""
         return getattr(self.options, "merge_launches", True)
+
+    @property
+    def keep_on_chip(self) -> bool:
+        """Whether feature maps may stay in L1 between convolutions (`ResidentFmap`)."""
+        return self.merge_launches and getattr(self.options, "keep_on_chip", True) \
+            and self.target.organisation == "coupled"
+
+    def readers(self, value: str) -> list[Node]:
+        """The nodes that read ``value`` (each once)."""
+        if self._readers is None:
+            self._readers = {}
+            for node in self.graph.nodes:
+                for v in dict.fromkeys(node.inputs):
+                    self._readers.setdefault(v, []).append(node)
+        return self._readers.get(value, [])
+
+    def l1_limit(self) -> int:
+        """L1 bytes below the feature maps held resident now: what a kernel may use."""
+        return min((r.offset for r in self.live_l1.values()), default=self.target.l1_bytes)
+
+    def reserve_l1(self, value: str, nbytes: int, images: int, producer: str,
+                   consumer: str) -> ResidentFmap:
+        """Hold ``nbytes`` at the top of the free L1 of every core for ``value``."""
+        offset = (self.l1_limit() - nbytes) // 512 * 512
+        resident = ResidentFmap(value, offset, nbytes, images, producer, consumer)
+        self.resident[value] = self.live_l1[value] = resident
+        return resident
 
     def layout_of(self, value: str) -> str:
         return self.layouts.get(value, "ndp")
@@ -287,7 +335,8 @@ class LoweringContext:
     # ------------------------------------------------------------------ kernels
 
     def builder(self, name: str, cores: int) -> KernelBuilder:
-        return KernelBuilder(name, self.target, cores, gm_territory=self.gm_territory)
+        return KernelBuilder(name, self.target, cores, gm_territory=self.gm_territory,
+                             l1_bytes=self.l1_limit())
 
     def launch(self, builder: KernelBuilder, nodes: Node | list[Node], op: str, flops: int,
                min_bytes: int, inputs: tuple[str, ...], outputs: tuple[str, ...],

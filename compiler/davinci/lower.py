@@ -20,6 +20,7 @@ from compiler.davinci.target import DaVinciTarget
 from compiler.davinci.views import find_views
 from compiler.errors import CompileError
 from compiler.executable import Executable
+from compiler.options import CompileOptions
 from compiler.rules import registrar, rule_key
 from framework import Graph, Node, OpCode, topological
 
@@ -40,8 +41,42 @@ def _load_rules() -> None:
 
 def lower_graph(graph: Graph, target: DaVinciTarget, options: Any = None,
                 name: str = "graph") -> Executable:
-    """Lower every node of ``graph`` into kernels for ``target``."""
+    """Lower every node of ``graph`` into kernels for ``target``.
+
+    Feature maps kept in L1 between convolutions (`ResidentFmap`) need their writer and
+    reader in one launch; should the launches split them, or a kernel lowered while one is
+    held not fit the L1 left, the graph is lowered again with every feature map in GM."""
     _load_rules()
+    in_gm = dataclasses.replace(options or CompileOptions(), keep_on_chip=False)
+    try:
+        ctx = _lowered(graph, target, options, name)
+    except CompileError:
+        if not getattr(options or CompileOptions(), "keep_on_chip", False):
+            raise
+        ctx = _lowered(graph, target, in_gm, name)  # a genuine error is raised again here
+    if _split_residents(ctx):
+        ctx = _lowered(graph, target, in_gm, name)
+    return _planned_executable(ctx, name)
+
+
+def _split_residents(ctx: LoweringContext) -> list[str]:
+    """The resident feature maps whose writer and reader ended in different launches."""
+    launch_of = {}
+    for index, launch in enumerate(ctx.kernels):
+        for origin in launch.origin:
+            launch_of[origin] = index
+    first = {node.name: _origin_of(node) for node in ctx.order}
+    return [r.value for r in ctx.resident.values()
+            if launch_of.get(first[r.producer]) != launch_of.get(first[r.consumer])]
+
+
+def _origin_of(node: Node) -> str:
+    return node.attrs.body.nodes[0].name if node.op is OpCode.FUSED else node.name
+
+
+def _lowered(graph: Graph, target: DaVinciTarget, options: Any,
+             name: str) -> LoweringContext:
+    """The context with every node lowered and the launches batched and merged."""
     ctx = LoweringContext(graph, target, options)
     ctx.views = find_views(graph)
     absorbed = {v for v in ctx.views}
@@ -56,7 +91,9 @@ def lower_graph(graph: Graph, target: DaVinciTarget, options: Any = None,
         raise CompileError(f"{name}: no DaVinci lowering for: {listed}")
     for value in graph.inputs:
         ctx.place(value)
-    for node in topological(graph):
+    ctx.order = list(topological(graph))
+    ctx.position = {node.name: index for index, node in enumerate(ctx.order)}
+    for node in ctx.order:
         if node.op is OpCode.TRANSPOSE and node.outputs[0] in absorbed:
             continue  # read in place by the matmuls that consume it (views.py)
         LOWERING_RULES[rule_key(node)](ctx, node)
@@ -66,7 +103,7 @@ def lower_graph(graph: Graph, target: DaVinciTarget, options: Any = None,
     ctx.kernels = batch_launches(ctx.kernels, ctx.target)
     if ctx.merge_launches:
         ctx.kernels = merge_core_local(ctx.kernels, ctx.target.event_ids, ctx.gm_territory)
-    return _planned_executable(ctx, name)
+    return ctx
 
 
 def _planned_executable(ctx: LoweringContext, name: str) -> Executable:

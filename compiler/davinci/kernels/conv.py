@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from compiler.davinci.builder import StreamBuilder
-from compiler.davinci.context import LoweringContext
+from compiler.davinci.context import LoweringContext, ResidentFmap
 from compiler.davinci.kernels.conv_tiling import ConvShape, ConvTiling, choose_conv_tiling
 from compiler.davinci.kernels.epilogue import (
     Step,
@@ -46,6 +46,7 @@ from compiler.davinci.kernels.gemm import (
 from compiler.davinci.kernels.tiling import ceil_to
 from compiler.davinci.lower import rule
 from compiler.errors import CompileError
+from compiler.rules import rule_key
 from framework import Node, OpCode
 from isa.davinci import Addr, CopyL0cToUb, DType, Fixpipe, Img2Col, Mmad, Space
 from isa.davinci.layouts import space_to_depth
@@ -65,66 +66,54 @@ class ConvProblem:
     ones: int | None = None  # separated chips: ones block and bias as ZN (gemm.emit_cube_bias)
     bias_zn: int | None = None
     flip: bool = False  # read the weights as a transposed convolution's (see `_load_weights`)
+    # resident feature maps (`ResidentFmap`): L1 offsets of the input / output held in every
+    # core's L1 instead of GM, and the images each core holds
+    x_l1: int | None = None
+    y_l1: int | None = None
+    images: int = 1
 
 
 @rule(OpCode.CONV2D, ("fused", "conv"))
 def lower_conv(ctx: LoweringContext, node: Node) -> None:
-    if node.op is OpCode.FUSED:
-        anchor, inputs, steps = steps_from_fused(ctx, node)
-    else:
-        anchor, inputs, steps = node, list(node.inputs), []
-    at = anchor.attrs
+    inputs, steps, shape = conv_geometry(ctx, node)
     x_name, w_name = inputs[0], inputs[1]
-    if len(inputs) > 2:
-        steps = [Step("bias", OpCode.ADD, value=inputs[2]), *steps]
-    x_type = ctx.type_of(x_name)
+    c = ctx.type_of(x_name).shape[1]
     out = node.outputs[0]
-    out_type = ctx.type_of(out)
-    n, c, h, w = x_type.shape
-    cout, ho, wo = out_type.shape[1], out_type.shape[2], out_type.shape[3]
-    weight_shape = ctx.type_of(w_name).shape
-    depthwise = at.groups > 1
-    if depthwise and not (at.groups == c == cout):
-        raise CompileError(f"{node.name}: grouped convolution with groups={at.groups} "
-                           f"(only 1 or depthwise) has no DaVinci lowering")
-    pt, pl, pb, pr = at.padding
-    shape = ConvShape(n, -(-c // 16), h, w, cout, weight_shape[2], weight_shape[3],
-                      at.stride[0], at.stride[1], at.dilation[0], at.dilation[1], pt, pl, pb, pr,
-                      ho, wo, depthwise)
-    x_place = ctx.place(x_name)
-    s2d = x_place.layout == "nc1hwc0_s2d"
-    if x_place.layout != "nc1hwc0" and not (s2d and shape.sh == shape.sw == 2):
-        raise CompileError(f"{node.name}: input {x_name} is {x_place.layout}, expected nc1hwc0")
+    resident_in = ctx.live_l1.get(x_name)  # kept in L1 by the convolution that wrote it
+    s2d = False
+    if resident_in is None:
+        x_place = ctx.place(x_name)
+        s2d = x_place.layout == "nc1hwc0_s2d"
+        if x_place.layout != "nc1hwc0" and not (s2d and shape.sh == shape.sw == 2):
+            raise CompileError(f"{node.name}: input {x_name} is {x_place.layout}, "
+                               "expected nc1hwc0")
     if s2d:
-        if depthwise or not ctx.is_constant(w_name):
+        if shape.depthwise or not ctx.is_constant(w_name):
             raise CompileError(f"{node.name}: a space-to-depth input needs a dense convolution "
                                "with constant weights")
         shape, weight = space_to_depth_conv(shape, c, ctx.constant(w_name))
         w_place = ctx.place_constant(w_name, weight, "fractal_z", key=f"{w_name}:s2d")
     elif not ctx.is_constant(w_name):
         # run-time weights (training) live in GM as FRACTAL_Z already (assign_layouts)
-        if depthwise:
+        if shape.depthwise:
             raise CompileError(f"{node.name}: depthwise convolution with run-time weights "
                                f"{w_name} has no DaVinci lowering")
         w_place = ctx.place(w_name)
         if w_place.layout != "fractal_z":
             raise CompileError(f"{node.name}: weights {w_name} are {w_place.layout}, "
                                "expected fractal_z")
-    elif depthwise:
+    elif shape.depthwise:
         w_place = ctx.place_constant(w_name, _depthwise_matrix(ctx.constant(w_name)), "zn",
                                      key=f"{w_name}:dw")
     else:
         w_place = ctx.place_constant(w_name, ctx.constant(w_name), "fractal_z",
                                      key=f"{w_name}:fz")
-    y_place = ctx.place(out)
-    if y_place.layout != "nc1hwc0":
-        raise CompileError(f"{node.name}: output {out} is {y_place.layout}, expected nc1hwc0")
     bias = residual = None
     for step in steps:
         if step.kind == "bias":
             from compiler.davinci.kernels.matmul import _bias
 
-            bias = _bias(ctx, step, cout).offset
+            bias = _bias(ctx, step, shape.cout).offset
         elif step.kind == "binary":
             placement = ctx.place(step.value)  # coupled chips only (separated: own kernel)
             if placement.layout != "nc1hwc0":
@@ -138,15 +127,103 @@ def lower_conv(ctx: LoweringContext, node: Node) -> None:
 
         check_fixpipe_steps(tuple(steps))
         if bias is not None:
-            ones, bias_zn = separated_bias_images(ctx, steps, cout)
-    problem = ConvProblem(shape, x_place.offset, w_place.offset, y_place.offset, tuple(steps),
-                          bias, residual, relu_first, separated, ones, bias_zn)
+            ones, bias_zn = separated_bias_images(ctx, steps, shape.cout)
+    resident_out = None if s2d else _keep_on_chip(ctx, node, shape, steps,
+                                                  resident_in is not None)
+    y = 0
+    if resident_out is None:
+        y_place = ctx.place(out)
+        if y_place.layout != "nc1hwc0":
+            raise CompileError(f"{node.name}: output {out} is {y_place.layout}, "
+                               "expected nc1hwc0")
+        y = y_place.offset
+    problem = ConvProblem(shape, 0 if resident_in else x_place.offset, w_place.offset, y,
+                          tuple(steps), bias, residual, relu_first, separated, ones, bias_zn,
+                          x_l1=resident_in.offset if resident_in else None,
+                          y_l1=resident_out.offset if resident_out else None,
+                          images=shape.n // ctx.target.cores if resident_in or resident_out
+                          else 1)
     extra = sum(ctx.type_of(step.value).numel * 2 for step in steps if step.value is not None)
     note = (f"input read space-to-depth ({x_name} in nc1hwc0_s2d: {4 * c} channels, "
             f"{shape.kh}x{shape.kw} taps at stride 1); ") if s2d else ""
+    if resident_in:
+        note += f"input {x_name} read from L1 (resident); "
+    if resident_out:
+        note += f"output {out} kept in L1 for {resident_out.consumer}; "
     residuals = tuple(step.value for step in steps if step.kind == "binary")
     launch_conv(ctx, node, problem, tuple(inputs), (out,), extra, note=note,
                 feature_maps=(x_name, *residuals))
+    if resident_in:
+        del ctx.live_l1[x_name]  # read: its L1 is free for the kernels after this one
+
+
+def conv_geometry(ctx: LoweringContext, node: Node) -> tuple[list[str], list[Step], ConvShape]:
+    """(outer inputs of the anchor convolution, then the bias if any; epilogue steps; shape)
+    of a plain or fused convolution, as stored (before any space-to-depth rewrite)."""
+    if node.op is OpCode.FUSED:
+        anchor, inputs, steps = steps_from_fused(ctx, node)
+    else:
+        anchor, inputs, steps = node, list(node.inputs), []
+    at = anchor.attrs
+    if len(inputs) > 2:
+        steps = [Step("bias", OpCode.ADD, value=inputs[2]), *steps]
+    n, c, h, w = ctx.type_of(inputs[0]).shape
+    out_type = ctx.type_of(node.outputs[0])
+    cout, ho, wo = out_type.shape[1], out_type.shape[2], out_type.shape[3]
+    weight_shape = ctx.type_of(inputs[1]).shape
+    depthwise = at.groups > 1
+    if depthwise and not (at.groups == c == cout):
+        raise CompileError(f"{node.name}: grouped convolution with groups={at.groups} "
+                           f"(only 1 or depthwise) has no DaVinci lowering")
+    pt, pl, pb, pr = at.padding
+    shape = ConvShape(n, -(-c // 16), h, w, cout, weight_shape[2], weight_shape[3],
+                      at.stride[0], at.stride[1], at.dilation[0], at.dilation[1], pt, pl, pb, pr,
+                      ho, wo, depthwise)
+    return inputs, steps, shape
+
+
+_CONV_RULES = (OpCode.CONV2D, ("fused", "conv"))
+
+
+def _keep_on_chip(ctx: LoweringContext, node: Node, shape: ConvShape, steps: list[Step],
+                  resident_input: bool) -> ResidentFmap | None:
+    """Reserve L1 for ``node``'s output on every core, if it can stay there: batch-parallel
+    (each core computes and reads back its own images), read only by one later convolution,
+    as its input, with only convolutions lowered in between (their tilings then see the
+    smaller L1), and both convolutions have an image-aligned tiling in the L1 left."""
+    out = node.outputs[0]
+    target = ctx.target
+    if not ctx.keep_on_chip or out in ctx.graph.outputs or shape.n % target.cores:
+        return None
+    readers = ctx.readers(out)
+    if len(readers) != 1 or rule_key(readers[0]) not in _CONV_RULES:
+        return None
+    consumer = readers[0]
+    between = ctx.order[ctx.position[node.name] + 1:ctx.position[consumer.name]]
+    if any(rule_key(n) not in _CONV_RULES for n in between):
+        return None
+    inputs, consumer_steps, consumer_shape = conv_geometry(ctx, consumer)
+    if inputs[0] != out or inputs.count(out) != 1 or \
+            any(step.value == out for step in consumer_steps):
+        return None
+    images = shape.n // target.cores
+    nbytes = images * -(-shape.cout // 16) * shape.ho * shape.wo * BLOCK
+    limit = (ctx.l1_limit() - nbytes) // 512 * 512
+    # every kernel until the reader runs in the L1 left, image-aligned (launch_conv), so
+    # that all of them share one launch
+    needs = [(shape, steps, resident_input), (consumer_shape, consumer_steps, True)]
+    for other in between:
+        other_inputs, other_steps, other_shape = conv_geometry(ctx, other)
+        if other_inputs[0] not in ctx.live_l1 and ctx.layout_of(other_inputs[0]) != "nc1hwc0":
+            return None  # (a space-to-depth input changes the shape)
+        needs.append((other_shape, other_steps, other_inputs[0] in ctx.live_l1))
+    try:
+        for need_shape, need_steps, need_resident in needs:
+            choose_conv_tiling(target, need_shape, ub_bytes_per_element(need_steps), False,
+                               True, limit, need_resident, aligned=True)
+    except CompileError:
+        return None
+    return ctx.reserve_l1(out, nbytes, images, node.name, consumer.name)
 
 
 def launch_conv(ctx: LoweringContext, node: Node, problem: ConvProblem,
@@ -160,9 +237,13 @@ def launch_conv(ctx: LoweringContext, node: Node, problem: ConvProblem,
     input first, if not just ``inputs[0]``)."""
     feature_maps = feature_maps or inputs[:1]
     shape = problem.shape
+    # with a feature map resident, every kernel until its reader is image-aligned, so that
+    # they all share one launch (`_keep_on_chip` checked that such tilings fit)
+    resident = bool(ctx.live_l1) or problem.x_l1 is not None
     tiling = choose_conv_tiling(ctx.target, shape, ub_bytes_per_element(list(problem.steps)),
                                 bias_in_cube=problem.ones is not None,
-                                image_parallel=ctx.merge_launches)
+                                image_parallel=ctx.merge_launches, l1_bytes=ctx.l1_limit(),
+                                resident_input=problem.x_l1 is not None, aligned=resident)
     # Serpentine order: the rows are swept against the order in which the largest feature map
     # read was last swept (read or written: both refresh the LRU L2), so the kernel starts with
     # the rows touched last, which the L2 still holds
@@ -188,8 +269,10 @@ def launch_conv(ctx: LoweringContext, node: Node, problem: ConvProblem,
     if flops is None:
         flops = 2 * pixels * shape.cout * (1 if shape.depthwise else c) * shape.kh * shape.kw
     weights = shape.cout * (1 if shape.depthwise else c) * shape.kh * shape.kw
-    min_bytes = (shape.n * c * shape.h * shape.w + pixels * shape.cout + weights) * 2 \
-        + extra_bytes
+    # a resident input or output never crosses GM
+    x_bytes = 0 if problem.x_l1 is not None else shape.n * c * shape.h * shape.w
+    y_bytes = 0 if problem.y_l1 is not None else pixels * shape.cout
+    min_bytes = (x_bytes + y_bytes + weights) * 2 + extra_bytes
     ctx.launch(builder, node, op, flops, min_bytes, inputs, outputs, note + tiling.explain())
 
 
@@ -253,7 +336,9 @@ def _emit(sb: StreamBuilder, p: ConvProblem, t: ConvTiling, tiles: list[tuple[in
     s = p.shape
     bm16_max = ceil_to(t.rows * s.wo, 16)
     window_bytes = s.c1 * s.window_rows(t.rows) * s.w * BLOCK
-    windows = [sb.alloc(Space.L1, window_bytes, "input rows") for _ in range(2)]
+    resident = p.x_l1 is not None  # the whole input image is in L1: no rows to load
+    windows = [] if resident else [sb.alloc(Space.L1, window_bytes, "input rows")
+                                   for _ in range(2)]
     l1b = [sb.alloc(Space.L1, t.kc * t.bn * 2, "weight chunk") for _ in range(t.weight_buffers)]
     l0a = [sb.alloc(Space.L0A, bm16_max * t.bk * 2, "img2col slice") for _ in range(2)]
     l0b = [sb.alloc(Space.L0B, t.bk * t.bn * 2, "weight slice") for _ in range(2)]
@@ -285,7 +370,7 @@ def _emit(sb: StreamBuilder, p: ConvProblem, t: ConvTiling, tiles: list[tuple[in
     def load(i: int) -> None:
         ti, ks = chunks[i]
         img, oh0, c0 = tiles[ti]
-        if ks == 0 and (ti == 0 or window_of[ti] != window_of[ti - 1]):
+        if not resident and ks == 0 and (ti == 0 or window_of[ti] != window_of[ti - 1]):
             rows = min(t.rows, s.ho - oh0)
             r0, r1, _, _ = _window(s, oh0, rows)
             src = Addr(Space.GM, p.x + ((img * s.c1) * s.h + r0) * s.w * BLOCK)
@@ -322,9 +407,15 @@ def _emit(sb: StreamBuilder, p: ConvProblem, t: ConvTiling, tiles: list[tuple[in
             bkv = min(t.bk, kcv - sl)
             a, b = l0a[slices % 2], l0b[slices % 2]
             slices += 1
-            sb.emit(Img2Col(a, windows[window_of[ti] % 2], r1 - r0, s.w, s.c1, s.kh, s.kw,
-                            s.sh, s.sw, s.dh, s.dw, ptop, pbot, s.pl, s.pr, 0, bm16 // 16,
-                            kbase + (ks + sl) // 16, bkv // 16))
+            if resident:  # the whole image, from output pixel oh0 * wo on
+                image = Addr(Space.L1, p.x_l1 + (img % p.images) * s.c1 * s.h * s.w * BLOCK)
+                sb.emit(Img2Col(a, image, s.h, s.w, s.c1, s.kh, s.kw, s.sh, s.sw, s.dh, s.dw,
+                                s.pt, s.pb, s.pl, s.pr, oh0 * s.wo, bm16 // 16,
+                                kbase + (ks + sl) // 16, bkv // 16))
+            else:
+                sb.emit(Img2Col(a, windows[window_of[ti] % 2], r1 - r0, s.w, s.c1, s.kh, s.kw,
+                                s.sh, s.sw, s.dh, s.dw, ptop, pbot, s.pl, s.pr, 0, bm16 // 16,
+                                kbase + (ks + sl) // 16, bkv // 16))
             sb.emit(*_load2d(b, weights(i) + (sl // 16) * nblk * FRACTAL, (bkv // 16) * nblk,
                              1, 1, transpose=p.flip))
             first = ks == 0 and sl == 0
@@ -407,5 +498,9 @@ def _epilogue(sb: StreamBuilder, p: ConvProblem, acc: Addr, out: Addr, bias_ub, 
                              hw - pixels, bm16 - pixels))
             a, b = (res_ub, out) if step.swap else (out, res_ub)
             vector_ops.emit_binary(sb, step.op, out, a, b, count)
-    sb.emit(*_copies(Addr(Space.GM, p.y + tile_gm), out, nblk, pixels, bm16 - pixels,
-                     hw - pixels))
+    if p.y_l1 is None:
+        dst = Addr(Space.GM, p.y + tile_gm)
+    else:  # this core's images of the output, resident in L1 (MTE3 UB -> L1)
+        dst = Addr(Space.L1, p.y_l1 + ((img % p.images * c1out + c0 // 16) * hw + oh0 * s.wo)
+                   * BLOCK)
+    sb.emit(*_copies(dst, out, nblk, pixels, bm16 - pixels, hw - pixels))

@@ -94,14 +94,21 @@ _NEAR_BEST = 0.03
 
 @functools.lru_cache(maxsize=1024)  # a network repeats its convolution shapes (ResNet-50: 53 -> 24)
 def choose_conv_tiling(target, s: ConvShape, ub_extra_per_element: int = 0,
-                       bias_in_cube: bool = False, image_parallel: bool = False) -> ConvTiling:
+                       bias_in_cube: bool = False, image_parallel: bool = False,
+                       l1_bytes: int | None = None, resident_input: bool = False,
+                       aligned: bool = False) -> ConvTiling:
     """The tiling with the lowest estimated time; among those within ``_NEAR_BEST`` of it,
     the one with the fewest (then largest) tiles per core.
 
     ``image_parallel``: when the batch is a multiple of the core count, a tiling that gives
     each core its own images is taken if it comes within one launch of the best, since it
-    lets the kernel share a launch with its neighbours (core_local.py)."""
-    candidates = list(_candidates(target, s, ub_extra_per_element, bias_in_cube))
+    lets the kernel share a launch with its neighbours (core_local.py). ``aligned``: only
+    such tilings. ``l1_bytes``: the L1 the kernel may use (default: all of it);
+    ``resident_input``: the input is already in L1 whole (no input rows to load)."""
+    l1 = target.l1_bytes if l1_bytes is None else l1_bytes
+    candidates = [t for t in _candidates(target, s, ub_extra_per_element, bias_in_cube, l1,
+                                         resident_input)
+                  if not aligned or image_aligned(s, t)]
     if not candidates:
         raise CompileError(f"conv {s}: no tiling fits the buffers of {target.name}")
     best = min(t.estimate_cycles for t in candidates)
@@ -123,8 +130,9 @@ def image_aligned(s: ConvShape, t: ConvTiling) -> bool:
         and (t.order == "channels" or t.tiles == s.n * math.ceil(s.ho / t.rows))
 
 
-def _candidates(target, s: ConvShape, ub_extra_per_element: int, bias_in_cube: bool):
-    """Every tiling that fits the buffers, with its estimate."""
+def _candidates(target, s: ConvShape, ub_extra_per_element: int, bias_in_cube: bool,
+                l1_bytes: int, resident_input: bool):
+    """Every tiling that fits the buffers (``l1_bytes`` of L1), with its estimate."""
     kp = s.k
     cout16 = ceil_to(s.cout, 16)
     bns = (16,) if s.depthwise else tuple(b for b in (16, 32, 64, 128, 256)
@@ -134,7 +142,7 @@ def _candidates(target, s: ConvShape, ub_extra_per_element: int, bias_in_cube: b
         bm16 = ceil_to(rows * s.wo, 16)
         if bm16 > 4096:
             continue
-        window = s.c1 * s.window_rows(rows) * s.w * 32
+        window = 0 if resident_input else s.c1 * s.window_rows(rows) * s.w * 32
         for bn in bns:
             for bk in (16, 32, 64, 128, 144, 256, 288, 576):
                 if bk < min(32, kp):
@@ -149,7 +157,7 @@ def _candidates(target, s: ConvShape, ub_extra_per_element: int, bias_in_cube: b
                         continue
                     for order in orders:
                         fit = _fits(target, s, bm16, bn, kc, kp, window, ub_extra_per_element,
-                                    order)
+                                    order, l1_bytes)
                         if not fit:
                             continue
                         buffers, weight_buffers = fit
@@ -160,13 +168,13 @@ def _candidates(target, s: ConvShape, ub_extra_per_element: int, bias_in_cube: b
 
 
 def _fits(target, s: ConvShape, bm16: int, bn: int, kc: int, kp: int, window: int,
-          ub_extra: int, order: str) -> tuple[int, int] | None:
+          ub_extra: int, order: str, l1_bytes: int) -> tuple[int, int] | None:
     """(L0C buffers, L1 weight buffers) if the tiling fits, else None. Weight chunks stream
     double-buffered; in pixel order a whole weight block (``kc == kp``) may take one buffer,
     since it is reloaded only when the core moves to the next channel block."""
     weight_buffers = 2
-    if 2 * window + 2 * kc * bn * FP16 > target.l1_bytes:
-        if order != "pixels" or kc != kp or 2 * window + kc * bn * FP16 > target.l1_bytes:
+    if 2 * window + 2 * kc * bn * FP16 > l1_bytes:
+        if order != "pixels" or kc != kp or 2 * window + kc * bn * FP16 > l1_bytes:
             return None
         weight_buffers = 1
     if 2 * bm16 * bn * FP16 + bm16 * bn * ub_extra + bn * FP16 > target.ub_bytes:
@@ -202,7 +210,9 @@ def _estimate(target, s: ConvShape, rows, bm16, bn, bk, kc, kp, window, buffers,
     # cores read are L2 hits after the first).
     chip_l2 = cores * core_bytes / target.l2_bytes_per_cycle
     out_bytes = s.n * ceil_to(s.cout, 16) * s.ho * s.wo * FP16
-    unique = s.n * s.c1 * s.h * s.w * 32 + kp * ceil_to(s.cout, 16) * FP16 + out_bytes
+    # (no input rows when the input is resident in L1: ``window`` 0)
+    unique = (s.n * s.c1 * s.h * s.w * 32 if window else 0) \
+        + kp * ceil_to(s.cout, 16) * FP16 + out_bytes
     chip_hbm = unique / target.hbm_bytes_per_cycle
     img2col_rate = target.l1_to_l0a_bytes_per_cycle
     if s.sw > 1:
