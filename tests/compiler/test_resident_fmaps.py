@@ -56,9 +56,10 @@ def test_intermediates_of_a_block_stay_in_l1_and_the_network_matches_the_referen
     _, graph = load_model(spec, batch=4)
     exe = _compile(graph, config)
     resident = _resident_values(exe)
-    # every conv -> conv edge inside a block (ResNet-18: conv1 -> conv2 of 8 blocks;
-    # ResNet-50: conv1 -> conv2 -> conv3 of 16 blocks); block outputs feed two readers
-    assert len(resident) == (8 if spec == RESNET18 else 32)
+    # at least every conv -> conv edge inside a block (ResNet-18: conv1 -> conv2 of 8 blocks;
+    # ResNet-50: conv1 -> conv2 -> conv3 of 16 blocks), and block outputs, read by the next
+    # block's first convolution and as its residual, where the L1 left allows
+    assert len(resident) > (8 if spec == RESNET18 else 32)
     assert not resident & set(exe.placements)  # no GM buffer at all
     _matches_reference(exe, config, graph)
     in_gm = _compile(graph, config, keep=False)
@@ -68,6 +69,9 @@ def test_intermediates_of_a_block_stay_in_l1_and_the_network_matches_the_referen
     assert any(type(i) is Copy and i.dst.space is Space.L1 and i.src.space is Space.UB
                for i in merged)
     assert any(type(i) is Img2Col and i.m_start > 0 for i in merged)
+    # a residual read from L1 into UB (MTE1)
+    assert any(type(i) is Copy and i.dst.space is Space.UB and i.src.space is Space.L1
+               for i in merged)
     # ... and GM traffic and the roofline's bytes drop by what stayed on chip
     fast = run_executable(exe, config, "timing", graph=graph)
     slow = run_executable(in_gm, config, "timing", graph=graph)

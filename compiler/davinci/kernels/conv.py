@@ -70,6 +70,7 @@ class ConvProblem:
     # core's L1 instead of GM, and the images each core holds
     x_l1: int | None = None
     y_l1: int | None = None
+    residual_l1: int | None = None
     images: int = 1
 
 
@@ -108,12 +109,14 @@ def lower_conv(ctx: LoweringContext, node: Node) -> None:
     else:
         w_place = ctx.place_constant(w_name, ctx.constant(w_name), "fractal_z",
                                      key=f"{w_name}:fz")
-    bias = residual = None
+    bias = residual = residual_l1 = None
     for step in steps:
         if step.kind == "bias":
             from compiler.davinci.kernels.matmul import _bias
 
             bias = _bias(ctx, step, shape.cout).offset
+        elif step.kind == "binary" and step.value in ctx.live_l1:
+            residual_l1 = ctx.live_l1[step.value].offset
         elif step.kind == "binary":
             placement = ctx.place(step.value)  # coupled chips only (separated: own kernel)
             if placement.layout != "nc1hwc0":
@@ -141,9 +144,11 @@ def lower_conv(ctx: LoweringContext, node: Node) -> None:
                           tuple(steps), bias, residual, relu_first, separated, ones, bias_zn,
                           x_l1=resident_in.offset if resident_in else None,
                           y_l1=resident_out.offset if resident_out else None,
-                          images=shape.n // ctx.target.cores if resident_in or resident_out
-                          else 1)
-    extra = sum(ctx.type_of(step.value).numel * 2 for step in steps if step.value is not None)
+                          residual_l1=residual_l1,
+                          images=shape.n // ctx.target.cores
+                          if resident_in or resident_out or residual_l1 is not None else 1)
+    extra = sum(ctx.type_of(step.value).numel * 2 for step in steps
+                if step.value is not None and step.value not in ctx.live_l1)
     note = (f"input read space-to-depth ({x_name} in nc1hwc0_s2d: {4 * c} channels, "
             f"{shape.kh}x{shape.kw} taps at stride 1); ") if s2d else ""
     if resident_in:
@@ -153,8 +158,9 @@ def lower_conv(ctx: LoweringContext, node: Node) -> None:
     residuals = tuple(step.value for step in steps if step.kind == "binary")
     launch_conv(ctx, node, problem, tuple(inputs), (out,), extra, note=note,
                 feature_maps=(x_name, *residuals))
-    if resident_in:
-        del ctx.live_l1[x_name]  # read: its L1 is free for the kernels after this one
+    for value, resident in list(ctx.live_l1.items()):
+        if resident.consumer == node.name:  # read for the last time: L1 free again
+            del ctx.live_l1[value]
 
 
 def conv_geometry(ctx: LoweringContext, node: Node) -> tuple[list[str], list[Step], ConvShape]:
@@ -188,42 +194,54 @@ _CONV_RULES = (OpCode.CONV2D, ("fused", "conv"))
 def _keep_on_chip(ctx: LoweringContext, node: Node, shape: ConvShape, steps: list[Step],
                   resident_input: bool) -> ResidentFmap | None:
     """Reserve L1 for ``node``'s output on every core, if it can stay there: batch-parallel
-    (each core computes and reads back its own images), read only by one later convolution,
-    as its input, with only convolutions lowered in between (their tilings then see the
-    smaller L1), and both convolutions have an image-aligned tiling in the L1 left."""
+    (each core computes and reads back its own images), read only by later convolutions,
+    each once, as its input or as its epilogue's residual, with only convolutions lowered
+    until the last reader (their tilings then see the smaller L1), and all of these have an
+    image-aligned tiling in the L1 left."""
     out = node.outputs[0]
     target = ctx.target
     if not ctx.keep_on_chip or out in ctx.graph.outputs or shape.n % target.cores:
         return None
     readers = ctx.readers(out)
-    if len(readers) != 1 or rule_key(readers[0]) not in _CONV_RULES:
+    if not readers or any(rule_key(r) not in _CONV_RULES for r in readers):
         return None
-    consumer = readers[0]
-    between = ctx.order[ctx.position[node.name] + 1:ctx.position[consumer.name]]
-    if any(rule_key(n) not in _CONV_RULES for n in between):
+    last = max(readers, key=lambda r: ctx.position[r.name])
+    span = ctx.order[ctx.position[node.name] + 1:ctx.position[last.name] + 1]
+    if any(rule_key(n) not in _CONV_RULES for n in span):
         return None
-    inputs, consumer_steps, consumer_shape = conv_geometry(ctx, consumer)
-    if inputs[0] != out or inputs.count(out) != 1 or \
-            any(step.value == out for step in consumer_steps):
-        return None
+    # every kernel until the last reader runs in the L1 left, image-aligned (launch_conv),
+    # so that all of them share one launch
+    needs = [(shape, steps, resident_input, False)]
+    for other in span:
+        other_inputs, other_steps, other_shape = conv_geometry(ctx, other)
+        as_input = other_inputs[0] == out
+        as_residual = any(step.kind == "binary" and step.value == out for step in other_steps)
+        if (as_input and as_residual) or out in other_inputs[1:] or \
+                any(step.kind != "binary" and step.value == out for step in other_steps):
+            return None
+        in_l1 = other_inputs[0] in ctx.live_l1
+        if not (in_l1 or as_input) and ctx.layout_of(other_inputs[0]) != "nc1hwc0":
+            return None  # (a space-to-depth input changes the shape)
+        needs.append((other_shape, other_steps, in_l1, as_input))
     images = shape.n // target.cores
     nbytes = images * -(-shape.cout // 16) * shape.ho * shape.wo * BLOCK
     limit = (ctx.l1_limit() - nbytes) // 512 * 512
-    # every kernel until the reader runs in the L1 left, image-aligned (launch_conv), so
-    # that all of them share one launch
-    needs = [(shape, steps, resident_input), (consumer_shape, consumer_steps, True)]
-    for other in between:
-        other_inputs, other_steps, other_shape = conv_geometry(ctx, other)
-        if other_inputs[0] not in ctx.live_l1 and ctx.layout_of(other_inputs[0]) != "nc1hwc0":
-            return None  # (a space-to-depth input changes the shape)
-        needs.append((other_shape, other_steps, other_inputs[0] in ctx.live_l1))
+    # taken when the tilings' estimates say it is no slower: the kernels lose L1 for their
+    # own buffers, and the readers load no input rows (the GM stores the writer saves are
+    # not counted: the estimates hide them behind the Cube work, which is conservative)
+    kept = in_gm = 0
     try:
-        for need_shape, need_steps, need_resident in needs:
-            choose_conv_tiling(target, need_shape, ub_bytes_per_element(need_steps), False,
-                               True, limit, need_resident, aligned=True)
+        for need_shape, need_steps, in_l1, as_input in needs:
+            extra = ub_bytes_per_element(need_steps)
+            kept += choose_conv_tiling(target, need_shape, extra, False, True, limit,
+                                       in_l1 or as_input, aligned=True).estimate_cycles
+            in_gm += choose_conv_tiling(target, need_shape, extra, False, True,
+                                        ctx.l1_limit(), in_l1).estimate_cycles
     except CompileError:
         return None
-    return ctx.reserve_l1(out, nbytes, images, node.name, consumer.name)
+    if kept > in_gm:
+        return None
+    return ctx.reserve_l1(out, nbytes, images, node.name, last.name)
 
 
 def launch_conv(ctx: LoweringContext, node: Node, problem: ConvProblem,
@@ -351,7 +369,7 @@ def _emit(sb: StreamBuilder, p: ConvProblem, t: ConvTiling, tiles: list[tuple[in
         ub = [sb.alloc(Space.UB, bm16_max * t.bn * 2, "output tile in UB") for _ in range(2)]
         bias_ub = sb.alloc(Space.UB, t.bn * 2, "bias") if p.bias is not None else None
         res_ub = sb.alloc(Space.UB, bm16_max * t.bn * 2, "residual") \
-            if p.residual is not None else None
+            if p.residual is not None or p.residual_l1 is not None else None
         scratch_ub = sb.alloc(Space.UB, scratch, "epilogue scratch") if scratch else None
     elif p.bias is not None:
         ones, bias_l0b = cube_bias_buffers(sb, bm16_max, t.bn)
@@ -494,13 +512,21 @@ def _epilogue(sb: StreamBuilder, p: ConvProblem, acc: Addr, out: Addr, bias_ub, 
         elif step.kind == "scalar":
             _emit_scalar(sb, step, out, count)
         elif step.kind == "binary":
-            sb.emit(*_copies(res_ub, Addr(Space.GM, p.residual + tile_gm), nblk, pixels,
-                             hw - pixels, bm16 - pixels))
+            src = Addr(Space.GM, p.residual + tile_gm) if p.residual_l1 is None else \
+                Addr(Space.L1, p.residual_l1 + _l1_tile(p, img, oh0, c0))  # MTE1 L1 -> UB
+            sb.emit(*_copies(res_ub, src, nblk, pixels, hw - pixels, bm16 - pixels))
             a, b = (res_ub, out) if step.swap else (out, res_ub)
             vector_ops.emit_binary(sb, step.op, out, a, b, count)
     if p.y_l1 is None:
         dst = Addr(Space.GM, p.y + tile_gm)
     else:  # this core's images of the output, resident in L1 (MTE3 UB -> L1)
-        dst = Addr(Space.L1, p.y_l1 + ((img % p.images * c1out + c0 // 16) * hw + oh0 * s.wo)
-                   * BLOCK)
+        dst = Addr(Space.L1, p.y_l1 + _l1_tile(p, img, oh0, c0))
     sb.emit(*_copies(dst, out, nblk, pixels, bm16 - pixels, hw - pixels))
+
+
+def _l1_tile(p: ConvProblem, img: int, oh0: int, c0: int) -> int:
+    """Offset of an output tile in a core's resident images of an output-shaped feature map
+    (the core holds images ``img - img % p.images`` on)."""
+    s = p.shape
+    c1out = -(-s.cout // 16)
+    return ((img % p.images * c1out + c0 // 16) * s.ho * s.wo + oh0 * s.wo) * BLOCK
