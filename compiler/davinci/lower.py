@@ -47,14 +47,14 @@ def lower_graph(graph: Graph, target: DaVinciTarget, options: Any = None,
     reader in one launch; should the launches split them, or a kernel lowered while one is
     held not fit the L1 left, the graph is lowered again with every feature map in GM."""
     _load_rules()
-    in_gm = dataclasses.replace(options or CompileOptions(), keep_on_chip=False)
+    ctx = None
     try:
         ctx = _lowered(graph, target, options, name)
     except CompileError:
         if not getattr(options or CompileOptions(), "keep_on_chip", False):
             raise
-        ctx = _lowered(graph, target, in_gm, name)  # a genuine error is raised again here
-    if _split_residents(ctx):
+    if ctx is None or _split_residents(ctx):  # a genuine error is raised again here
+        in_gm = dataclasses.replace(options or CompileOptions(), keep_on_chip=False)
         ctx = _lowered(graph, target, in_gm, name)
     return _planned_executable(ctx, name)
 

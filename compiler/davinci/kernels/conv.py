@@ -66,8 +66,8 @@ class ConvProblem:
     ones: int | None = None  # separated chips: ones block and bias as ZN (gemm.emit_cube_bias)
     bias_zn: int | None = None
     flip: bool = False  # read the weights as a transposed convolution's (see `_load_weights`)
-    # resident feature maps (`ResidentFmap`): L1 offsets of the input / output held in every
-    # core's L1 instead of GM, and the images each core holds
+    # resident feature maps (`ResidentFmap`): L1 offsets of the input, output and residual
+    # held in every core's L1 instead of GM, and the images each core holds of them
     x_l1: int | None = None
     y_l1: int | None = None
     residual_l1: int | None = None
@@ -257,11 +257,11 @@ def launch_conv(ctx: LoweringContext, node: Node, problem: ConvProblem,
     shape = problem.shape
     # with a feature map resident, every kernel until its reader is image-aligned, so that
     # they all share one launch (`_keep_on_chip` checked that such tilings fit)
-    resident = bool(ctx.live_l1) or problem.x_l1 is not None
     tiling = choose_conv_tiling(ctx.target, shape, ub_bytes_per_element(list(problem.steps)),
                                 bias_in_cube=problem.ones is not None,
                                 image_parallel=ctx.merge_launches, l1_bytes=ctx.l1_limit(),
-                                resident_input=problem.x_l1 is not None, aligned=resident)
+                                resident_input=problem.x_l1 is not None,
+                                aligned=bool(ctx.live_l1))
     # Serpentine order: the rows are swept against the order in which the largest feature map
     # read was last swept (read or written: both refresh the LRU L2), so the kernel starts with
     # the rows touched last, which the L2 still holds
