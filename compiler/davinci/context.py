@@ -172,7 +172,8 @@ def _space_to_depth_inputs(graph: Graph) -> set[str]:
 class ResidentFmap:
     """A feature map that never goes to GM: each core keeps its own images of it (NC1HWC0,
     ``images`` whole images) at ``offset`` in its L1, from the convolution that writes it
-    (node ``producer``) to the one that reads it (``consumer``), which must share a launch."""
+    (node ``producer``) to the last one that reads it (``consumer``); all of them must share a
+    launch."""
 
     value: str
     offset: int
