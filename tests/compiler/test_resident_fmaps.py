@@ -1,4 +1,4 @@
-"""Feature maps kept in L1 between batch-parallel convolutions (conv.py `_keep_on_chip`,
+"""Feature maps kept in L1 between batch-parallel convolutions (conv_plan.py `keep_on_chip`,
 context.ResidentFmap): the right ones stay on chip, never touch GM, and the network still
 matches the reference."""
 
