@@ -170,15 +170,14 @@ def _space_to_depth_inputs(graph: Graph) -> set[str]:
 
 @dataclass(frozen=True)
 class ResidentFmap:
-    """A feature map that never goes to GM: each core keeps its own images of it (NC1HWC0,
-    ``images`` whole images) at ``offset`` in its L1, from the convolution that writes it
+    """A feature map that never goes to GM: each core keeps its own whole images of it
+    (NC1HWC0, ``nbytes`` in all) at ``offset`` in its L1, from the convolution that writes it
     (node ``producer``) to the last one that reads it (``consumer``); all of them must share a
     launch."""
 
     value: str
     offset: int
     nbytes: int
-    images: int
     producer: str
     consumer: str
 
@@ -236,11 +235,11 @@ class LoweringContext:
         """L1 bytes below the feature maps held resident now: what a kernel may use."""
         return min((r.offset for r in self.live_l1.values()), default=self.target.l1_bytes)
 
-    def reserve_l1(self, value: str, nbytes: int, images: int, producer: str,
+    def reserve_l1(self, value: str, nbytes: int, producer: str,
                    consumer: str) -> ResidentFmap:
         """Hold ``nbytes`` at the top of the free L1 of every core for ``value``."""
         offset = (self.l1_limit() - nbytes) // 512 * 512
-        resident = ResidentFmap(value, offset, nbytes, images, producer, consumer)
+        resident = ResidentFmap(value, offset, nbytes, producer, consumer)
         self.resident[value] = self.live_l1[value] = resident
         return resident
 

@@ -143,9 +143,7 @@ def lower_conv(ctx: LoweringContext, node: Node) -> None:
                           tuple(steps), bias, residual, relu_first, separated, ones, bias_zn,
                           x_l1=resident_in.offset if resident_in else None,
                           y_l1=resident_out.offset if resident_out else None,
-                          residual_l1=residual_l1,
-                          images=shape.n // ctx.target.cores
-                          if resident_in or resident_out or residual_l1 is not None else 1)
+                          residual_l1=residual_l1, images=max(1, shape.n // ctx.target.cores))
     extra = sum(ctx.type_of(step.value).numel * 2 for step in steps
                 if step.value is not None and step.value not in ctx.live_l1)
     note = (f"input read space-to-depth ({x_name} in nc1hwc0_s2d: {4 * c} channels, "
@@ -344,14 +342,14 @@ def _emit(sb: StreamBuilder, p: ConvProblem, t: ConvTiling, tiles: list[tuple[in
             a, b = l0a[slices % 2], l0b[slices % 2]
             slices += 1
             if resident:  # the whole image, from output pixel oh0 * wo on
-                image = Addr(Space.L1, p.x_l1 + (img % p.images) * s.c1 * s.h * s.w * BLOCK)
-                sb.emit(Img2Col(a, image, s.h, s.w, s.c1, s.kh, s.kw, s.sh, s.sw, s.dh, s.dw,
-                                s.pt, s.pb, s.pl, s.pr, oh0 * s.wo, bm16 // 16,
-                                kbase + (ks + sl) // 16, bkv // 16))
+                src = Addr(Space.L1, p.x_l1 + (img % p.images) * s.c1 * s.h * s.w * BLOCK)
+                rows_in, top, bottom, m_start = s.h, s.pt, s.pb, oh0 * s.wo
             else:
-                sb.emit(Img2Col(a, windows[window_of[ti] % 2], r1 - r0, s.w, s.c1, s.kh, s.kw,
-                                s.sh, s.sw, s.dh, s.dw, ptop, pbot, s.pl, s.pr, 0, bm16 // 16,
-                                kbase + (ks + sl) // 16, bkv // 16))
+                src = windows[window_of[ti] % 2]
+                rows_in, top, bottom, m_start = r1 - r0, ptop, pbot, 0
+            sb.emit(Img2Col(a, src, rows_in, s.w, s.c1, s.kh, s.kw, s.sh, s.sw, s.dh, s.dw,
+                            top, bottom, s.pl, s.pr, m_start, bm16 // 16,
+                            kbase + (ks + sl) // 16, bkv // 16))
             sb.emit(*_load2d(b, weights(i) + (sl // 16) * nblk * FRACTAL, (bkv // 16) * nblk,
                              1, 1, transpose=p.flip))
             first = ks == 0 and sl == 0
@@ -400,11 +398,9 @@ def _fixpipe_out(sb: StreamBuilder, p: ConvProblem, acc: Addr, img: int, oh0: in
     """Separated chips: FixPipe writes each output-channel block (ReLU on the way) as the
     ``pixels`` x 16 rows it occupies in NC1HWC0."""
     s = p.shape
-    hw = s.ho * s.wo
-    c1out = -(-s.cout // 16)
     relu = any(step.kind == "unary" for step in p.steps)
     for j in range(nblk):
-        tile_gm = ((img * c1out + c0 // 16 + j) * hw + oh0 * s.wo) * BLOCK
+        tile_gm = _tile_offset(s, img, oh0, c0 + 16 * j)
         sb.emit(Fixpipe(Addr(Space.GM, p.y + tile_gm), acc + j * bm16 * 16 * 4, pixels, 16,
                         DType.FP32, DType.FP16, relu=relu, nz2nd=True, dst_row_stride=16))
 
@@ -413,14 +409,14 @@ def _epilogue(sb: StreamBuilder, p: ConvProblem, acc: Addr, out: Addr, bias_ub, 
               scratch_ub, img: int, oh0: int, c0: int, pixels: int, bm16: int,
               nblk: int) -> None:
     s = p.shape
-    c1out = -(-s.cout // 16)
     hw = s.ho * s.wo
     sb.emit(CopyL0cToUb(out, acc, nblk * (bm16 // 16), DType.FP32, DType.FP16, p.relu_on_move))
     count = nblk * bm16 * 16
     steps = p.steps[1:] if p.relu_on_move else p.steps
     if any(step.kind in ("bias", "unary", "binary") for step in steps):
         from compiler.davinci.kernels import vector_ops
-    tile_gm = ((img * c1out + c0 // 16) * hw + oh0 * s.wo) * BLOCK
+    tile_gm = _tile_offset(s, img, oh0, c0)
+    tile_l1 = _tile_offset(s, img % p.images, oh0, c0)  # among the core's resident images
     for step in steps:
         if step.kind == "bias":
             sb.emit(*_copies(bias_ub, Addr(Space.GM, p.bias + c0 * 2), 1, nblk, 0, 0))
@@ -431,20 +427,18 @@ def _epilogue(sb: StreamBuilder, p: ConvProblem, acc: Addr, out: Addr, bias_ub, 
             _emit_scalar(sb, step, out, count)
         elif step.kind == "binary":
             src = Addr(Space.GM, p.residual + tile_gm) if p.residual_l1 is None else \
-                Addr(Space.L1, p.residual_l1 + _l1_tile(p, img, oh0, c0))  # MTE1 L1 -> UB
+                Addr(Space.L1, p.residual_l1 + tile_l1)  # MTE1 L1 -> UB
             sb.emit(*_copies(res_ub, src, nblk, pixels, hw - pixels, bm16 - pixels))
             a, b = (res_ub, out) if step.swap else (out, res_ub)
             vector_ops.emit_binary(sb, step.op, out, a, b, count)
     if p.y_l1 is None:
         dst = Addr(Space.GM, p.y + tile_gm)
     else:  # this core's images of the output, resident in L1 (MTE3 UB -> L1)
-        dst = Addr(Space.L1, p.y_l1 + _l1_tile(p, img, oh0, c0))
+        dst = Addr(Space.L1, p.y_l1 + tile_l1)
     sb.emit(*_copies(dst, out, nblk, pixels, bm16 - pixels, hw - pixels))
 
 
-def _l1_tile(p: ConvProblem, img: int, oh0: int, c0: int) -> int:
-    """Offset of an output tile in a core's resident images of an output-shaped feature map
-    (the core holds images ``img - img % p.images`` on)."""
-    s = p.shape
-    c1out = -(-s.cout // 16)
-    return ((img % p.images * c1out + c0 // 16) * s.ho * s.wo + oh0 * s.wo) * BLOCK
+def _tile_offset(s: ConvShape, image: int, oh0: int, c0: int) -> int:
+    """Byte offset of output tile (image, row oh0, channel c0) in an NC1HWC0 output-shaped
+    feature map (GM; in L1 ``image`` counts the core's own images)."""
+    return ((image * -(-s.cout // 16) + c0 // 16) * s.ho * s.wo + oh0 * s.wo) * BLOCK

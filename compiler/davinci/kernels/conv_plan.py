@@ -91,4 +91,4 @@ def keep_on_chip(ctx: LoweringContext, node: Node, shape: ConvShape, steps: list
         return None
     if kept > in_gm:
         return None
-    return ctx.reserve_l1(out, nbytes, images, node.name, last.name)
+    return ctx.reserve_l1(out, nbytes, node.name, last.name)
