@@ -40,8 +40,11 @@ class CompileOptions:
     a batch that is a multiple of the core count, convolutions then prefer tilings that give
     each core its own images, so a network runs batch-parallel in few launches.
     ``keep_on_chip`` (DaVinci, coupled chips, with ``merge_launches``) keeps a feature map
-    that one batch-parallel convolution writes and only the next convolution reads in each
+    that a batch-parallel convolution writes and only later convolutions read in each
     core's L1 instead of GM (compiler/davinci/kernels/conv.py, "resident feature maps").
+    ``fold_shortcuts`` (DaVinci, coupled chips) computes a 1x1 projection shortcut in the
+    accumulator of the 1x1 convolution whose output it is added to, as one convolution over
+    both inputs (compiler/davinci/kernels/conv_plan.py, `shortcut_reader`).
     """
 
     target: str = "davinci"
@@ -55,6 +58,7 @@ class CompileOptions:
     gm_alignment_bytes: int = 512  # GM cache-line alignment, facts/davinci.md (MTE2: 512 B)
     merge_launches: bool = True
     keep_on_chip: bool = True
+    fold_shortcuts: bool = True
 
     def __post_init__(self) -> None:
         if self.target not in TARGETS:

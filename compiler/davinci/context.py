@@ -202,9 +202,12 @@ class LoweringContext:
     # every one made, and the ones whose L1 is still reserved
     resident: dict[str, ResidentFmap] = field(default_factory=dict)
     live_l1: dict[str, ResidentFmap] = field(default_factory=dict)
+    # shortcut convolution -> the convolution it folds into, or None (conv_plan.shortcut_reader)
+    folds: dict[str, Node | None] = field(default_factory=dict)
     order: list[Node] = field(default_factory=list)  # the nodes in lowering order
     position: dict[str, int] = field(default_factory=dict)  # node name -> index in ``order``
     _readers: dict[str, list[Node]] | None = field(default=None, repr=False)
+    _writers: dict[str, Node] | None = field(default=None, repr=False)
     _territory_bounds: list[int] = field(default_factory=list, repr=False)  # `gm_territory`
 
     def __post_init__(self) -> None:
@@ -230,6 +233,12 @@ class LoweringContext:
                 for v in dict.fromkeys(node.inputs):
                     self._readers.setdefault(v, []).append(node)
         return self._readers.get(value, [])
+
+    def writer(self, value: str) -> Node | None:
+        """The node that writes ``value`` (None for graph inputs and constants)."""
+        if self._writers is None:
+            self._writers = {v: node for node in self.graph.nodes for v in node.outputs}
+        return self._writers.get(value)
 
     def l1_limit(self) -> int:
         """L1 bytes below the feature maps held resident now: what a kernel may use."""

@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 from davinci_harness import build
 
 from archsim.simulate import compile_model
+from compiler.compile import default_options
 from hw import load_hw
 from isa.davinci import Copy, Space
 
@@ -45,9 +48,12 @@ def _two_readers(gb, x):
 
 def test_a_second_reader_sweeps_against_the_first_reader() -> None:
     """Both convolutions read x; the first sweeps it bottom up, so the second, whose largest
-    feature map is x, starts at the top rows the first read last."""
+    feature map is x, starts at the top rows the first read last. (Not folded in as a
+    shortcut: conv_plan.shortcut_reader.)"""
     graph = build(_two_readers, x=(1, 16, 32, 32))
-    exe = compile_model(graph, load_hw("ascend910"), merge_launches=False)
+    config = load_hw("ascend910")
+    options = dataclasses.replace(default_options(config), fold_shortcuts=False)
+    exe = compile_model(graph, config, options, merge_launches=False)
     convs = [k for k in exe.kernels if k.op == "conv2d"]
     assert len(convs) == 2
     rows = [_first_store_row(k, exe.placements[k.outputs[0]].offset, 32) for k in convs]

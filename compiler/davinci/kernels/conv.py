@@ -26,7 +26,14 @@ import numpy as np
 
 from compiler.davinci.builder import StreamBuilder
 from compiler.davinci.context import LoweringContext
-from compiler.davinci.kernels.conv_plan import conv_geometry, keep_on_chip
+from compiler.davinci.kernels.conv_plan import (
+    conv_geometry,
+    folded_geometry,
+    keep_on_chip,
+    shortcut_bias,
+    shortcut_reader,
+    shortcut_weights,
+)
 from compiler.davinci.kernels.conv_tiling import ConvShape, ConvTiling, choose_conv_tiling
 from compiler.davinci.kernels.epilogue import (
     Step,
@@ -71,11 +78,14 @@ class ConvProblem:
     y_l1: int | None = None
     residual_l1: int | None = None
     images: int = 1
+    shortcut: int | None = None  # GM offset of a folded shortcut's input (shape.shortcut)
 
 
 @rule(OpCode.CONV2D, ("fused", "conv"))
 def lower_conv(ctx: LoweringContext, node: Node) -> None:
-    inputs, steps, shape = conv_geometry(ctx, node)
+    if shortcut_reader(ctx, node) is not None:
+        return  # computed in the accumulator of the convolution that adds it
+    inputs, steps, shape, shortcut = folded_geometry(ctx, node)
     x_name, w_name = inputs[0], inputs[1]
     c = ctx.type_of(x_name).shape[1]
     out = node.outputs[0]
@@ -102,6 +112,10 @@ def lower_conv(ctx: LoweringContext, node: Node) -> None:
         if w_place.layout != "fractal_z":
             raise CompileError(f"{node.name}: weights {w_name} are {w_place.layout}, "
                                "expected fractal_z")
+    elif shortcut is not None:
+        sc_w = conv_geometry(ctx, shortcut)[0][1]
+        w_place = ctx.place_constant(f"{w_name}+{sc_w}", shortcut_weights(ctx, node, shortcut),
+                                     "fractal_z", key=f"{w_name}+{sc_w}:fz")
     elif shape.depthwise:
         w_place = ctx.place_constant(w_name, _depthwise_matrix(ctx.constant(w_name)), "zn",
                                      key=f"{w_name}:dw")
@@ -110,7 +124,10 @@ def lower_conv(ctx: LoweringContext, node: Node) -> None:
                                      key=f"{w_name}:fz")
     bias = residual = residual_l1 = None
     for step in steps:
-        if step.kind == "bias":
+        if step.kind == "bias" and step.value is None:  # the biases of a folded shortcut's sum
+            bias = ctx.place_constant(f"{node.name}:bias", shortcut_bias(ctx, node, shortcut),
+                                      "ndp").offset
+        elif step.kind == "bias":
             from compiler.davinci.kernels.matmul import _bias
 
             bias = _bias(ctx, step, shape.cout).offset
@@ -130,6 +147,9 @@ def lower_conv(ctx: LoweringContext, node: Node) -> None:
         check_fixpipe_steps(tuple(steps))
         if bias is not None:
             ones, bias_zn = separated_bias_images(ctx, steps, shape.cout)
+    sc_x = None
+    if shortcut is not None:
+        sc_x = ctx.place(conv_geometry(ctx, shortcut)[0][0], "nc1hwc0")
     resident_out = None if s2d else keep_on_chip(ctx, node, shape, steps,
                                                  resident_in is not None)
     y = 0
@@ -143,18 +163,24 @@ def lower_conv(ctx: LoweringContext, node: Node) -> None:
                           tuple(steps), bias, residual, relu_first, separated, ones, bias_zn,
                           x_l1=resident_in.offset if resident_in else None,
                           y_l1=resident_out.offset if resident_out else None,
-                          residual_l1=residual_l1, images=max(1, shape.n // ctx.target.cores))
+                          residual_l1=residual_l1, images=max(1, shape.n // ctx.target.cores),
+                          shortcut=sc_x.offset if shortcut is not None else None)
     extra = sum(ctx.type_of(step.value).numel * 2 for step in steps
                 if step.value is not None and step.value not in ctx.live_l1)
     note = (f"input read space-to-depth ({x_name} in nc1hwc0_s2d: {4 * c} channels, "
             f"{shape.kh}x{shape.kw} taps at stride 1); ") if s2d else ""
+    if sc_x is not None:
+        note += (f"shortcut {shortcut.name} folded in (its input {sc_x.name} gives K rows "
+                 f"{shape.k - shape.shortcut.k}..{shape.k}); ")
     if resident_in:
         note += f"input {x_name} read from L1 (resident); "
     if resident_out:
         note += f"output {out} kept in L1 for {resident_out.consumer}; "
     residuals = tuple(step.value for step in steps if step.kind == "binary")
+    if sc_x is not None:
+        inputs, residuals = [*inputs, sc_x.name], (*residuals, sc_x.name)
     launch_conv(ctx, node, problem, tuple(inputs), (out,), extra, note=note,
-                feature_maps=(x_name, *residuals))
+                feature_maps=(x_name, *residuals), folded=(shortcut,) if shortcut else ())
     for value, resident in list(ctx.live_l1.items()):
         if resident.consumer == node.name:  # read for the last time: L1 free again
             del ctx.live_l1[value]
@@ -163,12 +189,12 @@ def lower_conv(ctx: LoweringContext, node: Node) -> None:
 def launch_conv(ctx: LoweringContext, node: Node, problem: ConvProblem,
                 inputs: tuple[str, ...], outputs: tuple[str, ...], extra_bytes: int = 0,
                 op: str = "conv2d", flops: int | None = None, note: str = "",
-                feature_maps: tuple[str, ...] = ()) -> None:
+                feature_maps: tuple[str, ...] = (), folded: tuple[Node, ...] = ()) -> None:
     """Tile ``problem`` over the cores, emit every core's stream and record the launch (also
     used by the transposed convolution, on GM placements it prepared; ``flops`` overrides
     the count of the convolution as run, e.g. to leave out products with inserted zeros;
     ``note`` starts the tiling record; ``feature_maps``: the values read row by row, the
-    input first, if not just ``inputs[0]``)."""
+    input first, if not just ``inputs[0]``; ``folded``: further nodes the kernel computes)."""
     feature_maps = feature_maps or inputs[:1]
     shape = problem.shape
     # with a feature map resident, every kernel until its reader is image-aligned, so that
@@ -200,14 +226,19 @@ def launch_conv(ctx: LoweringContext, node: Node, problem: ConvProblem,
               tiles[core * per_core:(core + 1) * per_core], scratch)
     c = shape.c1 * 16
     pixels = shape.n * shape.ho * shape.wo
+    # products per output element: the taps of every input channel (one for depthwise), and
+    # a folded shortcut's input channels
+    taps = (1 if shape.depthwise else c) * shape.kh * shape.kw \
+        + (shape.shortcut.k if shape.shortcut else 0)
     if flops is None:
-        flops = 2 * pixels * shape.cout * (1 if shape.depthwise else c) * shape.kh * shape.kw
-    weights = shape.cout * (1 if shape.depthwise else c) * shape.kh * shape.kw
+        flops = 2 * pixels * shape.cout * taps
     # a resident input or output never crosses GM
-    x_bytes = 0 if problem.x_l1 is not None else shape.n * c * shape.h * shape.w
+    x_bytes = shape.input_bytes // 2 - (shape.n * c * shape.h * shape.w
+                                         if problem.x_l1 is not None else 0)
     y_bytes = 0 if problem.y_l1 is not None else pixels * shape.cout
-    min_bytes = (x_bytes + y_bytes + weights) * 2 + extra_bytes
-    ctx.launch(builder, node, op, flops, min_bytes, inputs, outputs, note + tiling.explain())
+    min_bytes = (x_bytes + y_bytes + shape.cout * taps) * 2 + extra_bytes
+    ctx.launch(builder, [node, *folded], op, flops, min_bytes, inputs, outputs,
+               note + tiling.explain())
 
 
 def space_to_depth_conv(s: ConvShape, channels: int, weight: np.ndarray
@@ -268,11 +299,15 @@ def _reuse_index(keys: list) -> list[int]:
 def _emit(sb: StreamBuilder, p: ConvProblem, t: ConvTiling, tiles: list[tuple[int, int, int]],
           scratch: int) -> None:
     s = p.shape
+    sc = s.shortcut  # a folded shortcut: its input's rows give the K rows after k_own
+    k_own = s.k - (sc.k if sc else 0)
     bm16_max = ceil_to(t.rows * s.wo, 16)
     window_bytes = s.c1 * s.window_rows(t.rows) * s.w * BLOCK
     resident = p.x_l1 is not None  # the whole input image is in L1: no rows to load
     windows = [] if resident else [sb.alloc(Space.L1, window_bytes, "input rows")
                                    for _ in range(2)]
+    sc_windows = [sb.alloc(Space.L1, sc.c1 * sc.window_rows(t.rows) * sc.w * BLOCK,
+                           "shortcut input rows") for _ in range(2)] if sc else []
     l1b = [sb.alloc(Space.L1, t.kc * t.bn * 2, "weight chunk") for _ in range(t.weight_buffers)]
     l0a = [sb.alloc(Space.L0A, bm16_max * t.bk * 2, "img2col slice") for _ in range(2)]
     l0b = [sb.alloc(Space.L0B, t.bk * t.bn * 2, "weight slice") for _ in range(2)]
@@ -304,12 +339,12 @@ def _emit(sb: StreamBuilder, p: ConvProblem, t: ConvTiling, tiles: list[tuple[in
     def load(i: int) -> None:
         ti, ks = chunks[i]
         img, oh0, c0 = tiles[ti]
-        if not resident and ks == 0 and (ti == 0 or window_of[ti] != window_of[ti - 1]):
+        if ks == 0 and (ti == 0 or window_of[ti] != window_of[ti - 1]):
             rows = min(t.rows, s.ho - oh0)
-            r0, r1, _, _ = _window(s, oh0, rows)
-            src = Addr(Space.GM, p.x + ((img * s.c1) * s.h + r0) * s.w * BLOCK)
-            sb.emit(*_copies(windows[window_of[ti] % 2], src, s.c1, (r1 - r0) * s.w,
-                             (s.h - (r1 - r0)) * s.w, 0))
+            if not resident:
+                _load_rows(sb, windows[window_of[ti] % 2], p.x, s, img, oh0, rows)
+            if sc:
+                _load_rows(sb, sc_windows[window_of[ti] % 2], p.shortcut, sc, img, oh0, rows)
         if whole and ti > 0 and weight_of[ti] == weight_of[ti - 1]:
             return
         kcv = min(t.kc, k_total - ks)
@@ -337,22 +372,30 @@ def _emit(sb: StreamBuilder, p: ConvProblem, t: ConvTiling, tiles: list[tuple[in
         kbase = (c0 // 16) * s.kh * s.kw if s.depthwise else 0
         kcv = min(t.kc, k_total - ks)
         acc = l0c[ti % len(l0c)]
-        for sl in range(0, kcv, t.bk):
-            bkv = min(t.bk, kcv - sl)
+        # K slices of ``bk``, each from one input (split where the shortcut's rows begin)
+        cuts = sorted({*range(ks, ks + kcv, t.bk), *([k_own] if ks < k_own < ks + kcv else [])})
+        for k0, k1 in zip(cuts, [*cuts[1:], ks + kcv], strict=True):
             a, b = l0a[slices % 2], l0b[slices % 2]
             slices += 1
-            if resident:  # the whole image, from output pixel oh0 * wo on
-                src = Addr(Space.L1, p.x_l1 + (img % p.images) * s.c1 * s.h * s.w * BLOCK)
-                rows_in, top, bottom, m_start = s.h, s.pt, s.pb, oh0 * s.wo
+            if k0 >= k_own:  # the shortcut's input rows (1x1, unpadded)
+                r0s, r1s, _, _ = _window(sc, oh0, rows)
+                sb.emit(Img2Col(a, sc_windows[window_of[ti] % 2], r1s - r0s, sc.w, sc.c1, 1, 1,
+                                sc.sh, sc.sw, m_steps=bm16 // 16, k_start=(k0 - k_own) // 16,
+                                k_steps=(k1 - k0) // 16))
             else:
-                src = windows[window_of[ti] % 2]
-                rows_in, top, bottom, m_start = r1 - r0, ptop, pbot, 0
-            sb.emit(Img2Col(a, src, rows_in, s.w, s.c1, s.kh, s.kw, s.sh, s.sw, s.dh, s.dw,
-                            top, bottom, s.pl, s.pr, m_start, bm16 // 16,
-                            kbase + (ks + sl) // 16, bkv // 16))
-            sb.emit(*_load2d(b, weights(i) + (sl // 16) * nblk * FRACTAL, (bkv // 16) * nblk,
-                             1, 1, transpose=p.flip))
-            first = ks == 0 and sl == 0
+                if resident:  # the whole image, from output pixel oh0 * wo on
+                    src = Addr(Space.L1, p.x_l1 + (img % p.images) * s.c1 * s.h * s.w * BLOCK)
+                    rows_in, top, bottom, m_start = s.h, s.pt, s.pb, oh0 * s.wo
+                else:
+                    src = windows[window_of[ti] % 2]
+                    rows_in, top, bottom, m_start = r1 - r0, ptop, pbot, 0
+                sb.emit(Img2Col(a, src, rows_in, s.w, s.c1, s.kh, s.kw, s.sh, s.sw, s.dh, s.dw,
+                                top, bottom, s.pl, s.pr, m_start, bm16 // 16,
+                                kbase + k0 // 16, (k1 - k0) // 16))
+            bkv = k1 - k0
+            sb.emit(*_load2d(b, weights(i) + ((k0 - ks) // 16) * nblk * FRACTAL,
+                             (bkv // 16) * nblk, 1, 1, transpose=p.flip))
+            first = k0 == 0
             if first and ones is not None:
                 emit_cube_bias(sb, ones, bias_l0b, acc, p.bias_zn, c0, bm16, nblk)
                 first = False
@@ -382,6 +425,15 @@ def _load_flipped(sb: StreamBuilder, p: ConvProblem, dst: Addr, ks: int, kcv: in
         src_k1 = ((c0 // 16) * s.kh + s.kh - 1 - a) * s.kw + s.kw - 1 - b
         src = Addr(Space.GM, p.w + (src_k1 * s.c1 + i1) * FRACTAL)
         sb.emit(*_copies(dst + r * nblk * FRACTAL, src, nblk, 16, (taps * s.c1 - 1) * 16, 0))
+
+
+def _load_rows(sb: StreamBuilder, dst: Addr, x: int, s: ConvShape, img: int, oh0: int,
+               rows: int) -> None:
+    """MTE2: the input rows output rows oh0.. of image ``img`` read (every C1 slice) from the
+    NC1HWC0 feature map at GM offset ``x``."""
+    r0, r1, _, _ = _window(s, oh0, rows)
+    src = Addr(Space.GM, x + ((img * s.c1) * s.h + r0) * s.w * BLOCK)
+    sb.emit(*_copies(dst, src, s.c1, (r1 - r0) * s.w, (s.h - (r1 - r0)) * s.w, 0))
 
 
 def _window(s: ConvShape, oh0: int, rows: int) -> tuple[int, int, int, int]:

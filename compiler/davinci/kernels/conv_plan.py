@@ -1,8 +1,13 @@
-"""Reading a (fused) convolution node for the DaVinci lowering: its geometry, and whether its
-output can stay in L1 for the convolutions that read it (resident feature maps,
+"""Reading a (fused) convolution node for the DaVinci lowering: its geometry, whether a 1x1
+shortcut convolution folds into the convolution that adds it (`shortcut_reader`), and whether
+its output can stay in L1 for the convolutions that read it (resident feature maps,
 docs/compiler.md; `context.ResidentFmap`). The kernel itself is in conv.py."""
 
 from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
 
 from compiler.davinci.context import LoweringContext, ResidentFmap
 from compiler.davinci.kernels.conv_tiling import ConvShape, choose_conv_tiling
@@ -41,6 +46,116 @@ def conv_geometry(ctx: LoweringContext, node: Node) -> tuple[list[str], list[Ste
 _CONV_RULES = (OpCode.CONV2D, ("fused", "conv"))
 
 
+def shortcut_reader(ctx: LoweringContext, node: Node) -> Node | None:
+    """The convolution that computes ``node``, a shortcut convolution, in its own accumulator.
+
+    ResNet's projection shortcut ``relu(conv3(x2) + b3 + ds(x0) + bds)`` is one convolution
+    over both inputs: conv3's K rows, then the shortcut's, into one L0C tile, with the
+    biases summed. This holds when ``node`` is a 1x1 unpadded convolution with constant
+    weights and at most a bias in its epilogue, read only by a 1x1 stride-1 unpadded
+    convolution (constant weights, coupled chip: the add is in its epilogue) that adds it
+    (after its biases, before anything else) to its output, and when the tilings' estimates
+    say the one convolution is no slower than the two (a large shortcut whose weights stream
+    through L1 can be slower folded: ResNet-50's layer4 at batch 32). The shortcut's output
+    then never exists, and its input is read by the reader (`folded_geometry`)."""
+    if not getattr(ctx.options, "fold_shortcuts", True) or rule_key(node) not in _CONV_RULES:
+        return None
+    if node.name not in ctx.folds:
+        ctx.folds[node.name] = _shortcut_reader(ctx, node)
+    return ctx.folds[node.name]
+
+
+def _shortcut_reader(ctx: LoweringContext, node: Node) -> Node | None:
+    out = node.outputs[0]
+    readers = ctx.readers(out)
+    if out in ctx.graph.outputs or len(readers) != 1 or rule_key(readers[0]) not in _CONV_RULES:
+        return None
+    reader = readers[0]
+    inputs, steps, shape = conv_geometry(ctx, node)
+    r_inputs, r_steps, r_shape = conv_geometry(ctx, reader)
+    if not (_pointwise(shape) and _pointwise(r_shape) and r_shape.sh == r_shape.sw == 1):
+        return None
+    if not all(ctx.is_constant(v) for v in (inputs[1], r_inputs[1])) or out in r_inputs:
+        return None
+    biases = [step for step in steps if step.kind == "bias"]
+    add = next((i for i, step in enumerate(r_steps) if step.kind != "bias"), None)
+    if len(biases) != len(steps) or add is None or r_steps[add].value != out \
+            or r_steps[add].kind != "binary" or r_steps[add].op is not OpCode.ADD \
+            or any(step.value == out for step in r_steps[add + 1:]):
+        return None
+    if not all(ctx.is_constant(step.value) for step in (*biases, *r_steps[:add])):
+        return None
+    if ctx.layout_of(inputs[0]) != "nc1hwc0" or ctx.target.organisation != "coupled":
+        return None
+    folded = dataclasses.replace(r_shape, shortcut=shape)
+    try:
+        apart = sum(_estimate(ctx, conv_shape, conv_steps)
+                    for conv_shape, conv_steps in ((shape, steps), (r_shape, r_steps)))
+        together = _estimate(ctx, folded, r_steps[add + 1:])
+    except CompileError:
+        return None
+    return reader if together <= apart else None
+
+
+def _estimate(ctx: LoweringContext, shape: ConvShape, steps: list[Step]) -> int:
+    """The estimated cycles of a convolution's tiling, all of L1 free."""
+    return choose_conv_tiling(ctx.target, shape, ub_bytes_per_element(steps), False,
+                              ctx.merge_launches).estimate_cycles
+
+
+def _pointwise(s: ConvShape) -> bool:
+    return s.kh == s.kw == 1 and not s.depthwise and not (s.pt or s.pl or s.pb or s.pr)
+
+
+def folded_shortcut(ctx: LoweringContext, node: Node) -> Node | None:
+    """The shortcut convolution folded into ``node`` (`shortcut_reader`), if any."""
+    if rule_key(node) not in _CONV_RULES:
+        return None
+    for step in conv_geometry(ctx, node)[1]:
+        writer = ctx.writer(step.value) if step.kind == "binary" else None
+        if writer is not None and shortcut_reader(ctx, writer) is node:
+            return writer
+    return None
+
+
+def folded_geometry(ctx: LoweringContext, node: Node
+                    ) -> tuple[list[str], list[Step], ConvShape, Node | None]:
+    """`conv_geometry` of ``node`` as lowered: with a shortcut folded in, the shape carries
+    the shortcut's input (`ConvShape.shortcut`), the epilogue loses the add and its biases
+    become one bias step with no graph value (`shortcut_bias`); and the shortcut node."""
+    inputs, steps, shape = conv_geometry(ctx, node)
+    shortcut = folded_shortcut(ctx, node)
+    if shortcut is None:
+        return inputs, steps, shape, None
+    sc_inputs, _, sc_shape = conv_geometry(ctx, shortcut)
+    add = next(i for i, step in enumerate(steps) if step.kind != "bias")
+    biased = any(step.kind == "bias" for step in (*steps, *conv_geometry(ctx, shortcut)[1]))
+    folded = ([Step("bias", OpCode.ADD)] if biased else []) + steps[add + 1:]
+    return inputs[:2], folded, dataclasses.replace(shape, shortcut=sc_shape), shortcut
+
+
+def shortcut_weights(ctx: LoweringContext, node: Node, shortcut: Node) -> np.ndarray:
+    """The weights of ``node`` with the shortcut's as further input channels (each source's
+    channels padded to whole C0 blocks, as img2col reads them)."""
+    weights = []
+    for conv in (node, shortcut):
+        w = ctx.constant(conv_geometry(ctx, conv)[0][1])
+        weights.append(np.pad(w, ((0, 0), (0, -w.shape[1] % 16), (0, 0), (0, 0))))
+    return np.concatenate(weights, axis=1)
+
+
+def shortcut_bias(ctx: LoweringContext, node: Node, shortcut: Node) -> np.ndarray:
+    """The sum of the biases of ``node`` and of its folded shortcut."""
+    cout = ctx.type_of(node.outputs[0]).shape[1]
+    total = np.zeros(cout, dtype=np.float32)
+    for conv in (node, shortcut):
+        for step in conv_geometry(ctx, conv)[1]:
+            if step.kind == "bias":
+                bias = np.broadcast_to(ctx.constant(step.value).reshape(-1), (cout,))
+                total += bias * step.scalar if step.scalar else bias
+    return total
+
+
 def keep_on_chip(ctx: LoweringContext, node: Node, shape: ConvShape, steps: list[Step],
                   resident_input: bool) -> ResidentFmap | None:
     """Reserve L1 for ``node``'s output on every core, if it can stay there: batch-parallel
@@ -53,17 +168,20 @@ def keep_on_chip(ctx: LoweringContext, node: Node, shape: ConvShape, steps: list
     if not ctx.keep_on_chip or out in ctx.graph.outputs or shape.n % target.cores:
         return None
     readers = ctx.readers(out)
-    if not readers or any(rule_key(r) not in _CONV_RULES for r in readers):
+    # (a folded shortcut's input is read from GM by the convolution it folds into)
+    if not readers or any(rule_key(r) not in _CONV_RULES or shortcut_reader(ctx, r)
+                          for r in readers):
         return None
     last = max(readers, key=lambda r: ctx.position[r.name])
-    span = ctx.order[ctx.position[node.name] + 1:ctx.position[last.name] + 1]
+    span = [n for n in ctx.order[ctx.position[node.name] + 1:ctx.position[last.name] + 1]
+            if rule_key(n) not in _CONV_RULES or not shortcut_reader(ctx, n)]  # (no kernel)
     if any(rule_key(n) not in _CONV_RULES for n in span):
         return None
     # every kernel until the last reader runs in the L1 left, image-aligned (launch_conv),
     # so that all of them share one launch
     needs = [(shape, steps, resident_input, False)]
     for other in span:
-        other_inputs, other_steps, other_shape = conv_geometry(ctx, other)
+        other_inputs, other_steps, other_shape, _ = folded_geometry(ctx, other)
         as_input = other_inputs[0] == out
         as_residual = any(step.kind == "binary" and step.value == out for step in other_steps)
         if (as_input and as_residual) or out in other_inputs[1:] or \

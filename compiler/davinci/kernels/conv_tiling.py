@@ -39,11 +39,28 @@ class ConvShape:
     ho: int
     wo: int
     depthwise: bool = False
+    # a 1x1 shortcut convolution computed in the same accumulator (conv_plan.fold_shortcut):
+    # its input's geometry; its K rows follow this convolution's
+    shortcut: ConvShape | None = None
 
     @property
     def k(self) -> int:
-        """The K of one output block: every C1 slice, or one slice for depthwise."""
-        return (1 if self.depthwise else self.c1) * self.kh * self.kw * 16
+        """The K of one output block: every C1 slice (and the shortcut's), or one slice for
+        depthwise."""
+        own = (1 if self.depthwise else self.c1) * self.kh * self.kw * 16
+        return own + (self.shortcut.k if self.shortcut else 0)
+
+    @property
+    def input_bytes(self) -> int:
+        """The bytes of the input feature maps (NC1HWC0, fp16), the shortcut's included."""
+        own = self.n * self.c1 * self.h * self.w * 32
+        return own + (self.shortcut.input_bytes if self.shortcut else 0)
+
+    def window_bytes(self, rows: int) -> int:
+        """The L1 bytes of the input rows ``rows`` output rows read (every C1 slice), the
+        shortcut's included."""
+        own = self.c1 * self.window_rows(rows) * self.w * 32
+        return own + (self.shortcut.window_bytes(rows) if self.shortcut else 0)
 
     def window_rows(self, rows: int) -> int:
         """Input rows ``rows`` output rows read (at most)."""
@@ -142,7 +159,9 @@ def _candidates(target, s: ConvShape, ub_extra_per_element: int, bias_in_cube: b
         bm16 = ceil_to(rows * s.wo, 16)
         if bm16 > 4096:
             continue
-        window = 0 if resident_input else s.c1 * s.window_rows(rows) * s.w * 32
+        window = s.window_bytes(rows)
+        if resident_input:  # (the primary input only: a shortcut's is never resident)
+            window -= s.c1 * s.window_rows(rows) * s.w * 32
         for bn in bns:
             for bk in (16, 32, 64, 128, 144, 256, 288, 576):
                 if bk < min(32, kp):
@@ -162,7 +181,7 @@ def _candidates(target, s: ConvShape, ub_extra_per_element: int, bias_in_cube: b
                             continue
                         buffers, weight_buffers = fit
                         est = _estimate(target, s, rows, bm16, bn, bk, kc, kp, window,
-                                        buffers, order)
+                                        buffers, order, resident_input)
                         yield ConvTiling(rows, bn, bk, kc, est[2], est[3], buffers, est[0],
                                          est[1], order, weight_buffers, kp)
 
@@ -184,7 +203,8 @@ def _fits(target, s: ConvShape, bm16: int, bn: int, kc: int, kp: int, window: in
     return (1, weight_buffers) if bm16 * bn * FP32 <= target.l0c_bytes else None
 
 
-def _estimate(target, s: ConvShape, rows, bm16, bn, bk, kc, kp, window, buffers, order):
+def _estimate(target, s: ConvShape, rows, bm16, bn, bk, kc, kp, window, buffers, order,
+              resident_input):
     row_tiles = math.ceil(s.ho / rows)
     col_tiles = math.ceil(s.cout / bn) if not s.depthwise else s.c1
     pixel_tiles = s.n * row_tiles
@@ -210,14 +230,11 @@ def _estimate(target, s: ConvShape, rows, bm16, bn, bk, kc, kp, window, buffers,
     # cores read are L2 hits after the first).
     chip_l2 = cores * core_bytes / target.l2_bytes_per_cycle
     out_bytes = s.n * ceil_to(s.cout, 16) * s.ho * s.wo * FP16
-    # (no input rows when the input is resident in L1: ``window`` 0)
-    unique = (s.n * s.c1 * s.h * s.w * 32 if window else 0) \
-        + kp * ceil_to(s.cout, 16) * FP16 + out_bytes
+    # (no input rows when the input is resident in L1)
+    inputs = s.input_bytes - (s.n * s.c1 * s.h * s.w * 32 if resident_input else 0)
+    unique = inputs + kp * ceil_to(s.cout, 16) * FP16 + out_bytes
     chip_hbm = unique / target.hbm_bytes_per_cycle
-    img2col_rate = target.l1_to_l0a_bytes_per_cycle
-    if s.sw > 1:
-        img2col_rate = min(img2col_rate, max(32, 512 // (2 * s.sw + 1)))
-    mte1 = bm16 * kp * FP16 / img2col_rate + kp * bn * FP16 / target.l1_to_l0b_bytes_per_cycle
+    mte1 = _img2col_cycles(target, s, bm16) + kp * bn * FP16 / target.l1_to_l0b_bytes_per_cycle
     out_rate = target.l0c_to_ub_bytes_per_cycle or target.l0c_to_gm_bytes_per_cycle
     epilogue = bm16 * bn * FP32 / out_rate + bm16 * bn * FP16 / target.ub_to_gm_bytes_per_cycle
     if buffers == 1:
@@ -251,6 +268,15 @@ def _estimate(target, s: ConvShape, rows, bm16, bn, bk, kc, kp, window, buffers,
     total = _overlapped((compute, *chip.values())) + first + epilogue \
         + target.gm_latency_cycles
     return int(total), bound, cores, tiles
+
+
+def _img2col_cycles(target, s: ConvShape, bm16: int) -> float:
+    """MTE1 cycles of one tile's img2col (strided reads are slower), the shortcut's included."""
+    rate = target.l1_to_l0a_bytes_per_cycle
+    if s.sw > 1:
+        rate = min(rate, max(32, 512 // (2 * s.sw + 1)))
+    own = bm16 * (s.k - (s.shortcut.k if s.shortcut else 0)) * FP16 / rate
+    return own + (_img2col_cycles(target, s.shortcut, bm16) if s.shortcut else 0)
 
 
 def _overlapped(times) -> float:
