@@ -85,7 +85,8 @@ def _shortcut_reader(ctx: LoweringContext, node: Node) -> Node | None:
         return None
     if not all(ctx.is_constant(step.value) for step in (*biases, *r_steps[:add])):
         return None
-    if ctx.layout_of(inputs[0]) != "nc1hwc0" or ctx.target.organisation != "coupled":
+    if ctx.target.organisation != "coupled" or \
+            any(ctx.layout_of(v) != "nc1hwc0" for v in (inputs[0], r_inputs[0])):
         return None
     folded = dataclasses.replace(r_shape, shortcut=shape)
     try:
@@ -127,9 +128,9 @@ def folded_geometry(ctx: LoweringContext, node: Node
     shortcut = folded_shortcut(ctx, node)
     if shortcut is None:
         return inputs, steps, shape, None
-    sc_inputs, _, sc_shape = conv_geometry(ctx, shortcut)
+    _, sc_steps, sc_shape = conv_geometry(ctx, shortcut)
     add = next(i for i, step in enumerate(steps) if step.kind != "bias")
-    biased = any(step.kind == "bias" for step in (*steps, *conv_geometry(ctx, shortcut)[1]))
+    biased = any(step.kind == "bias" for step in (*steps, *sc_steps))
     folded = ([Step("bias", OpCode.ADD)] if biased else []) + steps[add + 1:]
     return inputs[:2], folded, dataclasses.replace(shape, shortcut=sc_shape), shortcut
 
