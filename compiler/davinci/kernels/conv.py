@@ -233,8 +233,7 @@ def launch_conv(ctx: LoweringContext, node: Node, problem: ConvProblem,
     if flops is None:
         flops = 2 * pixels * shape.cout * taps
     # a resident input or output never crosses GM
-    x_bytes = shape.input_bytes // 2 - (shape.n * c * shape.h * shape.w
-                                         if problem.x_l1 is not None else 0)
+    x_bytes = shape.input_bytes(own=problem.x_l1 is None) // 2
     y_bytes = 0 if problem.y_l1 is not None else pixels * shape.cout
     min_bytes = (x_bytes + y_bytes + shape.cout * taps) * 2 + extra_bytes
     ctx.launch(builder, [node, *folded], op, flops, min_bytes, inputs, outputs,
@@ -306,8 +305,8 @@ def _emit(sb: StreamBuilder, p: ConvProblem, t: ConvTiling, tiles: list[tuple[in
     resident = p.x_l1 is not None  # the whole input image is in L1: no rows to load
     windows = [] if resident else [sb.alloc(Space.L1, window_bytes, "input rows")
                                    for _ in range(2)]
-    sc_windows = [sb.alloc(Space.L1, sc.c1 * sc.window_rows(t.rows) * sc.w * BLOCK,
-                           "shortcut input rows") for _ in range(2)] if sc else []
+    sc_windows = [sb.alloc(Space.L1, sc.window_bytes(t.rows), "shortcut input rows")
+                  for _ in range(2)] if sc else []
     l1b = [sb.alloc(Space.L1, t.kc * t.bn * 2, "weight chunk") for _ in range(t.weight_buffers)]
     l0a = [sb.alloc(Space.L0A, bm16_max * t.bk * 2, "img2col slice") for _ in range(2)]
     l0b = [sb.alloc(Space.L0B, t.bk * t.bn * 2, "weight slice") for _ in range(2)]

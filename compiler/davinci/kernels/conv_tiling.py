@@ -50,17 +50,17 @@ class ConvShape:
         own = (1 if self.depthwise else self.c1) * self.kh * self.kw * 16
         return own + (self.shortcut.k if self.shortcut else 0)
 
-    @property
-    def input_bytes(self) -> int:
-        """The bytes of the input feature maps (NC1HWC0, fp16), the shortcut's included."""
-        own = self.n * self.c1 * self.h * self.w * 32
-        return own + (self.shortcut.input_bytes if self.shortcut else 0)
+    def input_bytes(self, own: bool = True) -> int:
+        """The bytes of the input feature maps (NC1HWC0, fp16): the shortcut's, and this
+        convolution's own input unless ``own`` is False (it is resident in L1)."""
+        mine = self.n * self.c1 * self.h * self.w * 32 if own else 0
+        return mine + (self.shortcut.input_bytes() if self.shortcut else 0)
 
-    def window_bytes(self, rows: int) -> int:
-        """The L1 bytes of the input rows ``rows`` output rows read (every C1 slice), the
-        shortcut's included."""
-        own = self.c1 * self.window_rows(rows) * self.w * 32
-        return own + (self.shortcut.window_bytes(rows) if self.shortcut else 0)
+    def window_bytes(self, rows: int, own: bool = True) -> int:
+        """The L1 bytes of the input rows ``rows`` output rows read (every C1 slice): the
+        shortcut's, and this convolution's own unless ``own`` is False."""
+        mine = self.c1 * self.window_rows(rows) * self.w * 32 if own else 0
+        return mine + (self.shortcut.window_bytes(rows) if self.shortcut else 0)
 
     def window_rows(self, rows: int) -> int:
         """Input rows ``rows`` output rows read (at most)."""
@@ -159,9 +159,8 @@ def _candidates(target, s: ConvShape, ub_extra_per_element: int, bias_in_cube: b
         bm16 = ceil_to(rows * s.wo, 16)
         if bm16 > 4096:
             continue
-        window = s.window_bytes(rows)
-        if resident_input:  # (the primary input only: a shortcut's is never resident)
-            window -= s.c1 * s.window_rows(rows) * s.w * 32
+        # (a resident input has no rows to load; a shortcut's input is never resident)
+        window = s.window_bytes(rows, own=not resident_input)
         for bn in bns:
             for bk in (16, 32, 64, 128, 144, 256, 288, 576):
                 if bk < min(32, kp):
@@ -231,7 +230,7 @@ def _estimate(target, s: ConvShape, rows, bm16, bn, bk, kc, kp, window, buffers,
     chip_l2 = cores * core_bytes / target.l2_bytes_per_cycle
     out_bytes = s.n * ceil_to(s.cout, 16) * s.ho * s.wo * FP16
     # (no input rows when the input is resident in L1)
-    inputs = s.input_bytes - (s.n * s.c1 * s.h * s.w * 32 if resident_input else 0)
+    inputs = s.input_bytes(own=not resident_input)
     unique = inputs + kp * ceil_to(s.cout, 16) * FP16 + out_bytes
     chip_hbm = unique / target.hbm_bytes_per_cycle
     mte1 = _img2col_cycles(target, s, bm16) + kp * bn * FP16 / target.l1_to_l0b_bytes_per_cycle
